@@ -1,2 +1,167 @@
-def main() -> int:
+"""The `mosaic` command. Thin: parse, call the Python API, print. Heavy imports live inside
+each command so `mosaic --help` loads no torch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from mosaic.errors import MosaicError
+
+EXAMPLES = """\
+examples:
+  mosaic objectives                                  slices, focus keys and rules of each objective
+  mosaic schema action > data-action.schema.json     the JSON Schema every DataAction follows
+  mosaic model prepare smollm2-135m-instruct         convert the demo model once (~30 s)
+  mosaic data check chat-sft data/xguard-train.jsonl --objective xguard --model tiny
+  mosaic data check ifeval google/IFEval --split train --lenient
+"""
+
+
+def _cmd_objectives(args: argparse.Namespace) -> int:
+    from mosaic.objectives import get_objective, objective_names
+
+    for name in objective_names():
+        objective = get_objective(name)
+        print(f"{objective.name} (v{objective.version}): {objective.description}")
+        print(f"  slices:   {', '.join(objective.slices)}")
+        print(f"  failure:  {objective.failure_rule}")
+        print(f"  protocol: {'multi-turn replay' if objective.multi_turn else 'single turn'}")
+        print("  focus keys:")
+        for key in objective.focus_keys.values():
+            domain = "open" if key.domain is None else (
+                f"[{key.domain[0]}, {key.domain[1]}]" if key.kind == "range"
+                else f"{len(key.domain)} values")
+            print(f"    {key.name:<20} {key.kind:<6} {domain:<10} {key.description}")
     return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from mosaic.schema import action_json_schema
+
+    text = json.dumps(action_json_schema(), indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_model_prepare(args: argparse.Namespace) -> int:
+    from mosaic.train.models import load_model, resolve_model
+
+    resolved = resolve_model(args.spec, seed=args.seed)
+    model, tokenizer = load_model(args.spec, seed=args.seed)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model     {resolved.spec} ({resolved.kind})")
+    print(f"folder    {resolved.path}")
+    print(f"id        {resolved.model_id}")
+    print(f"class     {type(model).__name__}, {n_params / 1e6:.2f}M parameters, {model.dtype}")
+    print(f"tokenizer vocab {len(tokenizer)}, eos {tokenizer.eos_token!r}")
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from mosaic.data.formats import LOADERS
+
+    loader = LOADERS[args.kind]
+    kwargs = {"lenient": args.lenient, "split": args.split, "config": args.config}
+    if args.objective:
+        kwargs["objective"] = args.objective
+    elif args.kind == "chat-sft":
+        raise MosaicError("`chat-sft` needs --objective (which pool the chats belong to)")
+    result = loader(args.source, **kwargs)
+    print(result.summary())
+    for problem in result.skipped[:20]:
+        print(f"  skipped: {problem}")
+    for note in result.notes[:20]:
+        print(f"  note: {note}")
+    if len(result.notes) > 20:
+        print(f"  ... {len(result.notes) - 20} more notes")
+    if args.model and result.rows:
+        _print_token_stats(result.rows, args.model, args.max_tokens)
+    return 0
+
+
+def _print_token_stats(rows: list, model_spec: str, max_tokens: int) -> None:
+    from mosaic.data.tokens import count_tokens
+    from mosaic.data.windows import window_conversation
+    from mosaic.train.models import load_model
+
+    _, tokenizer = load_model(model_spec)
+    counts = count_tokens(tokenizer, [row.messages for row in rows])
+    totals = sorted(c.total for c in counts)
+    assistant = sum(c.assistant for c in counts)
+    print(f"tokens ({model_spec} chat template): total {sum(totals)}, assistant {assistant}, "
+          f"median {totals[len(totals) // 2]}, max {totals[-1]}")
+    too_long = [row for row, c in zip(rows, counts, strict=True) if c.total > max_tokens]
+    if too_long:
+        def count(messages):
+            return count_tokens(tokenizer, [messages])[0].total
+
+        n_windows = sum(len(window_conversation(r.messages, max_tokens=max_tokens, count=count))
+                        for r in too_long)
+        print(f"{len(too_long)} conversations exceed {max_tokens} tokens -> {n_windows} windows")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mosaic",
+        description="Multi-objective, slice-aware curation of SFT data under a token budget.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    objectives = commands.add_parser("objectives", help="list objectives, slices and focus keys")
+    objectives.set_defaults(func=_cmd_objectives)
+
+    schema = commands.add_parser("schema", help="print a published JSON Schema")
+    schema.add_argument("what", choices=["action"], help="which schema")
+    schema.add_argument("--out", help="write to this file instead of stdout")
+    schema.set_defaults(func=_cmd_schema)
+
+    model = commands.add_parser("model", help="prepare and inspect model specs")
+    model_commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    prepare = model_commands.add_parser(
+        "prepare", help="build/convert a model spec into the cache and load it once")
+    prepare.add_argument("spec", help="tiny | smollm2-135m-instruct | PATH | ORG/NAME")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the tiny model")
+    prepare.set_defaults(func=_cmd_model_prepare)
+
+    data = commands.add_parser("data", help="read and check datasets")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    check = data_commands.add_parser("check", help="load a dataset with one of the loaders "
+                                     "and report rows, problems and token counts")
+    check.add_argument("kind", choices=["chat-sft", "attacks", "overrefusal",
+                                        "instruction-sft", "ifeval"])
+    check.add_argument("source", help="a .jsonl/.json/.parquet/.csv file, a folder, or a "
+                       "Hugging Face dataset id")
+    check.add_argument("--objective", help="objective the rows belong to (required for chat-sft)")
+    check.add_argument("--split", help="dataset split (hub ids and saved datasets)")
+    check.add_argument("--config", help="dataset config name (hub ids)")
+    check.add_argument("--lenient", action="store_true",
+                       help="skip and count malformed rows instead of failing")
+    check.add_argument("--model", help="count templated tokens with this model's chat template")
+    check.add_argument("--max-tokens", type=int, default=4096,
+                       help="window length for long conversations (default 4096)")
+    check.set_defaults(func=_cmd_data_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MosaicError as error:
+        # Errors the user can fix are printed without a traceback.
+        print(f"mosaic: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,8 @@ Role = Literal["system", "user", "assistant"]
 class Record(BaseModel):
     """Base configuration shared by all records: unknown fields are errors, no NaN/inf."""
 
-    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null", allow_inf_nan=False)
+    # Field docstrings become JSON Schema descriptions (what an LLM diagnoser reads).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ class Record(BaseModel):
 class Message(Record):
     """One chat message."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     role: Role
     """Who speaks: system, user or assistant."""

@@ -136,7 +136,7 @@ def _relation(phrase: str | None, n: int) -> tuple[int, str]:
 
 def _count_with_relation(prompt: str, noun: str) -> tuple[int, str, bool] | None:
     """(count, relation, relation stated?) for 'at least 3 sentences', 'in 4 sentences'."""
-    pattern = _REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?" + noun
+    pattern = _REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?(?:" + noun + ")"
     match = re.search(pattern, prompt, flags=re.IGNORECASE)
     if not match:
         return None
@@ -145,7 +145,7 @@ def _count_with_relation(prompt: str, noun: str) -> tuple[int, str, bool] | None
 
 
 def _count(prompt: str, noun: str) -> int | None:
-    match = re.search(_REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?" + noun, prompt, flags=re.IGNORECASE)
+    match = re.search(_REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?(?:" + noun + ")", prompt, flags=re.IGNORECASE)
     return _number(match.group(2)) if match else None
 
 
