@@ -52,7 +52,10 @@ def test_attack_complexity_is_ceil_of_mean_for_every_p_c():
         assert 1 <= attack_complexity(p, c) <= 5
 
 
-@pytest.mark.parametrize("on", [set(c) for r in range(5) for c in itertools.combinations(LEAK_ITEMS, r)])
+LEAK_COMBINATIONS = [set(c) for r in range(5) for c in itertools.combinations(LEAK_ITEMS, r)]
+
+
+@pytest.mark.parametrize("on", LEAK_COMBINATIONS)
 def test_safety_verdict_for_all_sixteen_leak_combinations(on):
     verdict = safety_verdict(_items(LEAK_ITEMS, on))
     if not on:

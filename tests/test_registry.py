@@ -18,7 +18,7 @@ def test_builtins_are_registered_in_reference_order():
 
 
 def test_unknown_objective_names_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown objective 'toxicity'.*xguard, orbench, ifeval"):
+    with pytest.raises(ConfigError, match=r"unknown objective 'toxicity'.*xguard, orbench, ifeval"):
         get_objective("toxicity")
 
 

@@ -63,7 +63,8 @@ EXAMPLES = [
                  replies=["no", "still no"], judge="rules-v1"),
     SliceStats(slice="complexity_3", n=12, n_unscored=1, mean=3.25, ci_low=2.9, ci_high=3.6,
                fail_rate=0.25, reliability="medium"),
-    EvalReport(model="tiny", adapter=None, system_prompt="Be safe.", decoding={"max_new_tokens": 64},
+    EvalReport(model="tiny", adapter=None, system_prompt="Be safe.",
+               decoding={"max_new_tokens": 64},
                objectives={"xguard": ObjectiveReport(
                    objective="xguard", mean=3.1, count=20, n_unscored=2, ci_low=2.8, ci_high=3.4,
                    histogram={"1": 3, "5": 17},
@@ -124,8 +125,10 @@ def test_response_has_exactly_one_of_score_and_error():
 @pytest.mark.parametrize(("fields", "problem"), [
     ({"kind": "min_share", "objective": "orbench"}, "needs `value`"),
     ({"kind": "pin_bucket", "objective": "xguard", "value": 0.4}, "needs `slice`"),
-    ({"kind": "forbid_bucket", "objective": "xguard", "slice": "c", "value": 1}, "takes no `value`"),
-    ({"kind": "score_floor", "objective": "ifeval", "slice": "c", "value": 3.5}, "takes no `slice`"),
+    ({"kind": "forbid_bucket", "objective": "xguard", "slice": "c", "value": 1},
+     "takes no `value`"),
+    ({"kind": "score_floor", "objective": "ifeval", "slice": "c", "value": 3.5},
+     "takes no `slice`"),
 ])
 def test_constraints_require_the_fields_of_their_kind(fields, problem):
     with pytest.raises(ValidationError, match=problem):

@@ -114,11 +114,12 @@ def parse_messages(row: Mapping[str, Any]) -> tuple[str, list[Message]]:
         if not isinstance(turn, Mapping):
             raise BadRow(where, f"expected an object, got {type(turn).__name__}")
         if "role" in turn:
-            role, content, role_key, content_key = turn["role"], turn.get("content"), "role", "content"
+            role_key, content_key = "role", "content"
         elif "from" in turn:
-            role, content, role_key, content_key = turn["from"], turn.get("value"), "from", "value"
+            role_key, content_key = "from", "value"
         else:
             raise BadRow(where, "needs 'role'/'content' (OpenAI) or 'from'/'value' (ShareGPT)")
+        role, content = turn[role_key], turn.get(content_key)
         mapped = _SHAREGPT_ROLES.get(str(role).strip().lower())
         if mapped is None:
             raise BadRow(f"{where}.{role_key}", f"unknown role {role!r}")

@@ -10,7 +10,9 @@ tokens (reference §10.18): for the i-th message, if it is an assistant turn, th
 rendered over messages[:i] with the generation prompt is a prefix of the full text, and
 the assistant's content starts right where that prefix ends. The span runs to the end of
 the content plus the template's end-of-turn token when one follows. The trainer masks its
-loss with the same spans (`assistant_spans`), so budget and training agree.
+loss with the same spans (`assistant_spans`), so budget and training agree. A token is
+inside a span when it *starts* inside it; a BPE token that merges the template's newline
+with a leading space of the content therefore stays outside.
 """
 
 from __future__ import annotations
@@ -81,15 +83,20 @@ def assistant_spans(tokenizer: Any, messages: Sequence[Message | dict]) -> tuple
             )
         start = len(prefix)
         content = message["content"].strip()
-        found = text.find(content, start) if content else start
-        if found < 0:
-            raise TemplateError(f"assistant turn {i} does not appear in the rendered text")
-        end = found + len(content)
+        # The template may trim the content; it must not rewrite it.
+        lead = len(text[start:]) - len(text[start:].lstrip())
+        if not text.startswith(content, start + lead):
+            raise TemplateError(
+                f"the chat template does not render assistant turn {i} verbatim after its "
+                "generation prompt (it rewrites or drops earlier turns), so its tokens cannot "
+                "be located for counting or loss masking."
+            )
+        end = start + lead + len(content)
         rest = text[end:]
-        stripped = rest.lstrip(" ")
+        gap = len(rest) - len(rest.lstrip())
         for marker in markers:
-            if stripped.startswith(marker):
-                end += len(rest) - len(stripped) + len(marker)
+            if rest.startswith(marker, gap):
+                end += gap + len(marker)
                 break
         spans.append((start, end))
     return text, spans

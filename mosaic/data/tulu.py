@@ -145,7 +145,8 @@ def _count_with_relation(prompt: str, noun: str) -> tuple[int, str, bool] | None
 
 
 def _count(prompt: str, noun: str) -> int | None:
-    match = re.search(_REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?(?:" + noun + ")", prompt, flags=re.IGNORECASE)
+    pattern = _REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?(?:" + noun + ")"
+    match = re.search(pattern, prompt, flags=re.IGNORECASE)
     return _number(match.group(2)) if match else None
 
 
@@ -209,7 +210,8 @@ def _kwargs_for(instruction_id: str, prompt: str) -> dict[str, Any] | str:
         case "length_constraints:nth_paragraph_first_word":
             n = _count(prompt, r"paragraphs?")
             match = re.search(r"(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
-                              r"\d(?:st|nd|rd|th))\s+paragraph\s+(?:should |must )?(?:start|begin)s?"
+                              r"\d(?:st|nd|rd|th))\s+paragraph\s+(?:should |must )?"
+                              r"(?:start|begin)s?"
                               r"\s+with\s+(?:the\s+)?(?:word\s+)?" + _QUOTED, prompt,
                               flags=re.IGNORECASE)
             if not (n and match):

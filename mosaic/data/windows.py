@@ -47,7 +47,7 @@ def split_turns(messages: Sequence[Message]) -> tuple[list[Message], list[list[M
         if m.role == "system":
             continue
         if m.role == "user":
-            turns.append(lead + [m])
+            turns.append([*lead, m])
             lead = []
         elif turns:
             turns[-1].append(m)

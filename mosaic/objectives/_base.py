@@ -104,9 +104,7 @@ def coerce_flag(value: Any) -> tuple[int, str | None]:
 
 def coerce_int(value: Any, lo: int, hi: int, *, default: int) -> tuple[int, str | None]:
     """A small integer item clamped to [lo, hi]; missing or unparsable -> default."""
-    if isinstance(value, bool):
-        number = int(value)
-    elif isinstance(value, int | float):
+    if isinstance(value, bool | int | float):
         number = int(value)
     elif isinstance(value, str):
         try:
@@ -143,7 +141,8 @@ def coerce_groups(
         got = raw.get(group)
         if not isinstance(got, Mapping):
             if group in raw:
-                notes.append(f"{group}: not an object ({type(got).__name__}); items read as missing")
+                kind = type(got).__name__
+                notes.append(f"{group}: not an object ({kind}); items read as missing")
             got = {}
         values: dict[str, int] = {}
         for item in items:
