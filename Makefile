@@ -48,8 +48,10 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
 
+# Until the loop lands (issue 7), the main job prepares the demo model and shows the objectives.
 run: setup
-	$(BIN)/mosaic run --preset demo
+	$(BIN)/mosaic model prepare smollm2-135m-instruct
+	$(BIN)/mosaic objectives
 
 clean-venv:
 	rm -rf $(VENV)
