@@ -187,6 +187,7 @@ def test_offline_hub_id_fails_fast_and_says_how_to_provide_a_local_copy():
     assert "save_to_disk" in message
 
 
-def test_a_missing_path_is_not_mistaken_for_a_hub_id(tmp_path):
+@pytest.mark.parametrize("path", ["data/nope.jsonl", "nope.parquet", "/abs/missing/folder"])
+def test_a_missing_path_is_not_mistaken_for_a_hub_id(path):
     with pytest.raises(DatasetUnavailable, match="no such file or folder"):
-        load_chat_sft(tmp_path / "nope.jsonl", objective="xguard")
+        load_chat_sft(path, objective="xguard")

@@ -39,7 +39,8 @@ def read_rows(source: str | Path, *, split: str | None = None, config: str | Non
         yield from _read_file(path)
     elif path.is_dir():
         yield from _read_folder(path, split=split)
-    elif isinstance(source, str) and _HUB_ID.match(source) and not source.startswith("."):
+    elif (isinstance(source, str) and _HUB_ID.match(source)
+          and not source.lower().endswith(FILE_SUFFIXES)):
         yield from _read_hub(source, split=split, config=config)
     else:
         raise DatasetUnavailable(str(source), "no such file or folder")
