@@ -16,13 +16,15 @@ returns typed records:
 
 Strict by default: every malformed row is collected and one `DataError` names each
 (file, row, field). `lenient=True` skips bad rows instead and reports them in
-`LoadResult.skipped`. Exact duplicate rows are dropped and counted.
+`LoadResult.skipped`. A row identical to an earlier one (same id and content; a row
+without an id is identified by its content) is dropped and counted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,18 +157,18 @@ def _load(
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
     duplicates = 0
-    for index, raw in read_rows(source, split=split, config=config):
+    for where, index, raw in read_rows(source, split=split, config=config):
         if isinstance(raw, RowProblem):
             problems.append(raw)
             continue
         if not isinstance(raw, Mapping):
-            problems.append(RowProblem(name, index, "", f"expected an object, got "
+            problems.append(RowProblem(where, index, "", f"expected an object, got "
                                        f"{type(raw).__name__}"))
             continue
         try:
-            record = parse(raw, name, index)
+            record = parse(raw, where, index)
         except BadRow as bad:
-            problems.append(RowProblem(name, index, bad.field, bad.message))
+            problems.append(RowProblem(where, index, bad.field, bad.message))
             continue
         if record is None:
             continue
@@ -176,7 +178,7 @@ def _load(
             if _content_id("", rows[first].model_dump(exclude={"id", "source"})) == fingerprint:
                 duplicates += 1
                 continue
-            problems.append(RowProblem(name, index, "id", f"id '{record.id}' is used by an "
+            problems.append(RowProblem(where, index, "id", f"id '{record.id}' is used by an "
                                        "earlier, different row"))
             continue
         seen[record.id] = len(rows)
@@ -244,7 +246,8 @@ def load_attack_set(
             raise BadRow(where, "has an empty user turn")
         metadata = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
         turns = metadata.get("turns", len(users))
-        if isinstance(turns, bool) or not isinstance(turns, int | float) or turns < 1:
+        if (isinstance(turns, bool) or not isinstance(turns, int | float)
+                or not math.isfinite(turns) or turns < 1):
             raise BadRow("metadata.turns", f"must be a positive integer, got {turns!r}")
         meta: dict[str, Any] = {"turns": int(turns)}
         for key in ("category", "behavior", "strategy"):
@@ -280,7 +283,8 @@ def load_overrefusal_prompts(
             if not isinstance(category, str):
                 raise BadRow("category", f"expected text, got {type(category).__name__}")
             meta["category"] = category
-        return EvalItem(id=_row_id(raw, objective, prompt), objective=objective,
+        payload = [prompt, meta.get("category")]
+        return EvalItem(id=_row_id(raw, objective, payload), objective=objective,
                         messages=[Message(role="user", content=prompt)], meta=meta)
 
     return _load(source, parse, lenient=lenient, split=split, config=config)
@@ -351,6 +355,13 @@ def load_ifeval_prompts(
             for i, (instruction_id, given) in enumerate(zip(ids, kwargs, strict=True)):
                 if given is not None and not isinstance(given, Mapping):
                     raise BadRow(f"kwargs[{i}]", "expected an object")
+                given = dict(given or {})
+                if (instruction_id == "combination:repeat_prompt"
+                        and given.get("prompt_to_repeat") is None):
+                    # As the reference does: the text to repeat is the whole prompt.
+                    given["prompt_to_repeat"] = prompt
+                    notes.append(f"{name}, row {index}: repeat_prompt without prompt_to_repeat; "
+                                 "the whole prompt is used")
                 clean, problems = normalise_kwargs(instruction_id, given)
                 if problems:
                     raise BadRow(f"kwargs[{i}]", "; ".join(problems))

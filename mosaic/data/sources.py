@@ -1,13 +1,21 @@
 """Read raw rows from a local file, a local dataset folder, or a Hugging Face dataset id.
 
-    read_rows("data/xguard-train.jsonl")            # jsonl / json / parquet / csv
-    read_rows("downloads/or-bench/")                  # a folder of such files, or save_to_disk
+    read_rows("data/xguard-train.jsonl")                       # jsonl / json / parquet / csv
+    read_rows("downloads/or-bench/", config="or-bench-hard-1k") # a folder of such files
+    read_rows("saved/", split="train")                         # a `save_to_disk` folder
     read_rows("bench-llm/or-bench", config="or-bench-hard-1k", split="train")   # hub id
 
-Rows come back as (row index, dict) pairs so that every later error can name the row.
-A hub id is loaded through `datasets`; offline (the default for tests and the demo), a
-dataset that is not already in the local Hugging Face cache raises `DatasetUnavailable`
-naming the id and how to provide a local copy.
+Rows come back as `SourceRow(where, row, data)`: `where` is the file (or dataset id) the
+row came from and `row` its 0-based index there, so every later error names both. A row
+that cannot even be parsed (a broken jsonl line) comes back with a `RowProblem` as its
+data, so lenient callers can count it.
+
+A folder holding several different data files (an OR-Bench download has the 80k, hard-1k
+and toxic sets side by side) is refused unless `config` or `split` picks one; shards of one
+file (`train-00000-of-00002.parquet`, ...) are read in order. A hub id is loaded through
+`datasets`; offline (the default for tests and the demo), a dataset not already in the
+local Hugging Face cache raises `DatasetUnavailable` naming the id and how to provide a
+local copy.
 """
 
 from __future__ import annotations
@@ -17,28 +25,33 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mosaic.errors import DataError, DatasetUnavailable, RowProblem
 
 FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".csv")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SHARD = re.compile(r"-\d{5}-of-\d{5}$")
+_JSON_WRAPPERS = ("data", "rows", "train", "examples", "instances")
 
-Row = tuple[int, Any]
+
+class SourceRow(NamedTuple):
+    where: str
+    """The file path, or the dataset id, the row came from."""
+    row: int
+    """0-based index of the row in `where`."""
+    data: Any
+    """The parsed row (usually a dict), or a RowProblem when it could not be parsed."""
 
 
 def read_rows(source: str | Path, *, split: str | None = None, config: str | None = None
-              ) -> Iterator[Row]:
-    """Yield (row index, raw row) from a file, a dataset folder or a hub id.
-
-    A row that is not even parseable (a broken jsonl line) is yielded as a `RowProblem`
-    in place of the dict, so the caller can count it in lenient mode.
-    """
+              ) -> Iterator[SourceRow]:
+    """Yield every row of a file, a dataset folder or a hub id, with where it came from."""
     path = Path(source)
     if path.is_file():
         yield from _read_file(path)
     elif path.is_dir():
-        yield from _read_folder(path, split=split)
+        yield from _read_folder(path, split=split, config=config)
     elif (isinstance(source, str) and _HUB_ID.match(source)
           and not source.lower().endswith(FILE_SUFFIXES)):
         yield from _read_hub(source, split=split, config=config)
@@ -46,24 +59,33 @@ def read_rows(source: str | Path, *, split: str | None = None, config: str | Non
         raise DatasetUnavailable(str(source), "no such file or folder")
 
 
-def _read_file(path: Path) -> Iterator[Row]:
+def _fail(path: Path, message: str, hint: str = "") -> DataError:
+    return DataError([RowProblem(str(path), 0, "", message)], hint=hint)
+
+
+def _read_file(path: Path) -> Iterator[SourceRow]:
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        yield from _read_jsonl(path)
-    elif suffix == ".json":
-        yield from _read_json(path)
-    elif suffix == ".parquet":
-        yield from _read_parquet(path)
-    elif suffix == ".csv":
-        yield from _read_csv(path)
-    else:
-        raise DataError(
-            [RowProblem(str(path), 0, "", f"unsupported file type '{suffix}'")],
-            hint=f"supported: {', '.join(FILE_SUFFIXES)}",
-        )
+    readers = {".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".json": _read_json,
+               ".parquet": _read_parquet, ".csv": _read_csv}
+    if suffix not in readers:
+        raise _fail(path, f"unsupported file type '{suffix}'",
+                    hint=f"supported: {', '.join(FILE_SUFFIXES)}")
+    try:
+        for index, data in readers[suffix](path):
+            yield SourceRow(str(path), index, data)
+    except UnicodeDecodeError as error:
+        raise _fail(path, f"not UTF-8 text (byte {error.start}): re-save it as UTF-8") from None
+    except OSError as error:  # includes pyarrow's ArrowIOError
+        raise _fail(path, f"cannot be read: {error}") from None
+    except Exception as error:
+        import pyarrow as pa
+
+        if isinstance(error, pa.ArrowException):
+            raise _fail(path, f"not a readable parquet file: {error}") from None
+        raise
 
 
-def _read_jsonl(path: Path) -> Iterator[Row]:
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     # utf-8-sig tolerates a byte-order mark (X-Teaming files have one).
     with path.open(encoding="utf-8-sig") as handle:
         for index, line in enumerate(handle):
@@ -75,26 +97,27 @@ def _read_jsonl(path: Path) -> Iterator[Row]:
                 yield index, RowProblem(str(path), index, "", f"not valid JSON ({error.msg})")
 
 
-def _read_json(path: Path) -> Iterator[Row]:
+def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
+    text = path.read_text(encoding="utf-8-sig")
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise DataError(
-            [RowProblem(str(path), 0, "", f"not valid JSON at line {error.lineno}: {error.msg}")]
-        ) from None
+        if error.msg == "Extra data":  # JSON Lines saved as .json, common on the Hub
+            yield from _read_jsonl(path)
+            return
+        raise _fail(path, f"not valid JSON at line {error.lineno}: {error.msg}") from None
     if isinstance(data, dict):
-        # Some dumps wrap the rows: {"data": [...]} / {"rows": [...]} / {"train": [...]}.
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise DataError([RowProblem(str(path), 0, "", "expected a JSON list of rows, or an "
-                                        "object holding exactly one list of rows")])
-        data = lists[0]
+        wrapped = [key for key in _JSON_WRAPPERS if isinstance(data.get(key), list)]
+        if len(wrapped) == 1:
+            data = data[wrapped[0]]
+        else:
+            data = [data]  # a single row saved as one object
     if not isinstance(data, list):
-        raise DataError([RowProblem(str(path), 0, "", "expected a JSON list of rows")])
+        raise _fail(path, "expected a JSON list of rows")
     yield from enumerate(data)
 
 
-def _read_parquet(path: Path) -> Iterator[Row]:
+def _read_parquet(path: Path) -> Iterator[tuple[int, Any]]:
     import pyarrow.parquet as pq
 
     index = 0
@@ -105,9 +128,13 @@ def _read_parquet(path: Path) -> Iterator[Row]:
             index += 1
 
 
-def _read_csv(path: Path) -> Iterator[Row]:
+def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for index, row in enumerate(csv.DictReader(handle)):
+            if None in row:  # DictReader files surplus values under the key None
+                yield index, RowProblem(str(path), index, "", f"{len(row[None])} more value(s) "
+                                        "than the header has columns (unquoted comma?)")
+                continue
             # Nested values (message lists, id lists, kwargs) are stored as JSON text in CSV.
             yield index, {key: _maybe_json(value) for key, value in row.items()}
 
@@ -124,33 +151,52 @@ def _maybe_json(value: str | None) -> Any:
     return value
 
 
-def _read_folder(path: Path, *, split: str | None) -> Iterator[Row]:
+def _read_folder(path: Path, *, split: str | None, config: str | None) -> Iterator[SourceRow]:
     if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
         yield from _read_saved_dataset(path, split=split)
         return
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in FILE_SUFFIXES
-                   and p.name not in ("dataset_info.json", "state.json"))
-    if split:
-        matching = [p for p in files if split in p.relative_to(path).as_posix()]
-        files = matching or files
+    files = sorted(p for p in path.rglob("*") if p.is_file()
+                   and p.suffix.lower() in FILE_SUFFIXES
+                   and p.name not in ("dataset_info.json", "state.json", "dataset_dict.json"))
     if not files:
         raise DatasetUnavailable(str(path), f"the folder holds no {', '.join(FILE_SUFFIXES)} files")
-    offset = 0
+    for wanted in (config, split):
+        if wanted:
+            matching = [p for p in files if wanted in p.relative_to(path).as_posix()]
+            if not matching:
+                raise DatasetUnavailable(str(path), f"no file in the folder matches '{wanted}' "
+                                         f"(files: {', '.join(_names(path, files))})")
+            files = matching
+    datasets_in_folder = {_SHARD.sub("", p.with_suffix("").relative_to(path).as_posix())
+                          for p in files}
+    if len(datasets_in_folder) > 1:
+        raise DatasetUnavailable(
+            str(path), f"the folder holds {len(datasets_in_folder)} different data files "
+            f"({', '.join(_names(path, files))}); pass config= (--config) or split= (--split) "
+            "naming one, or the file itself")
     for file in files:
-        last = -1
-        for index, row in _read_file(file):
-            last = index
-            yield offset + index, row
-        offset += last + 1
+        yield from _read_file(file)
 
 
-def _read_saved_dataset(path: Path, *, split: str | None) -> Iterator[Row]:
+def _names(root: Path, files: list[Path]) -> list[str]:
+    names = [p.relative_to(root).as_posix() for p in files]
+    return names[:8] + ([f"... {len(names) - 8} more"] if len(names) > 8 else [])
+
+
+def _read_saved_dataset(path: Path, *, split: str | None) -> Iterator[SourceRow]:
     import datasets
 
-    loaded = datasets.load_from_disk(str(path))
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as error:  # datasets raises many types for a damaged folder
+        raise DatasetUnavailable(str(path), f"not a readable saved dataset: {error}") from None
     if isinstance(loaded, datasets.DatasetDict):
-        loaded = loaded[_pick_split(str(path), list(loaded), split)]
-    yield from enumerate(loaded)
+        chosen = _pick_split(str(path), list(loaded), split)
+        loaded, where = loaded[chosen], f"{path} [{chosen}]"
+    else:
+        where = str(path)
+    for index, row in enumerate(loaded):
+        yield SourceRow(where, index, row)
 
 
 def _pick_split(source: str, available: list[str], split: str | None) -> str:
@@ -165,21 +211,26 @@ def _pick_split(source: str, available: list[str], split: str | None) -> str:
     raise DatasetUnavailable(source, f"several splits ({', '.join(available)}); choose one")
 
 
-def _read_hub(dataset_id: str, *, split: str | None, config: str | None) -> Iterator[Row]:
+def _read_hub(dataset_id: str, *, split: str | None, config: str | None
+              ) -> Iterator[SourceRow]:
     import datasets
 
     try:
         loaded = datasets.load_dataset(dataset_id, config, split=split)
     except Exception as error:  # datasets raises many types; all mean "not reachable here"
+        first_line = str(error).splitlines()[0] if str(error) else ""
         raise DatasetUnavailable(
             dataset_id,
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}. "
+            f"{type(error).__name__}: {first_line}. "
             "This machine may be offline (HF_DATASETS_OFFLINE=1) or the id may be wrong. "
             "Provide a local copy instead: on a machine with access run "
             f"`hf download {dataset_id} --repo-type dataset --local-dir DIR` "
             f"(or `datasets.load_dataset('{dataset_id}').save_to_disk(DIR)`), copy DIR here, "
             "and pass DIR (or one of its .parquet/.jsonl files) instead of the id.",
         ) from None
+    where = dataset_id
     if isinstance(loaded, datasets.DatasetDict):
-        loaded = loaded[_pick_split(dataset_id, list(loaded), split)]
-    yield from enumerate(loaded)
+        chosen = _pick_split(dataset_id, list(loaded), split)
+        loaded, where = loaded[chosen], f"{dataset_id} [{chosen}]"
+    for index, row in enumerate(loaded):
+        yield SourceRow(where, index, row)

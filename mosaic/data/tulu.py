@@ -78,21 +78,27 @@ class MappedConstraints:
     """{"constraint", "reason"} for each one that cannot be checked deterministically."""
 
 
-_NUMBER_WORDS = {
-    "zero": 0, "one": 1, "a single": 1, "single": 1, "two": 2, "twice": 2, "three": 3,
-    "thrice": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-    "ninety": 90, "hundred": 100,
-}
-_NUM = r"(\d+|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")"
+# --- reading numbers, relations and quoted words out of free text ------------------------
+
+_UNITS = {"zero": 0, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+          "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+          "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+          "eighteen": 18, "nineteen": 19, "twice": 2, "thrice": 3}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_SCALES = {"hundred": 100, "thousand": 1000}
+_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
+# A number: digits (1,000 allowed) or number words ("two hundred and fifty", "twenty-five",
+# "a hundred"), never part of a longer word ("often" holds no "ten").
+_NUM = (r"(\d{1,3}(?:,\d{3})+|\d+|(?:\ba\s+(?=hundred|thousand))?\b(?:" + _WORD
+        + r")(?:[\s-]+(?:and\s+)?(?:" + _WORD + r"))*\b)")
 _REL = (
     r"(at least|no less than|not less than|a minimum of|minimum of|more than|over|"
     r"at most|no more than|not more than|a maximum of|maximum of|up to|not exceed(?:ing)?|"
     r"fewer than|less than|under|exactly|precisely|only)?\s*"
 )
-_QUOTED = r"[\"'“‘]([^\"'“”‘’]+)[\"'”’]"
+# "double" or 'single' quotes; a single quote inside a word ("don't") is an apostrophe.
+_QUOTED = r"(?:\"([^\"]+)\"|(?<!\w)'([^']+?)'(?!\w))"
 
 _RELATION_OF = {
     "at least": ("at least", 0), "no less than": ("at least", 0),
@@ -106,23 +112,47 @@ _RELATION_OF = {
 }
 
 LANGUAGES = {
-    "english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
-    "portuguese": "pt", "russian": "ru", "chinese": "zh", "japanese": "ja", "korean": "ko",
-    "arabic": "ar", "hindi": "hi", "bengali": "bn", "urdu": "ur", "turkish": "tr",
-    "dutch": "nl", "swedish": "sv", "finnish": "fi", "polish": "pl", "greek": "el",
-    "hebrew": "he", "thai": "th", "vietnamese": "vi", "indonesian": "id", "persian": "fa",
-    "farsi": "fa", "swahili": "sw", "tamil": "ta", "telugu": "te", "marathi": "mr",
-    "gujarati": "gu", "kannada": "kn", "malayalam": "ml", "punjabi": "pa", "nepali": "ne",
-    "ukrainian": "uk", "bulgarian": "bg",
+    # The languages IFEval's response_language checker knows (its ISO codes).
+    "english": "en", "spanish": "es", "portuguese": "pt", "arabic": "ar", "hindi": "hi",
+    "french": "fr", "russian": "ru", "german": "de", "japanese": "ja", "italian": "it",
+    "bengali": "bn", "ukrainian": "uk", "thai": "th", "urdu": "ur", "tamil": "ta",
+    "telugu": "te", "bulgarian": "bg", "korean": "ko", "polish": "pl", "hebrew": "he",
+    "persian": "fa", "farsi": "fa", "vietnamese": "vi", "nepali": "ne", "swahili": "sw",
+    "kannada": "kn", "marathi": "mr", "gujarati": "gu", "punjabi": "pa", "malayalam": "ml",
+    "finnish": "fi",
 }
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2,
-             "3rd": 3, "4th": 4, "5th": 5}
+             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
 def _number(text: str) -> int:
-    text = text.lower().strip()
-    return int(text) if text.isdigit() else _NUMBER_WORDS[text]
+    """'12', '1,000', 'twenty-five', 'two hundred and fifty', 'a hundred', 'twice'."""
+    text = text.lower().replace(",", "").strip()
+    if text.isdigit():
+        return int(text)
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", text):
+        if word in ("a", "and"):
+            current = current or (1 if word == "a" else 0)
+        elif word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = (current or 1) * 100
+        elif word == "thousand":
+            total += (current or 1) * 1000
+            current = 0
+    return total + current
+
+
+def _quoted(text: str) -> list[str]:
+    return [double or single for double, single in re.findall(_QUOTED, text)]
+
+
+def _quote(match: re.Match[str], group: int) -> str:
+    """The quoted text of a `_QUOTED` occurrence whose first group is `group`."""
+    return match.group(group) or match.group(group + 1)
 
 
 def _relation(phrase: str | None, n: int) -> tuple[int, str]:
@@ -134,144 +164,229 @@ def _relation(phrase: str | None, n: int) -> tuple[int, str]:
     return n, "exactly"
 
 
-def _count_with_relation(prompt: str, noun: str) -> tuple[int, str, bool] | None:
-    """(count, relation, relation stated?) for 'at least 3 sentences', 'in 4 sentences'."""
-    pattern = _REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?(?:" + noun + ")"
-    match = re.search(pattern, prompt, flags=re.IGNORECASE)
-    if not match:
-        return None
-    count, relation = _relation(match.group(1), _number(match.group(2)))
-    return count, relation, bool(match.group(1))
+def _counts(text: str, noun: str, *, exclude: str = "") -> list[tuple[int, str, bool]]:
+    """Every (count, relation, relation stated?) for '<relation> <number> [adj] <noun>'."""
+    guard = rf"(?!(?:{exclude})\b)" if exclude else ""
+    pattern = _REL + _NUM + r"[\s-]+" + guard + r"(?:\w+[\s-]+)?(?:" + noun + r")\b"
+    found = []
+    for match in re.finditer(pattern, text, flags=re.IGNORECASE):
+        count, relation = _relation(match.group(1), _number(match.group(2)))
+        found.append((count, relation, bool(match.group(1))))
+    return found
 
 
-def _count(prompt: str, noun: str) -> int | None:
-    pattern = _REL + _NUM + r"[\s-]+(?:\w+[\s-]+)?(?:" + noun + ")"
-    match = re.search(pattern, prompt, flags=re.IGNORECASE)
-    return _number(match.group(2)) if match else None
+def _one_count(text: str, noun: str, *, exclude: str = "") -> int | str:
+    """The count of `noun` if the prompt states exactly one, else why not."""
+    counts = {c for c, _, _ in _counts(text, noun, exclude=exclude)}
+    if len(counts) == 1:
+        return counts.pop()
+    return f"no {noun} count found" if not counts else f"several {noun} counts ({counts})"
+
+
+def _sentences(prompt: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", prompt) if s.strip()]
 
 
 def _sentence_with(prompt: str, pattern: str) -> str | None:
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", prompt):
-        if re.search(pattern, sentence, flags=re.IGNORECASE):
-            return sentence
-    return None
+    return next((s for s in _sentences(prompt) if re.search(pattern, s, re.IGNORECASE)), None)
 
 
-def _kwargs_for(instruction_id: str, prompt: str) -> dict[str, Any] | str:
-    """kwargs found in the prompt, or a string saying what could not be found."""
-    match instruction_id:
-        case ("detectable_format:title" | "change_case:english_lowercase" | "punctuation:no_comma"
-              | "change_case:english_capital" | "detectable_format:json_format"
-              | "startend:quotation" | "combination:two_responses"):
-            return {}
-        case "keywords:existence":
-            sentence = _sentence_with(prompt, r"keyword|include the words?|use the words?")
-            words = re.findall(_QUOTED, sentence or "")
-            return {"keywords": words} if words else "no quoted keywords found"
-        case "keywords:forbidden_words":
-            sentence = _sentence_with(
-                prompt, r"do not (use|mention|include|say)|don't (use|mention)|exclud|avoid|"
-                r"without (using )?the words?|must not (use|contain|include)")
-            words = re.findall(_QUOTED, sentence or "")
-            return {"forbidden_words": words} if words else "no quoted forbidden words found"
-        case "keywords:frequency":
-            match = re.search(r"(?:word|keyword|term)s?\s+" + _QUOTED + r"\s*(?:\w+\s+){0,3}?"
-                              + _REL + _NUM + r"\s*times?", prompt, flags=re.IGNORECASE)
-            if not match:
-                match = re.search(_QUOTED + r"\s*(?:\w+\s+){0,3}?" + _REL + _NUM + r"\s*times?",
-                                  prompt, flags=re.IGNORECASE)
-            if not match:
-                return "no quoted keyword with a count found"
-            frequency, relation = _relation(match.group(2), _number(match.group(3)))
-            return {"keyword": match.group(1), "frequency": frequency, "relation": relation}
-        case "keywords:letter_frequency":
-            match = re.search(r"letter\s+[\"'“‘]?([a-z])[\"'”’]?\s*(?:\w+\s+){0,3}?" + _REL + _NUM
-                              + r"\s*times?", prompt, flags=re.IGNORECASE)
-            if not match:
-                return "no letter with a count found"
-            frequency, relation = _relation(match.group(2), _number(match.group(3)))
-            return {"letter": match.group(1).lower(), "let_frequency": frequency,
-                    "let_relation": relation}
-        case "length_constraints:number_sentences":
-            found = _count_with_relation(prompt, r"sentences?")
-            return ({"num_sentences": found[0], "relation": found[1]} if found
-                    else "no sentence count found")
-        case "length_constraints:number_words":
-            found = _count_with_relation(prompt, r"words?")
-            if found and not found[2]:
-                # "a 500-word essay" is approximate in plain English; checking it as exact
-                # would fail nearly every good answer.
-                return "word count given without at least / at most / exactly"
-            return ({"num_words": found[0], "relation": found[1]} if found
-                    else "no word count found")
-        case "length_constraints:number_paragraphs":
-            n = _count(prompt, r"paragraphs?")
-            return {"num_paragraphs": n} if n else "no paragraph count found"
-        case "length_constraints:nth_paragraph_first_word":
-            n = _count(prompt, r"paragraphs?")
-            match = re.search(r"(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
-                              r"\d(?:st|nd|rd|th))\s+paragraph\s+(?:should |must )?"
-                              r"(?:start|begin)s?"
-                              r"\s+with\s+(?:the\s+)?(?:word\s+)?" + _QUOTED, prompt,
-                              flags=re.IGNORECASE)
-            if not (n and match):
-                return "no paragraph count with an nth-paragraph first word found"
-            return {"num_paragraphs": n, "nth_paragraph": _ORDINALS[match.group(1).lower()],
-                    "first_word": match.group(2).strip().split()[0]}
-        case "detectable_content:number_placeholders":
-            n = _count(prompt, r"placeholders?")
-            return {"num_placeholders": n} if n else "no placeholder count found"
-        case "detectable_content:postscript":
-            match = re.search(r"\b(P\.P\.S|P\.S\.?)", prompt)
-            if not match:
-                return "no postscript marker (P.S. / P.P.S) named"
-            marker = match.group(1)
-            return {"postscript_marker": "P.S." if marker.startswith("P.S") else "P.P.S"}
-        case "detectable_format:number_bullet_lists":
-            n = _count(prompt, r"bullet(?:ed)?\s*(?:points?|lists?|items?)?")
-            return {"num_bullets": n} if n else "no bullet count found"
-        case "detectable_format:number_highlighted_sections":
-            n = _count(prompt, r"highlighted\s+sections?|highlights?|sections?\s+highlighted")
-            return {"num_highlights": n} if n else "no highlight count found"
-        case "detectable_format:multiple_sections":
-            n = _count(prompt, r"sections?")
-            marker = re.search(r"\b(SECTION|Section|PART|Part|Chapter|CHAPTER|Step|STEP)\s+"
-                               r"(?:X|N|\d+|\{)", prompt)
-            if not (n and marker):
-                return "no section count with a section marker (e.g. 'Section X') found"
-            return {"section_spliter": marker.group(1), "num_sections": n}
-        case "change_case:capital_word_frequency":
-            sentence = _sentence_with(prompt, r"capital")
-            if not sentence:
-                return "no capital-word count found"
-            found = _count_with_relation(sentence, r"(?:\w+\s+){0,4}?(?:words?|capital)")
-            if not found and (m := re.search(r"not exceed\s+" + _NUM, sentence, re.IGNORECASE)):
-                found = (_number(m.group(1)) + 1, "less than", True)
-            if not found:
-                return "no capital-word count found"
-            relation = "at least" if found[1] == "exactly" else found[1]
-            return {"capital_frequency": found[0], "capital_relation": relation}
-        case "language:response_language":
-            names = "|".join(LANGUAGES)
-            match = re.search(r"\b(?:in|using)\s+(?:the\s+)?(" + names + r")\b", prompt,
-                              flags=re.IGNORECASE)
-            return ({"language": LANGUAGES[match.group(1).lower()]} if match
-                    else "no response language named")
-        case "startend:end_checker":
-            match = re.search(r"(?:end|conclude|finish)\w*\s+(?:\w+\s+){0,4}?with\s+(?:the\s+)?"
-                              r"(?:exact\s+|following\s+|specific\s+)?(?:phrase|sentence|words?|"
-                              r"line|statement)?[:\s]*" + r"[\"“]([^\"”]+)[\"”]", prompt,
-                              flags=re.IGNORECASE)
-            return {"end_phrase": match.group(1)} if match else "no quoted ending phrase found"
-        case "combination:repeat_prompt":
-            match = re.search(r"[^.!?\n]*\brepeat\b[^.!?\n]*(?:request|prompt|question|"
-                              r"instruction)[^.!?\n]*[.!?]?", prompt, flags=re.IGNORECASE)
-            if not match:
-                return "no 'repeat the request' sentence found"
-            before = prompt[: match.start()].strip()
-            return ({"prompt_to_repeat": before} if before
-                    else "the text to repeat cannot be told apart from the instruction")
-    return f"no parameter extraction for {instruction_id}"
+# --- one extractor per instruction id ----------------------------------------------------
+
+Kwargs = dict[str, Any] | str
+"""Extracted kwargs, or a sentence saying what could not be found."""
+
+
+def _keywords(prompt: str) -> Kwargs:
+    sentence = _sentence_with(prompt, r"keyword|include the words?|use the words?")
+    words = _quoted(sentence or "")
+    return {"keywords": words} if words else "no quoted keywords found"
+
+
+def _forbidden_words(prompt: str) -> Kwargs:
+    sentence = _sentence_with(
+        prompt, r"do not (use|mention|include|say)|don't (use|mention)|exclud|avoid|"
+        r"without (using )?the words?|must not (use|contain|include)")
+    words = _quoted(sentence or "")
+    return {"forbidden_words": words} if words else "no quoted forbidden words found"
+
+
+def _keyword_frequency(prompt: str) -> Kwargs:
+    pattern = _QUOTED + r"\s*(?:\w+\s+){0,4}?" + _REL + _NUM + r"\s*times?\b"
+    match = re.search(pattern, prompt, flags=re.IGNORECASE)
+    if not match:
+        return "no quoted keyword with a count found"
+    frequency, relation = _relation(match.group(3), _number(match.group(4)))
+    return {"keyword": _quote(match, 1), "frequency": frequency, "relation": relation}
+
+
+def _letter_frequency(prompt: str) -> Kwargs:
+    pattern = (r"\bletter\s+[\"']?([a-z])[\"']?\s*(?:\w+\s+){0,4}?" + _REL + _NUM
+               + r"\s*times?\b")
+    match = re.search(pattern, prompt, flags=re.IGNORECASE)
+    if not match:
+        return "no letter with a count found"
+    frequency, relation = _relation(match.group(2), _number(match.group(3)))
+    return {"letter": match.group(1).lower(), "let_frequency": frequency,
+            "let_relation": relation}
+
+
+def _sentence_count(prompt: str) -> Kwargs:
+    found = _counts(prompt, r"sentences?")
+    if len({(c, r) for c, r, _ in found}) != 1:
+        return "no sentence count found" if not found else "several sentence counts"
+    return {"num_sentences": found[0][0], "relation": found[0][1]}
+
+
+def _word_count(prompt: str) -> Kwargs:
+    found = _counts(prompt, r"words?")
+    if len({(c, r) for c, r, _ in found}) != 1:
+        return "no word count found" if not found else "several word counts"
+    count, relation, stated = found[0]
+    if not stated:
+        # "a 500-word essay" is approximate in plain English; checking it as exact would
+        # fail nearly every good answer.
+        return "word count given without at least / at most / exactly"
+    return {"num_words": count, "relation": relation}
+
+
+def _paragraph_count(prompt: str) -> Kwargs:
+    n = _one_count(prompt, r"paragraphs?")
+    return {"num_paragraphs": n} if isinstance(n, int) else n
+
+
+def _nth_paragraph_first_word(prompt: str) -> Kwargs:
+    n = _one_count(prompt, r"paragraphs?")
+    pattern = (r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
+               r"\d+(?:st|nd|rd|th))\s+paragraph\s+(?:should\s+|must\s+)?(?:start|begin)s?\s+"
+               r"with\s+(?:the\s+)?(?:word\s+)?" + _QUOTED)
+    match = re.search(pattern, prompt, flags=re.IGNORECASE)
+    if not (isinstance(n, int) and match):
+        return "no paragraph count with an nth-paragraph first word found"
+    ordinal = match.group(1).lower()
+    nth = _ORDINALS.get(ordinal) or int(re.sub(r"\D", "", ordinal))
+    return {"num_paragraphs": n, "nth_paragraph": nth,
+            "first_word": _quote(match, 2).strip().split()[0]}
+
+
+def _placeholders(prompt: str) -> Kwargs:
+    n = _one_count(prompt, r"placeholders?")
+    return {"num_placeholders": n} if isinstance(n, int) else n
+
+
+def _postscript(prompt: str) -> Kwargs:
+    match = re.search(r"\b(P\.P\.S|P\.S\.?)", prompt)
+    if not match:
+        return "no postscript marker (P.S. / P.P.S) named"
+    return {"postscript_marker": "P.P.S" if match.group(1).startswith("P.P") else "P.S."}
+
+
+def _bullets(prompt: str) -> Kwargs:
+    n = _one_count(prompt, r"bullet(?:ed)?(?:\s+(?:points?|lists?|items?))?")
+    return {"num_bullets": n} if isinstance(n, int) else n
+
+
+def _highlights(prompt: str) -> Kwargs:
+    n = _one_count(prompt, r"highlighted\s+sections?|highlights?|sections?\s+highlighted")
+    return {"num_highlights": n} if isinstance(n, int) else n
+
+
+def _sections(prompt: str) -> Kwargs:
+    marker = re.search(r"\b(SECTION|Section|PART|Part|CHAPTER|Chapter|STEP|Step)\s+"
+                       r"(?:X|N|\d+|\{)", prompt)
+    if not marker:
+        return "no section marker (e.g. 'Section X') named"
+    n = _one_count(prompt, r"sections?|parts?|chapters?|steps?", exclude="highlighted")
+    if not isinstance(n, int):
+        return n
+    return {"section_spliter": marker.group(1), "num_sections": n}
+
+
+def _capital_words(prompt: str) -> Kwargs:
+    sentence = _sentence_with(prompt, r"capital")
+    if not sentence:
+        return "no capital-word count found"
+    found = _counts(sentence, r"(?:\w+\s+){0,4}?(?:words?|capital\w*)")
+    if not found and (m := re.search(r"not exceed\s+" + _NUM, sentence, re.IGNORECASE)):
+        found = [(_number(m.group(1)) + 1, "less than", True)]
+    if not found:
+        return "no capital-word count found"
+    count, relation, _ = found[0]
+    # IFEval has no "exactly" for capital words; a bare count reads as a minimum there.
+    return {"capital_frequency": count,
+            "capital_relation": "at least" if relation == "exactly" else relation}
+
+
+def _language(prompt: str) -> Kwargs:
+    names = "|".join(LANGUAGES)
+    pattern = r"\b(?:in|using)\s+(?:the\s+)?(" + names + r")\b"
+    # Prefer a sentence about the response: "a teacher of English ... respond in French".
+    sentences = _sentences(prompt)
+    about_response = [s for s in sentences if re.search(r"respon|answer|reply|output", s, re.I)]
+    about_writing = [s for s in sentences if re.search(r"\bwrit", s, re.I)]
+    for text in [*about_response, *about_writing, prompt]:
+        found = {LANGUAGES[m.lower()] for m in re.findall(pattern, text, re.IGNORECASE)}
+        if len(found) == 1:
+            return {"language": found.pop()}
+        if len(found) > 1:
+            return f"several languages named ({', '.join(sorted(found))})"
+    return "no response language IFEval can check named"
+
+
+def _end_phrase(prompt: str) -> Kwargs:
+    pattern = (r"\b(?:end|conclude|finish)\w*\s+(?:\w+\s+){0,4}?with\s+(?:the\s+)?"
+               r"(?:exact\s+|following\s+|specific\s+)?(?:phrase|sentence|words?|line|"
+               r"statement)?[:\s]*\"([^\"]+)\"")
+    match = re.search(pattern, prompt, flags=re.IGNORECASE)
+    return {"end_phrase": match.group(1)} if match else "no quoted ending phrase found"
+
+
+def _repeat_prompt(prompt: str) -> Kwargs:
+    match = re.search(r"[^.!?\n]*\brepeat\b[^.!?\n]*(?:request|prompt|question|"
+                      r"instruction)[^.!?\n]*[.!?]?", prompt, flags=re.IGNORECASE)
+    if not match:
+        return "no 'repeat the request' sentence found"
+    before = prompt[: match.start()].strip()
+    return ({"prompt_to_repeat": before} if before
+            else "the text to repeat cannot be told apart from the instruction")
+
+
+def _no_kwargs(prompt: str) -> Kwargs:
+    return {}
+
+
+_EXTRACTORS = {
+    "keywords:existence": _keywords,
+    "keywords:forbidden_words": _forbidden_words,
+    "keywords:frequency": _keyword_frequency,
+    "keywords:letter_frequency": _letter_frequency,
+    "language:response_language": _language,
+    "length_constraints:number_sentences": _sentence_count,
+    "length_constraints:number_paragraphs": _paragraph_count,
+    "length_constraints:number_words": _word_count,
+    "length_constraints:nth_paragraph_first_word": _nth_paragraph_first_word,
+    "detectable_content:number_placeholders": _placeholders,
+    "detectable_content:postscript": _postscript,
+    "detectable_format:number_bullet_lists": _bullets,
+    "detectable_format:constrained_response": _no_kwargs,
+    "detectable_format:number_highlighted_sections": _highlights,
+    "detectable_format:multiple_sections": _sections,
+    "detectable_format:json_format": _no_kwargs,
+    "detectable_format:title": _no_kwargs,
+    "combination:two_responses": _no_kwargs,
+    "combination:repeat_prompt": _repeat_prompt,
+    "startend:end_checker": _end_phrase,
+    "change_case:capital_word_frequency": _capital_words,
+    "change_case:english_capital": _no_kwargs,
+    "change_case:english_lowercase": _no_kwargs,
+    "punctuation:no_comma": _no_kwargs,
+    "startend:quotation": _no_kwargs,
+}
+
+
+def _plain_quotes(text: str) -> str:
+    """Curly quotes as straight ones, so one pattern reads both."""
+    return text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"}))
 
 
 def map_constraints(constraints: list[str], prompt: str) -> MappedConstraints:
@@ -287,7 +402,7 @@ def map_constraints(constraints: list[str], prompt: str) -> MappedConstraints:
         if key in NEVER_VERIFIABLE:
             result.unverifiable.append({"constraint": raw, "reason": NEVER_VERIFIABLE[key]})
             continue
-        kwargs = _kwargs_for(instruction_id, prompt)
+        kwargs = _EXTRACTORS[instruction_id](_plain_quotes(prompt))
         if isinstance(kwargs, str):
             result.unverifiable.append({"constraint": raw, "reason": kwargs})
             continue
