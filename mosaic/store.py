@@ -1,8 +1,8 @@
 """Where mosaic keeps things on disk, and how it writes them so a crash never leaves half a file.
 
-The cache root is `$MOSAIC_CACHE_DIR`, else `~/.cache/mosaic`. A cached folder counts as
-complete only once its marker file exists; the marker is written last, after an atomic
-rename of the whole folder into place.
+The cache root is `$MOSAIC_CACHE_DIR`, else `~/.cache/mosaic`. A cached folder is built in
+a temporary sibling, its completion marker is written there last, and the whole folder is
+then renamed into place in one step: a folder at the final path is complete or absent.
 """
 
 from __future__ import annotations
@@ -60,14 +60,17 @@ def building(folder: Path, marker: dict[str, Any]) -> Iterator[Path]:
     first, its copy is kept and ours is discarded.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.building."))
     try:
         yield tmp
         write_json_atomic(tmp / DONE_MARKER, marker)
         if folder.exists() and not is_complete(folder):
-            shutil.rmtree(folder)  # a leftover of an interrupted older build
-        if not folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # left by an older, interrupted layout
+        try:
             os.replace(tmp, folder)
+        except OSError:
+            if not is_complete(folder):  # not a lost race with another builder: a real error
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

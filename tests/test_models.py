@@ -108,3 +108,31 @@ def test_bad_specs_fail_with_clear_errors(tmp_path):
 def test_an_offline_hub_id_names_the_model_and_the_fix():
     with pytest.raises(ModelUnavailable, match=r"meta-llama/Llama-3\.1-8B-Instruct.*offline"):
         load_model("meta-llama/Llama-3.1-8B-Instruct")
+
+
+def test_a_lost_build_race_keeps_the_winners_folder(tmp_path):
+    target = tmp_path / "models" / "x"
+    with building(target, {"spec": "x", "who": "loser"}) as tmp:
+        (tmp / "weights").write_text("mine")
+        # Another process finishes the same folder while we are still building.
+        with building(target, {"spec": "x", "who": "winner"}) as other:
+            (other / "weights").write_text("theirs")
+    assert (target / "weights").read_text() == "theirs"
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["x"]
+
+
+def test_a_local_folder_id_follows_its_chat_template(fresh_cache, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(resolve_model("tiny").path, folder)
+    before = resolve_model(str(folder)).model_id
+    config = folder / "tokenizer_config.json"
+    config.write_text(config.read_text().replace("im_start", "im_begin"))
+    assert resolve_model(str(folder)).model_id != before
+
+
+def test_an_unknown_architecture_is_a_model_error(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "no-such-arch"}')
+    with pytest.raises(ModelError, match="cannot load model"):
+        load_model(str(tmp_path))

@@ -113,3 +113,15 @@ def test_invalid_items_have_zero_need_but_keep_their_score():
     prompt = ORBENCH.label_prompt(cues(harmful_intent=1, sensitive_trigger=1))
     response = ORBENCH.score_response({"refusal": {"explicit_refusal": 1}}, prompt)
     assert response.score == 1 and need(prompt, response) == 0
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "inf", [2], {"v": 2}])
+def test_non_finite_or_structured_rejection_votes_read_as_zero(value):
+    prompt = ORBENCH.label_prompt(cues(sensitive_trigger=1, rejection_votes=value))
+    assert prompt.l3["boundary_cues"]["rejection_votes"] == 0 and prompt.slice == "boundary_2"
+    assert any("unparsable" in n for n in prompt.notes)
+
+
+def test_null_answer_path_counts_as_missing_and_defaults_to_one():
+    prompt = ORBENCH.label_prompt(cues(harmful_intent=0, answer_path=None))
+    assert prompt.valid and "boundary_cues.answer_path: null, read as 1" in prompt.notes

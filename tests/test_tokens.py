@@ -125,3 +125,24 @@ def test_a_tokenizer_without_template_is_refused(tiny_tokenizer):
     tokenizer.chat_template = None
     with pytest.raises(TemplateError, match="no chat template"):
         count_tokens(tokenizer, [CHAT])
+
+
+def test_a_template_without_end_token_never_spans_into_the_next_turn(tiny_tokenizer):
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '\n\n' }}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+    text, spans = assistant_spans(tokenizer, CHAT)
+    assert [text[a:b] for a, b in spans] == [m.content.rstrip() for m in CHAT
+                                             if m.role == "assistant"]
+
+
+def test_a_template_that_raises_becomes_a_template_error(tiny_tokenizer):
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = (
+        "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('roles must alternate user/assistant') }}{% endif %}"
+        "{{ m['content'] }}{% endfor %}")
+    bad = [Message(role="user", content="a"), Message(role="user", content="b")]
+    with pytest.raises(TemplateError, match=r"roles \['user', 'user'\].*must alternate"):
+        count_tokens(tokenizer, [bad])

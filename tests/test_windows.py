@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from mosaic.data.tokens import count_tokens
@@ -20,6 +22,25 @@ def _conversation(n_turns: int, words: int = 12) -> list[Message]:
 @pytest.fixture(scope="module")
 def count(tiny_tokenizer):
     return lambda messages: count_tokens(tiny_tokenizer, [messages])[0].total
+
+
+@pytest.fixture
+def default_counter(tiny_tokenizer):
+    """A token counter through a template that adds a default system prompt, and a call count."""
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = (
+        "{% if messages[0]['role'] != 'system' %}"
+        "{{ '<|im_start|>system\nYou are a careful, helpful assistant.<|im_end|>\n' }}{% endif %}"
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
+        "'<|im_end|>\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+    calls = [0]
+
+    def count(messages):
+        calls[0] += 1
+        return count_tokens(tokenizer, [messages])[0].total
+
+    return count, calls
 
 
 def test_split_turns_groups_each_user_message_with_its_replies():
@@ -63,3 +84,22 @@ def test_a_turn_longer_than_the_limit_is_its_own_flagged_window(count):
     flagged = [w for w in windows if w.over_length]
     assert len(flagged) == 1 and flagged[0].n_turns == 1 and flagged[0].first_turn == 1
     assert sum(w.n_turns for w in windows) == 3
+
+
+def test_a_trailing_user_turn_without_reply_is_dropped(count):
+    messages = [*_conversation(6), Message(role="user", content="and one more question")]
+    windows = window_conversation(messages, max_tokens=150, count=count)
+    assert windows[-1].messages[-1].role == "assistant"
+    assert sum(w.n_turns for w in windows) == 6
+    assert window_conversation([Message(role="user", content="hi")], max_tokens=10,
+                               count=count) == []
+
+
+def test_counting_stays_linear_with_a_default_system_prompt(default_counter):
+    """Template headers (a default system prompt) are in every window's estimate, so the
+    exact re-measurement rarely has to shrink a window."""
+    count, calls = default_counter
+    messages = _conversation(50)[1:]  # no system message: the template adds its own
+    windows = window_conversation(messages, max_tokens=200, count=count)
+    assert all(w.tokens <= 200 for w in windows)
+    assert calls[0] <= 50 + len(windows) + 2

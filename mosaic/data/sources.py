@@ -108,10 +108,8 @@ def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
         raise _fail(path, f"not valid JSON at line {error.lineno}: {error.msg}") from None
     if isinstance(data, dict):
         wrapped = [key for key in _JSON_WRAPPERS if isinstance(data.get(key), list)]
-        if len(wrapped) == 1:
-            data = data[wrapped[0]]
-        else:
-            data = [data]  # a single row saved as one object
+        # A known wrapper key holding the rows, else a single row saved as one object.
+        data = data[wrapped[0]] if len(wrapped) == 1 else [data]
     if not isinstance(data, list):
         raise _fail(path, "expected a JSON list of rows")
     yield from enumerate(data)

@@ -49,19 +49,41 @@ def render_chat(tokenizer: Any, messages: Sequence[Message | dict], *,
             "mosaic counts and trains on templated chats. Use an instruct/chat model, or set "
             "tokenizer.chat_template before use."
         )
-    return tokenizer.apply_chat_template(_as_dicts(messages), tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    try:
+        return tokenizer.apply_chat_template(_as_dicts(messages), tokenize=False,
+                                             add_generation_prompt=add_generation_prompt)
+    except Exception as error:  # Jinja raises its own types, and templates raise on purpose
+        roles = [m["role"] for m in _as_dicts(messages)]
+        raise TemplateError(
+            f"the chat template of {getattr(tokenizer, 'name_or_path', '?')!r} refused a "
+            f"conversation with roles {roles}: {type(error).__name__}: {error}"
+        ) from None
+
+
+_MARKER_CACHE: dict[tuple[int, str], list[str]] = {}
 
 
 def _end_markers(tokenizer: Any) -> list[str]:
-    """Special-token strings that may close an assistant turn, longest first."""
+    """Special-token strings that may close an assistant turn, longest first.
+
+    Tokens the template uses to *open* a turn (found in its generation prompt, e.g.
+    `<|im_start|>`) are excluded, so a template without an end-of-turn token never lets a
+    span run into the next turn.
+    """
+    key = (id(tokenizer), tokenizer.chat_template)
+    if key in _MARKER_CACHE:
+        return _MARKER_CACHE[key]
     markers = {tokenizer.eos_token} if tokenizer.eos_token else set()
     markers.update(getattr(tokenizer, "all_special_tokens", []) or [])
     for token in getattr(tokenizer, "added_tokens_decoder", {}).values():
         if getattr(token, "special", False):
             markers.add(token.content)
-    markers.discard(None)
-    return sorted((m for m in markers if m), key=len, reverse=True)
+    probe = [{"role": "user", "content": "x"}]
+    opening = render_chat(tokenizer, probe, add_generation_prompt=True).removeprefix(
+        render_chat(tokenizer, probe))
+    found = sorted((m for m in markers if m and m not in opening), key=len, reverse=True)
+    _MARKER_CACHE[key] = found
+    return found
 
 
 def assistant_spans(tokenizer: Any, messages: Sequence[Message | dict]) -> tuple[str, list[Span]]:

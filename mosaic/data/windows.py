@@ -62,28 +62,39 @@ def window_conversation(messages: Sequence[Message], *, max_tokens: int,
                         count: CountFn) -> list[Window]:
     """Non-overlapping windows of whole turns, each within `max_tokens` where possible.
 
-    Uses O(turns) calls to `count`: each turn's cost is estimated once from the full
-    conversation's prefixes, windows are packed greedily on the estimate, and each window
-    is then measured exactly and shrunk by a turn if the template made it longer.
+    Calls `count` about turns + windows times: each turn's cost is measured once from the
+    full conversation's prefixes, plus once what a window costs on top of its turns (the
+    system messages and any template header, such as a default system prompt). Windows are
+    packed on that estimate, then measured exactly and shrunk by a turn in the rare case
+    the template made them longer. Trailing turns with no assistant message are dropped:
+    they have nothing to train.
     """
     messages = list(messages)
-    total = count(messages)
-    if total <= max_tokens:
-        return [Window(messages, 0, len(split_turns(messages)[1]), total)]
     system, turns = split_turns(messages)
-    base = count(system) if system else 0
+    while turns and not any(m.role == "assistant" for m in turns[-1]):
+        turns.pop()
+    trimmed = system + [m for turn in turns for m in turn]
+    if not turns:
+        return []
+    total = count(trimmed)
+    if total <= max_tokens:
+        return [Window(trimmed, 0, len(turns), total)]
     # Cost of each turn = growth of the templated length when the turn is appended.
     prefix_lengths, running = [], list(system)
     for turn in turns:
         running = running + turn
         prefix_lengths.append(count(running))
-    costs = [b - a for a, b in zip([base, *prefix_lengths[:-1]], prefix_lengths, strict=True)]
+    costs = [b - a for a, b in zip([0, *prefix_lengths[:-1]], prefix_lengths, strict=True)]
+
+    # What a window pays besides its turns, measured on a window starting at turn 1.
+    overhead = count(system + turns[1]) - costs[1] if len(turns) > 1 else 0
 
     windows: list[Window] = []
     start = 0
     while start < len(turns):
-        end, used = start, base
-        while end < len(turns) and (end == start or used + costs[end] <= max_tokens):
+        used = overhead + costs[start] if start else costs[0]
+        end = start + 1
+        while end < len(turns) and used + costs[end] <= max_tokens:
             used += costs[end]
             end += 1
         while True:

@@ -13,6 +13,7 @@ returns into the objective's item set and note every coercion; neither raises on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -78,43 +79,42 @@ class Objective:
 # Coercion of judge output into 0/1 items
 
 
+def _as_number(value: Any) -> float | None:
+    """A finite number from a judge's value (bool, number or numeric string), else None."""
+    if isinstance(value, bool | int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def coerce_flag(value: Any) -> tuple[int, str | None]:
     """A judge's value for a binary item as 0/1, plus a note when it was not already 0/1.
 
     Reference §1.2: missing, None or unparsable -> 0; bool -> int; any non-zero number -> 1.
-    Numeric strings ("1", "0.0") are read as numbers.
+    Numeric strings ("1", "0.0") are read as numbers; NaN and infinities are unparsable.
     """
-    if isinstance(value, bool):
-        return int(value), None
-    if isinstance(value, int | float):
-        if value in (0, 1):
-            return int(value), None
-        return (1 if value != 0 else 0), f"non-0/1 value {value!r} read as {int(value != 0)}"
-    if value is None:
-        return 0, "null read as 0"
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return 0, f"unparsable value {value!r} read as 0"
-        flag = int(number != 0)
-        return flag, f"string {value!r} read as {flag}"
-    return 0, f"unparsable value of type {type(value).__name__} read as 0"
+    number = _as_number(value)
+    if number is None:
+        return 0, f"unparsable value {value!r} read as 0"
+    flag = int(number != 0)
+    if isinstance(value, bool) or (not isinstance(value, str) and number in (0, 1)):
+        return flag, None
+    return flag, f"value {value!r} read as {flag}"
 
 
 def coerce_int(value: Any, lo: int, hi: int, *, default: int) -> tuple[int, str | None]:
-    """A small integer item clamped to [lo, hi]; missing or unparsable -> default."""
-    if isinstance(value, bool | int | float):
-        number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(float(value.strip()))
-        except ValueError:
-            return default, f"unparsable value {value!r} read as {default}"
-    else:
-        return default, f"missing or unparsable value {value!r} read as {default}"
-    clamped = min(hi, max(lo, number))
-    if clamped != value:
+    """A small integer item clamped to [lo, hi]; unparsable or non-finite -> default."""
+    number = _as_number(value)
+    if number is None:
+        return default, f"unparsable value {value!r} read as {default}"
+    clamped = min(hi, max(lo, int(number)))
+    if isinstance(value, bool | str) or clamped != value:
         return clamped, f"value {value!r} read as {clamped} (range {lo}..{hi})"
     return clamped, None
 
@@ -147,9 +147,10 @@ def coerce_groups(
         values: dict[str, int] = {}
         for item in items:
             where = f"{group}.{item}"
-            if item not in got:
+            if item not in got or (got[item] is None and item in defaults):
                 values[item] = defaults.get(item, 0)
-                notes.append(f"{where}: missing, read as {values[item]}")
+                state = "missing" if item not in got else "null"
+                notes.append(f"{where}: {state}, read as {values[item]}")
                 continue
             if item in ints:
                 lo, hi = ints[item]

@@ -79,8 +79,8 @@ def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cp
         model = AutoModelForCausalLM.from_pretrained(
             resolved.path, dtype=dtype if dtype is not None else "auto"
         )
-    except OSError as error:
-        if resolved.kind == "hub":
+    except (OSError, ValueError) as error:  # missing files; unknown architecture or config
+        if resolved.kind == "hub" and isinstance(error, OSError):
             hint = ("This machine is offline (HF_HUB_OFFLINE=1) and the model is not in the "
                     "local Hugging Face cache. " if offline else "")
             raise ModelUnavailable(
@@ -97,8 +97,13 @@ def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cp
 
 
 def _folder_id(path: Path) -> str:
-    """Identity of a local model folder: its config and the sizes/mtimes of its weights."""
+    """Identity of a local model folder: its config and tokenizer files (the chat template
+    changes token counts) and the sizes/mtimes of its weights."""
     parts = [(path / "config.json").read_text(encoding="utf-8")]
+    for name in ("tokenizer_config.json", "tokenizer.json", "chat_template.jinja",
+                 "chat_template.json", "special_tokens_map.json"):
+        if (path / name).is_file():
+            parts.append(hashlib.sha256((path / name).read_bytes()).hexdigest())
     for weight in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
         stat = weight.stat()
         parts.append(f"{weight.name}:{stat.st_size}:{int(stat.st_mtime)}")
