@@ -52,6 +52,31 @@ def test_constraint_spellings_are_normalised(raw, key):
     ("length constraints:first word of the nth paragraph",
      'Write 4 paragraphs; the third paragraph should start with the word "Furthermore".',
      {"num_paragraphs": 4, "nth_paragraph": 3, "first_word": "Furthermore"}),
+    # Edge cases: apostrophes, curly quotes, compound numbers, words containing "end"/"ten".
+    ("keywords:exclude words", "Don't use the words 'bad' or 'evil' in your story.",
+     {"forbidden_words": ["bad", "evil"]}),
+    ("include keywords", "Write about children's health. Include the keywords 'sleep' and "
+     "'play'.", {"keywords": ["sleep", "play"]}),
+    ("include keywords", "Include the keywords “harvest” and ‘market stall’.",
+     {"keywords": ["harvest", "market stall"]}),
+    ("length constraints:number of words", "Write at least two hundred words.",
+     {"num_words": 200, "relation": "at least"}),
+    ("length constraints:number of words", "Use at least 1,000 words.",
+     {"num_words": 1000, "relation": "at least"}),
+    ("length constraints:number of words", "Use no more than twenty-five words.",
+     {"num_words": 26, "relation": "less than"}),
+    ("length constraints:number of sentences", "Answer in exactly one hundred and five "
+     "sentences.", {"num_sentences": 105, "relation": "exactly"}),
+    ("specific ending", 'I recommend books with "magic" themes. End your response with the '
+     'phrase "Any other questions?"', {"end_phrase": "Any other questions?"}),
+    ("format:number of sections", "Highlight at least 2 highlighted sections. The answer must "
+     "have 4 sections, each starting with Section X.",
+     {"section_spliter": "Section", "num_sections": 4}),
+    ("response language", "As a teacher in English literature, write a note. Your response "
+     "should be in French.", {"language": "fr"}),
+    ("length constraints:first word of the nth paragraph",
+     "Write 12 paragraphs. The 10th paragraph should start with the word 'Hello'.",
+     {"num_paragraphs": 12, "nth_paragraph": 10, "first_word": "Hello"}),
 ])
 def test_kwargs_are_read_from_the_prompt(constraint, prompt, kwargs):
     mapped = map_constraints([constraint], prompt)
@@ -93,38 +118,6 @@ def test_normalise_kwargs(iid, kwargs, clean, problem):
         assert problems == [] and got == clean
     else:
         assert any(problem in p for p in problems)
-
-
-@pytest.mark.parametrize(("constraint", "prompt", "kwargs"), [
-    ("keywords:exclude words", "Don't use the words 'bad' or 'evil' in your story.",
-     {"forbidden_words": ["bad", "evil"]}),
-    ("include keywords", "Write about children's health. Include the keywords 'sleep' and "
-     "'play'.", {"keywords": ["sleep", "play"]}),
-    ("include keywords", "Include the keywords “harvest” and ‘market stall’.",
-     {"keywords": ["harvest", "market stall"]}),
-    ("length constraints:number of words", "Write at least two hundred words.",
-     {"num_words": 200, "relation": "at least"}),
-    ("length constraints:number of words", "Use at least 1,000 words.",
-     {"num_words": 1000, "relation": "at least"}),
-    ("length constraints:number of words", "Use no more than twenty-five words.",
-     {"num_words": 26, "relation": "less than"}),
-    ("length constraints:number of sentences", "Answer in exactly one hundred and five "
-     "sentences.", {"num_sentences": 105, "relation": "exactly"}),
-    ("specific ending", 'I recommend books with "magic" themes. End your response with the '
-     'phrase "Any other questions?"', {"end_phrase": "Any other questions?"}),
-    ("format:number of sections", "Highlight at least 2 highlighted sections. The answer must "
-     "have 4 sections, each starting with Section X.",
-     {"section_spliter": "Section", "num_sections": 4}),
-    ("response language", "As a teacher in English literature, write a note. Your response "
-     "should be in French.", {"language": "fr"}),
-    ("length constraints:first word of the nth paragraph",
-     "Write 12 paragraphs. The 10th paragraph should start with the word 'Hello'.",
-     {"num_paragraphs": 12, "nth_paragraph": 10, "first_word": "Hello"}),
-])
-def test_prompt_reading_edge_cases(constraint, prompt, kwargs):
-    mapped = map_constraints([constraint], prompt)
-    assert mapped.unverifiable == []
-    assert mapped.checks == [(TULU_CONSTRAINTS[normalise_constraint(constraint)], kwargs)]
 
 
 @pytest.mark.parametrize(("constraint", "prompt"), [
