@@ -85,3 +85,10 @@ def test_loose_never_below_strict():
                                      _prompt("a:b", "c:d"))
     assert response.l3["loose"] == [True, False] and response.notes
     assert response.score == 2  # fail ratio 1/2 over the corrected loose results
+
+
+def test_unstorable_checker_output_is_kept_as_text_on_the_unscored_record():
+    response = IFEVAL.score_response({"strict": float("inf"), "loose": [object()]},
+                                     _prompt("a:b"))
+    assert response.score is None and response.l3["strict"] == "inf"
+    assert response.model_dump_json()  # storable

@@ -22,6 +22,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mosaic.data.ifeval_instructions import normalise_kwargs
+from mosaic.data.prompt_text import (
+    NUMBER,
+    QUOTED,
+    RELATION,
+    counts,
+    one_count,
+    parse_number,
+    plain_quotes,
+    quote_of,
+    quoted,
+    relation_of,
+    sentence_with,
+    sentences,
+)
 
 TULU_CONSTRAINTS: dict[str, str] = {
     "keywords:exclude words": "keywords:forbidden_words",
@@ -78,39 +92,6 @@ class MappedConstraints:
     """{"constraint", "reason"} for each one that cannot be checked deterministically."""
 
 
-# --- reading numbers, relations and quoted words out of free text ------------------------
-
-_UNITS = {"zero": 0, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-          "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-          "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
-          "eighteen": 18, "nineteen": 19, "twice": 2, "thrice": 3}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
-_SCALES = {"hundred": 100, "thousand": 1000}
-_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
-# A number: digits (1,000 allowed) or number words ("two hundred and fifty", "twenty-five",
-# "a hundred"), never part of a longer word ("often" holds no "ten").
-_NUM = (r"(\d{1,3}(?:,\d{3})+|\d+|(?:\ba\s+(?=hundred|thousand))?\b(?:" + _WORD
-        + r")(?:[\s-]+(?:and\s+)?(?:" + _WORD + r"))*\b)")
-_REL = (
-    r"(at least|no less than|not less than|a minimum of|minimum of|more than|over|"
-    r"at most|no more than|not more than|a maximum of|maximum of|up to|not exceed(?:ing)?|"
-    r"fewer than|less than|under|exactly|precisely|only)?\s*"
-)
-# "double" or 'single' quotes; a single quote inside a word ("don't") is an apostrophe.
-_QUOTED = r"(?:\"([^\"]+)\"|(?<!\w)'([^']+?)'(?!\w))"
-
-_RELATION_OF = {
-    "at least": ("at least", 0), "no less than": ("at least", 0),
-    "not less than": ("at least", 0), "a minimum of": ("at least", 0),
-    "minimum of": ("at least", 0), "more than": ("at least", 1), "over": ("at least", 1),
-    "at most": ("less than", 1), "no more than": ("less than", 1),
-    "not more than": ("less than", 1), "a maximum of": ("less than", 1),
-    "maximum of": ("less than", 1), "up to": ("less than", 1), "not exceed": ("less than", 1),
-    "not exceeding": ("less than", 1), "fewer than": ("less than", 0),
-    "less than": ("less than", 0), "under": ("less than", 0),
-}
-
 LANGUAGES = {
     # The languages IFEval's response_language checker knows (its ISO codes).
     "english": "en", "spanish": "es", "portuguese": "pt", "arabic": "ar", "hindi": "hi",
@@ -125,71 +106,6 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixt
              "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
-def _number(text: str) -> int:
-    """'12', '1,000', 'twenty-five', 'two hundred and fifty', 'a hundred', 'twice'."""
-    text = text.lower().replace(",", "").strip()
-    if text.isdigit():
-        return int(text)
-    total, current = 0, 0
-    for word in re.split(r"[\s-]+", text):
-        if word in ("a", "and"):
-            current = current or (1 if word == "a" else 0)
-        elif word in _UNITS:
-            current += _UNITS[word]
-        elif word in _TENS:
-            current += _TENS[word]
-        elif word == "hundred":
-            current = (current or 1) * 100
-        elif word == "thousand":
-            total += (current or 1) * 1000
-            current = 0
-    return total + current
-
-
-def _quoted(text: str) -> list[str]:
-    return [double or single for double, single in re.findall(_QUOTED, text)]
-
-
-def _quote(match: re.Match[str], group: int) -> str:
-    """The quoted text of a `_QUOTED` occurrence whose first group is `group`."""
-    return match.group(group) or match.group(group + 1)
-
-
-def _relation(phrase: str | None, n: int) -> tuple[int, str]:
-    """(count, checker relation) for a relation phrase; no phrase means "exactly"."""
-    phrase = (phrase or "").lower()
-    if phrase in _RELATION_OF:
-        relation, shift = _RELATION_OF[phrase]
-        return n + shift, relation
-    return n, "exactly"
-
-
-def _counts(text: str, noun: str, *, exclude: str = "") -> list[tuple[int, str, bool]]:
-    """Every (count, relation, relation stated?) for '<relation> <number> [adj] <noun>'."""
-    guard = rf"(?!(?:{exclude})\b)" if exclude else ""
-    pattern = _REL + _NUM + r"[\s-]+" + guard + r"(?:\w+[\s-]+)?(?:" + noun + r")\b"
-    found = []
-    for match in re.finditer(pattern, text, flags=re.IGNORECASE):
-        count, relation = _relation(match.group(1), _number(match.group(2)))
-        found.append((count, relation, bool(match.group(1))))
-    return found
-
-
-def _one_count(text: str, noun: str, *, exclude: str = "") -> int | str:
-    """The count of `noun` if the prompt states exactly one, else why not."""
-    counts = {c for c, _, _ in _counts(text, noun, exclude=exclude)}
-    if len(counts) == 1:
-        return counts.pop()
-    return f"no {noun} count found" if not counts else f"several {noun} counts ({counts})"
-
-
-def _sentences(prompt: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", prompt) if s.strip()]
-
-
-def _sentence_with(prompt: str, pattern: str) -> str | None:
-    return next((s for s in _sentences(prompt) if re.search(pattern, s, re.IGNORECASE)), None)
-
 
 # --- one extractor per instruction id ----------------------------------------------------
 
@@ -198,48 +114,48 @@ Kwargs = dict[str, Any] | str
 
 
 def _keywords(prompt: str) -> Kwargs:
-    sentence = _sentence_with(prompt, r"keyword|include the words?|use the words?")
-    words = _quoted(sentence or "")
+    sentence = sentence_with(prompt, r"keyword|include the words?|use the words?")
+    words = quoted(sentence or "")
     return {"keywords": words} if words else "no quoted keywords found"
 
 
 def _forbidden_words(prompt: str) -> Kwargs:
-    sentence = _sentence_with(
+    sentence = sentence_with(
         prompt, r"do not (use|mention|include|say)|don't (use|mention)|exclud|avoid|"
         r"without (using )?the words?|must not (use|contain|include)")
-    words = _quoted(sentence or "")
+    words = quoted(sentence or "")
     return {"forbidden_words": words} if words else "no quoted forbidden words found"
 
 
 def _keyword_frequency(prompt: str) -> Kwargs:
-    pattern = _QUOTED + r"\s*(?:\w+\s+){0,4}?" + _REL + _NUM + r"\s*times?\b"
+    pattern = QUOTED + r"\s*(?:\w+\s+){0,4}?" + RELATION + NUMBER + r"\s*times?\b"
     match = re.search(pattern, prompt, flags=re.IGNORECASE)
     if not match:
         return "no quoted keyword with a count found"
-    frequency, relation = _relation(match.group(3), _number(match.group(4)))
-    return {"keyword": _quote(match, 1), "frequency": frequency, "relation": relation}
+    frequency, relation = relation_of(match.group(3), parse_number(match.group(4)))
+    return {"keyword": quote_of(match, 1), "frequency": frequency, "relation": relation}
 
 
 def _letter_frequency(prompt: str) -> Kwargs:
-    pattern = (r"\bletter\s+[\"']?([a-z])[\"']?\s*(?:\w+\s+){0,4}?" + _REL + _NUM
+    pattern = (r"\bletter\s+[\"']?([a-z])[\"']?\s*(?:\w+\s+){0,4}?" + RELATION + NUMBER
                + r"\s*times?\b")
     match = re.search(pattern, prompt, flags=re.IGNORECASE)
     if not match:
         return "no letter with a count found"
-    frequency, relation = _relation(match.group(2), _number(match.group(3)))
+    frequency, relation = relation_of(match.group(2), parse_number(match.group(3)))
     return {"letter": match.group(1).lower(), "let_frequency": frequency,
             "let_relation": relation}
 
 
 def _sentence_count(prompt: str) -> Kwargs:
-    found = _counts(prompt, r"sentences?")
+    found = counts(prompt, r"sentences?")
     if len({(c, r) for c, r, _ in found}) != 1:
         return "no sentence count found" if not found else "several sentence counts"
     return {"num_sentences": found[0][0], "relation": found[0][1]}
 
 
 def _word_count(prompt: str) -> Kwargs:
-    found = _counts(prompt, r"words?")
+    found = counts(prompt, r"words?")
     if len({(c, r) for c, r, _ in found}) != 1:
         return "no word count found" if not found else "several word counts"
     count, relation, stated = found[0]
@@ -251,26 +167,26 @@ def _word_count(prompt: str) -> Kwargs:
 
 
 def _paragraph_count(prompt: str) -> Kwargs:
-    n = _one_count(prompt, r"paragraphs?")
+    n = one_count(prompt, r"paragraphs?")
     return {"num_paragraphs": n} if isinstance(n, int) else n
 
 
 def _nth_paragraph_first_word(prompt: str) -> Kwargs:
-    n = _one_count(prompt, r"paragraphs?")
+    n = one_count(prompt, r"paragraphs?")
     pattern = (r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
                r"\d+(?:st|nd|rd|th))\s+paragraph\s+(?:should\s+|must\s+)?(?:start|begin)s?\s+"
-               r"with\s+(?:the\s+)?(?:word\s+)?" + _QUOTED)
+               r"with\s+(?:the\s+)?(?:word\s+)?" + QUOTED)
     match = re.search(pattern, prompt, flags=re.IGNORECASE)
     if not (isinstance(n, int) and match):
         return "no paragraph count with an nth-paragraph first word found"
     ordinal = match.group(1).lower()
     nth = _ORDINALS.get(ordinal) or int(re.sub(r"\D", "", ordinal))
     return {"num_paragraphs": n, "nth_paragraph": nth,
-            "first_word": _quote(match, 2).strip().split()[0]}
+            "first_word": quote_of(match, 2).strip().split()[0]}
 
 
 def _placeholders(prompt: str) -> Kwargs:
-    n = _one_count(prompt, r"placeholders?")
+    n = one_count(prompt, r"placeholders?")
     return {"num_placeholders": n} if isinstance(n, int) else n
 
 
@@ -282,12 +198,12 @@ def _postscript(prompt: str) -> Kwargs:
 
 
 def _bullets(prompt: str) -> Kwargs:
-    n = _one_count(prompt, r"bullet(?:ed)?(?:\s+(?:points?|lists?|items?))?")
+    n = one_count(prompt, r"bullet(?:ed)?(?:\s+(?:points?|lists?|items?))?")
     return {"num_bullets": n} if isinstance(n, int) else n
 
 
 def _highlights(prompt: str) -> Kwargs:
-    n = _one_count(prompt, r"highlighted\s+sections?|highlights?|sections?\s+highlighted")
+    n = one_count(prompt, r"highlighted\s+sections?|highlights?|sections?\s+highlighted")
     return {"num_highlights": n} if isinstance(n, int) else n
 
 
@@ -296,19 +212,19 @@ def _sections(prompt: str) -> Kwargs:
                        r"(?:X|N|\d+|\{)", prompt)
     if not marker:
         return "no section marker (e.g. 'Section X') named"
-    n = _one_count(prompt, r"sections?|parts?|chapters?|steps?", exclude="highlighted")
+    n = one_count(prompt, r"sections?|parts?|chapters?|steps?", exclude="highlighted")
     if not isinstance(n, int):
         return n
     return {"section_spliter": marker.group(1), "num_sections": n}
 
 
 def _capital_words(prompt: str) -> Kwargs:
-    sentence = _sentence_with(prompt, r"capital")
+    sentence = sentence_with(prompt, r"capital")
     if not sentence:
         return "no capital-word count found"
-    found = _counts(sentence, r"(?:\w+\s+){0,4}?(?:words?|capital\w*)")
-    if not found and (m := re.search(r"not exceed\s+" + _NUM, sentence, re.IGNORECASE)):
-        found = [(_number(m.group(1)) + 1, "less than", True)]
+    found = counts(sentence, r"(?:\w+\s+){0,4}?(?:words?|capital\w*)")
+    if not found and (m := re.search(r"not exceed\s+" + NUMBER, sentence, re.IGNORECASE)):
+        found = [(parse_number(m.group(1)) + 1, "less than", True)]
     if not found:
         return "no capital-word count found"
     count, relation, _ = found[0]
@@ -321,9 +237,9 @@ def _language(prompt: str) -> Kwargs:
     names = "|".join(LANGUAGES)
     pattern = r"\b(?:in|using)\s+(?:the\s+)?(" + names + r")\b"
     # Prefer a sentence about the response: "a teacher of English ... respond in French".
-    sentences = _sentences(prompt)
-    about_response = [s for s in sentences if re.search(r"respon|answer|reply|output", s, re.I)]
-    about_writing = [s for s in sentences if re.search(r"\bwrit", s, re.I)]
+    parts = sentences(prompt)
+    about_response = [s for s in parts if re.search(r"respon|answer|reply|output", s, re.I)]
+    about_writing = [s for s in parts if re.search(r"\bwrit", s, re.I)]
     for text in [*about_response, *about_writing, prompt]:
         found = {LANGUAGES[m.lower()] for m in re.findall(pattern, text, re.IGNORECASE)}
         if len(found) == 1:
@@ -384,11 +300,6 @@ _EXTRACTORS = {
 }
 
 
-def _plain_quotes(text: str) -> str:
-    """Curly quotes as straight ones, so one pattern reads both."""
-    return text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"}))
-
-
 def map_constraints(constraints: list[str], prompt: str) -> MappedConstraints:
     """Map one row's Tulu constraint strings to IFEval ids and checkable (id, kwargs) pairs."""
     result = MappedConstraints()
@@ -402,7 +313,7 @@ def map_constraints(constraints: list[str], prompt: str) -> MappedConstraints:
         if key in NEVER_VERIFIABLE:
             result.unverifiable.append({"constraint": raw, "reason": NEVER_VERIFIABLE[key]})
             continue
-        kwargs = _EXTRACTORS[instruction_id](_plain_quotes(prompt))
+        kwargs = _EXTRACTORS[instruction_id](plain_quotes(prompt))
         if isinstance(kwargs, str):
             result.unverifiable.append({"constraint": raw, "reason": kwargs})
             continue

@@ -173,6 +173,21 @@ def need(prompt: PromptChannel, response: ResponseChannel) -> float | None:
     return float(int(prompt.valid) * (S_MAX + 1 - response.score) * prompt.weight)
 
 
+def json_safe(value: Any) -> Any:
+    """A judge's raw value made storable: non-finite floats and non-JSON objects as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)
+
+
 def unscored(reason: str, *, l3: Mapping[str, Any] | None = None, **diag: Any) -> ResponseChannel:
-    """A response record that could not be scored, keeping why (never a silent zero)."""
-    return ResponseChannel(score=None, error=reason, l3=dict(l3 or {}), diag=dict(diag))
+    """A response record that could not be scored, keeping why and what the checker or judge
+    returned (made storable), never a silent zero."""
+    return ResponseChannel(score=None, error=reason, l3=json_safe(dict(l3 or {})),
+                           diag=json_safe(diag))
