@@ -145,7 +145,7 @@ def _check_chat(messages: list[Message], where: str) -> None:
 
 def _load(
     source: str | Path,
-    parse: Callable[[Mapping[str, Any], str, int], T | None],
+    parse: Callable[[Mapping[str, Any], str, int], T],
     *,
     lenient: bool,
     split: str | None,
@@ -170,12 +170,9 @@ def _load(
         except BadRow as bad:
             problems.append(RowProblem(where, index, bad.field, bad.message))
             continue
-        if record is None:
-            continue
-        fingerprint = _content_id("", record.model_dump(exclude={"id", "source"}))
         if record.id in seen:
-            first = seen[record.id]
-            if _content_id("", rows[first].model_dump(exclude={"id", "source"})) == fingerprint:
+            earlier = rows[seen[record.id]]
+            if earlier.model_dump(exclude={"source"}) == record.model_dump(exclude={"source"}):
                 duplicates += 1
                 continue
             problems.append(RowProblem(where, index, "id", f"id '{record.id}' is used by an "
