@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mosaic.errors import MosaicError
 
@@ -17,6 +18,11 @@ examples:
   mosaic model prepare smollm2-135m-instruct         convert the demo model once (~30 s)
   mosaic data check chat-sft data/xguard-train.jsonl --objective xguard --model tiny
   mosaic data check ifeval google/IFEval --split train --lenient
+  mosaic eval --model smollm2-135m-instruct --limit 10 --out runs/eval-base
+  mosaic eval --model smollm2-135m-instruct --adapter runs/x/adapter --data orbench=or.csv
+  mosaic eval --backend openai --base-url http://127.0.0.1:8000/v1 --model round3 \
+      --judge llm --judge-base-url https://api.deepseek.com --judge-model deepseek-chat \
+      --judge-api-key-env DEEPSEEK_API_KEY
 """
 
 
@@ -108,6 +114,54 @@ def _print_token_stats(rows: list, model_spec: str, max_tokens: int) -> None:
         print(f"{len(too_long)} conversations exceed {max_tokens} tokens -> {n_windows} windows")
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from mosaic.objectives import get_objective
+    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, load_eval_set
+    from mosaic.tools.evaluate import EvalSettings, evaluate
+    from mosaic.tools.generation import Decoding, make_generator
+    from mosaic.tools.judges import RuleJudge
+    from mosaic.tools.report import markdown_summary, write_eval_outputs
+
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    sources = dict(DEFAULT_EVAL_SETS)
+    for entry in args.data or []:
+        name, _, path = entry.partition("=")
+        if not path:
+            raise MosaicError(f"--data takes OBJECTIVE=PATH, got {entry!r}")
+        sources[name] = path
+    for name in objectives:
+        get_objective(name)
+        if name not in sources:
+            raise MosaicError(f"no eval set for '{name}': pass --data {name}=PATH")
+    if args.judge == "llm":
+        from mosaic.tools.judges.llm import LLMJudge, LLMJudgeConfig
+
+        if not (args.judge_base_url and args.judge_model):
+            raise MosaicError("--judge llm needs --judge-base-url and --judge-model")
+        judge = LLMJudge(LLMJudgeConfig(base_url=args.judge_base_url, model=args.judge_model,
+                                        api_key_env=args.judge_api_key_env))
+    else:
+        judge = RuleJudge()
+    eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit)
+                 for name in objectives}
+    print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
+                                              eval_sets.items()), flush=True)
+    generator = make_generator(args.backend, args.model, base_url=args.base_url,
+                               api_key_env=args.api_key_env, seed=args.seed)
+    settings = EvalSettings(system_prompt=args.system_prompt, seed=args.seed,
+                            decoding=Decoding(max_new_tokens=args.max_new_tokens,
+                                              batch_size=args.batch_size))
+    result = evaluate(eval_sets, generator, judge, settings, model=args.model,
+                      adapter=args.adapter, progress=True)
+    out = Path(args.out or f"runs/eval-{datetime.now():%Y%m%d-%H%M%S}")
+    write_eval_outputs(out, result.report, result.samples)
+    print(markdown_summary(result.report))
+    print(f"[mosaic] wrote {out}/report.json, samples.jsonl, summary.md")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mosaic",
@@ -150,6 +204,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-tokens", type=int, default=4096,
                        help="window length for long conversations (default 4096)")
     check.set_defaults(func=_cmd_data_check)
+
+    ev = commands.add_parser("eval", help="evaluate a model (+ adapter) on the objectives' "
+                             "eval sets: report.json, samples.jsonl, summary.md")
+    ev.add_argument("--model", required=True,
+                    help="tiny | smollm2-135m-instruct | PATH | ORG/NAME (openai: served name)")
+    ev.add_argument("--adapter", help="peft adapter folder (openai backend: served adapter name)")
+    ev.add_argument("--objectives", default="xguard,orbench,ifeval",
+                    help="comma-separated objectives (default: all three)")
+    ev.add_argument("--data", action="append", metavar="OBJECTIVE=PATH",
+                    help="eval set of an objective (file, folder or hub id); defaults to the "
+                    "small example sets shipped with mosaic")
+    ev.add_argument("--limit", type=int, help="first N items of each eval set")
+    ev.add_argument("--out", help="output folder (default runs/eval-<time>)")
+    ev.add_argument("--backend", choices=["transformers", "openai", "vllm"],
+                    default="transformers")
+    ev.add_argument("--base-url", help="openai backend: the server's /v1 URL")
+    ev.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                    help="NAME of the environment variable holding the API key")
+    ev.add_argument("--judge", choices=["rules", "llm"], default="rules",
+                    help="rules: offline pattern judges (default); llm: an OpenAI-compatible "
+                    "judge model for xguard and orbench (IFEval always uses its checkers)")
+    ev.add_argument("--judge-base-url")
+    ev.add_argument("--judge-model")
+    ev.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
+    ev.add_argument("--system-prompt", help="injected before every conversation (default none)")
+    ev.add_argument("--max-new-tokens", type=int, default=256)
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.set_defaults(func=_cmd_eval)
     return parser
 
 

@@ -71,6 +71,8 @@ class Objective:
     """Whether a *scored* response counts as a failure (the diagnoser's fail rate)."""
     failure_rule: str
     """`is_failure` in words, for reports and prompts."""
+    eval_format: str = ""
+    """Which loader reads its eval sets (a key of `mosaic.data.formats.LOADERS`)."""
     args: Mapping[str, Any] = field(default_factory=dict)
     """Arguments the objective was built with (recorded in round records)."""
 

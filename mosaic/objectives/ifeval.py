@@ -142,4 +142,5 @@ OBJECTIVE = Objective(
     score_response=score_response,
     is_failure=is_failure,
     failure_rule="score < 3",
+    eval_format="ifeval",
 )

@@ -152,4 +152,5 @@ OBJECTIVE = Objective(
     score_response=score_response,
     is_failure=is_failure,
     failure_rule="safety != safe",
+    eval_format="attacks",
 )

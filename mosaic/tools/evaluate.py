@@ -1,0 +1,108 @@
+"""Evaluate a model (+ adapter) on objectives' eval sets: generate, judge, score, report.
+
+    frozen = freeze_prompt_labels("xguard", items, judge)          # once per eval set
+    result = evaluate({"xguard": frozen, ...}, generator, judge, EvalSettings())
+
+Prompt-side labels (slice, weight) are computed once and frozen with the eval set
+(reference §10.11: re-judging them every round moved items between slices). `evaluate`
+refuses items without frozen labels instead of labelling them on the fly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from mosaic.errors import MosaicError
+from mosaic.objectives import get_objective, unscored
+from mosaic.schema import EvalItem, EvalReport, JudgedSample, Record
+from mosaic.tools.generation import Decoding, Generator
+from mosaic.tools.judges import Judge
+from mosaic.tools.replay import replay
+from mosaic.tools.report import build_report
+
+
+class JudgeError(MosaicError):
+    """A judge could not produce labels that must exist (frozen prompt-side labels)."""
+
+
+class EvalSettings(Record):
+    """What an evaluation does besides the model: recorded in its report."""
+
+    system_prompt: str | None = None
+    """Injected before every conversation; None injects nothing (recorded either way)."""
+    decoding: Decoding = Field(default_factory=Decoding)
+    seed: int = 0
+    """Seed of the bootstrap resampling."""
+
+
+@dataclass
+class EvalResult:
+    report: EvalReport
+    samples: dict[str, list[JudgedSample]]
+
+
+def freeze_prompt_labels(objective_name: str, items: Sequence[EvalItem], judge: Judge
+                         ) -> list[EvalItem]:
+    """Items with prompt-side labels; already-labelled items are kept exactly as they are."""
+    objective = get_objective(objective_name)
+    todo = [i for i in items if i.prompt is None]
+    l3s = judge.prompt_l3(objective_name, todo)
+    failed = [(item.id, l3["error"]) for item, l3 in zip(todo, l3s, strict=True)
+              if "error" in l3]
+    if failed:
+        shown = "; ".join(f"{item_id}: {error}" for item_id, error in failed[:5])
+        raise JudgeError(f"{len(failed)} of {len(todo)} {objective_name} items could not be "
+                         f"labelled ({shown}). Labels that succeeded are cached; run again.")
+    labelled = {
+        item.id: item.model_copy(update={"prompt": objective.label_prompt(
+            l3, turns=sum(m.role == "user" for m in item.messages))})
+        for item, l3 in zip(todo, l3s, strict=True)}
+    return [labelled.get(item.id, item) for item in items]
+
+
+def judge_samples(objective_name: str, items: Sequence[EvalItem],
+                  replies: Sequence[Sequence[str]], judge: Judge) -> list[JudgedSample]:
+    """Score replies: judge L3 -> the objective's L2/L1 rules; failures stay as unscored."""
+    objective = get_objective(objective_name)
+    samples = []
+    for item, item_replies, l3 in zip(items, replies,
+                                      judge.response_l3(objective_name, items, replies),
+                                      strict=True):
+        if "error" in l3 and objective_name != "ifeval":
+            response = unscored(str(l3["error"]))
+        else:
+            first_leak = l3.pop("first_leak_turn", None) if isinstance(l3, dict) else None
+            response = objective.score_response(l3, item.prompt)
+            if first_leak is not None:
+                response = response.model_copy(
+                    update={"diag": {**response.diag, "first_leak_turn": first_leak}})
+        samples.append(JudgedSample(id=item.id, objective=objective_name, prompt=item.prompt,
+                                    response=response, replies=list(item_replies),
+                                    judge=judge.id))
+    return samples
+
+
+def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, judge: Judge,
+             settings: EvalSettings, *, model: str, adapter: str | None = None,
+             progress: bool = False) -> EvalResult:
+    """Generate (single-turn or multi-turn replay), judge and report every objective."""
+    samples: dict[str, list[JudgedSample]] = {}
+    for name, items in eval_sets.items():
+        objective = get_objective(name)
+        unlabelled = [i.id for i in items if i.prompt is None]
+        if unlabelled:
+            raise JudgeError(f"{len(unlabelled)} {name} items have no frozen prompt labels "
+                             f"(e.g. {unlabelled[0]}); call freeze_prompt_labels first")
+        if progress:
+            print(f"[mosaic] {name}: generating {len(items)} items", flush=True)
+        replies = replay(items, generator, settings.decoding, multi_turn=objective.multi_turn,
+                         system_prompt=settings.system_prompt, adapter=adapter,
+                         progress=progress)
+        samples[name] = judge_samples(name, items, replies, judge)
+    report = build_report(samples, model=model, adapter=adapter,
+                          system_prompt=settings.system_prompt, decoding=settings.decoding,
+                          judge=judge.id, seed=settings.seed)
+    return EvalResult(report=report, samples=samples)

@@ -1,0 +1,69 @@
+"""Generation through any OpenAI-compatible chat endpoint (`vllm serve --enable-lora`, a
+hosted model, ...).
+
+The adapter is chosen by model name: `vllm serve BASE --enable-lora --lora-modules
+round3=/runs/x/round3/adapter` serves the adapter as model `round3`, so
+`generate(..., adapter="round3")` asks for it (None asks for the base model). Requests run
+`decoding.batch_size` at a time; the client retries 429, 5xx, timeouts and connection
+errors with exponential backoff. A request that still fails raises `BackendError` naming
+the endpoint and the cause: a generation backend must not invent replies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mosaic.tools.generation import BackendError, Conversation, Decoding, _progress
+
+
+class OpenAIGenerator:
+    def __init__(self, *, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
+                 timeout_s: float = 120.0, max_retries: int = 4, client: Any = None) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self._client = client
+        self.name = f"openai:{base_url}:{model}"
+
+    def _openai(self) -> Any:
+        if self._client is None:  # lazily: OpenAI() raises when no key is configured
+            import openai
+
+            self._client = openai.OpenAI(base_url=self.base_url,
+                                         api_key=os.environ.get(self.api_key_env) or "not-set",
+                                         timeout=self.timeout_s, max_retries=self.max_retries)
+        return self._client
+
+    def _one(self, conversation: Conversation, decoding: Decoding, model: str) -> str:
+        import openai
+
+        messages = [{"role": m.role, "content": m.content} for m in conversation]
+        try:
+            completion = self._openai().chat.completions.create(
+                model=model, messages=messages, max_tokens=decoding.max_new_tokens,
+                temperature=decoding.temperature, top_p=decoding.top_p,
+                seed=decoding.seed if decoding.temperature > 0 else None)
+        except openai.APIError as error:
+            raise BackendError(f"{self.base_url} (model {model!r}) failed after "
+                               f"{self.max_retries} retries: {type(error).__name__}: "
+                               f"{str(error).splitlines()[0][:200]}") from None
+        if not completion.choices or completion.choices[0].message is None:
+            raise BackendError(f"{self.base_url} (model {model!r}) returned no choices")
+        return (completion.choices[0].message.content or "").strip()
+
+    def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
+                 adapter: str | None = None, progress: bool = False) -> list[str]:
+        model = adapter or self.model
+        with _progress(len(conversations), progress, "generate") as bar, ThreadPoolExecutor(
+                max_workers=decoding.batch_size) as pool:
+            futures = [pool.submit(self._one, c, decoding, model) for c in conversations]
+            replies = []
+            for future in futures:
+                replies.append(future.result())
+                bar.update(1)
+        return replies

@@ -1,0 +1,129 @@
+"""Eval reports: per objective the mean with a bootstrap CI, counts, unscored samples,
+a histogram, per-slice statistics with a reliability tier, and first-leak turns.
+
+Means are plain means over *scored* samples (reference §1.5); unscored samples are counted
+beside them, never zero-filled. Reliability follows the reference's tiers: n < 10 low,
+n < 30 medium, else high.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mosaic.objectives import get_objective
+from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, SliceStats
+from mosaic.store import write_json_atomic
+from mosaic.tools.generation import Decoding
+
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_ci(values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES,
+                 seed: int = 0) -> tuple[float, float] | tuple[None, None]:
+    """Percentile bootstrap 95% CI of the mean; (None, None) for no data."""
+    import numpy as np
+
+    if not values:
+        return None, None
+    data = np.asarray(values, dtype=float)
+    if len(data) == 1:
+        return float(data[0]), float(data[0])
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
+def reliability(n: int) -> str:
+    return "low" if n < 10 else "medium" if n < 30 else "high"
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def objective_report(name: str, samples: Sequence[JudgedSample], *, seed: int = 0
+                     ) -> ObjectiveReport:
+    """Statistics of one objective's judged samples."""
+    objective = get_objective(name)
+    scored = [s for s in samples if s.scored]
+    scores = [float(s.response.score) for s in scored]
+    by_slice: dict[str, list[JudgedSample]] = defaultdict(list)
+    for sample in samples:
+        by_slice[sample.prompt.slice].append(sample)
+    slices = {}
+    for slice_name in [*objective.slices, *sorted(set(by_slice) - set(objective.slices))]:
+        members = by_slice.get(slice_name, [])
+        ok = [s for s in members if s.scored]
+        values = [float(s.response.score) for s in ok]
+        low, high = bootstrap_ci(values, seed=seed)
+        slices[slice_name] = SliceStats(
+            slice=slice_name, n=len(ok), n_unscored=len(members) - len(ok), mean=_mean(values),
+            ci_low=low, ci_high=high,
+            fail_rate=round(sum(objective.is_failure(s.response) for s in ok) / len(ok), 4)
+            if ok else None,
+            reliability=reliability(len(ok)))
+    low, high = bootstrap_ci(scores, seed=seed)
+    first_leaks = Counter(str(s.response.diag["first_leak_turn"]) for s in scored
+                          if s.response.diag.get("first_leak_turn"))
+    return ObjectiveReport(
+        objective=name, mean=_mean(scores), count=len(scored),
+        n_unscored=len(samples) - len(scored), ci_low=low, ci_high=high,
+        histogram={str(k): v for k, v in sorted(Counter(int(x) for x in scores).items())},
+        slices=slices, first_leak_turn=dict(sorted(first_leaks.items())))
+
+
+def build_report(samples: Mapping[str, Sequence[JudgedSample]], *, model: str,
+                 adapter: str | None, system_prompt: str | None, decoding: Decoding,
+                 judge: str, seed: int = 0) -> EvalReport:
+    decoding_record = {**decoding.model_dump(), "judge": judge}
+    return EvalReport(
+        model=model, adapter=adapter, system_prompt=system_prompt, decoding=decoding_record,
+        objectives={name: objective_report(name, s, seed=seed) for name, s in samples.items()},
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def markdown_summary(report: EvalReport) -> str:
+    """A short human summary: objective means with CIs, then each objective's slices."""
+    lines = [f"# Evaluation of `{report.model}`" + (f" + `{report.adapter}`"
+                                                     if report.adapter else ""), "",
+             f"System prompt: {report.system_prompt!r}. Judge: {report.decoding.get('judge')}.",
+             "", "| objective | mean | 95% CI | scored | unscored |", "|---|---|---|---|---|"]
+    for name, rep in report.objectives.items():
+        ci = f"{rep.ci_low:.2f}-{rep.ci_high:.2f}" if rep.ci_low is not None else "-"
+        mean = f"{rep.mean:.3f}" if rep.mean is not None else "-"
+        lines.append(f"| {name} | {mean} | {ci} | {rep.count} | {rep.n_unscored} |")
+    for name, rep in report.objectives.items():
+        lines += ["", f"## {name}", "", "| slice | n | mean | 95% CI | fail rate | reliability |",
+                  "|---|---|---|---|---|---|"]
+        for stats in rep.slices.values():
+            if stats.n == 0 and stats.n_unscored == 0:
+                continue
+            mean = f"{stats.mean:.2f}" if stats.mean is not None else "-"
+            ci = f"{stats.ci_low:.2f}-{stats.ci_high:.2f}" if stats.ci_low is not None else "-"
+            fail = f"{stats.fail_rate:.0%}" if stats.fail_rate is not None else "-"
+            lines.append(f"| {stats.slice} | {stats.n} | {mean} | {ci} | {fail} | "
+                         f"{stats.reliability} |")
+        if rep.first_leak_turn:
+            turns = ", ".join(f"turn {t}: {n}" for t, n in rep.first_leak_turn.items())
+            lines += ["", f"First leak: {turns}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_eval_outputs(folder: Path, report: EvalReport,
+                       samples: Mapping[str, Sequence[JudgedSample]]) -> None:
+    """report.json, samples.jsonl (one L1-L3 record per sample) and summary.md, each atomic."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(s.model_dump(mode="json"), ensure_ascii=False)
+             for group in samples.values() for s in group]
+    tmp = folder / ".samples.jsonl.tmp"
+    tmp.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    tmp.replace(folder / "samples.jsonl")
+    tmp = folder / ".summary.md.tmp"
+    tmp.write_text(markdown_summary(report), encoding="utf-8")
+    tmp.replace(folder / "summary.md")
+    write_json_atomic(folder / "report.json", report.model_dump(mode="json"))
