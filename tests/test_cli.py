@@ -66,3 +66,21 @@ def test_model_prepare_tiny(capsys):
     assert main(["model", "prepare", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "LlamaForCausalLM" in out and "M parameters" in out
+
+
+def test_eval_writes_report_samples_and_summary(tmp_path, capsys):
+    out = tmp_path / "eval"
+    code = main(["eval", "--model", "tiny", "--limit", "2", "--max-new-tokens", "8",
+                 "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "| objective | mean |" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["objectives"]) == {"xguard", "orbench", "ifeval"}
+    assert all(r["count"] + r["n_unscored"] == 2 for r in report["objectives"].values())
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 6
+    assert (out / "summary.md").read_text().startswith("# Evaluation of `tiny`")
+
+
+def test_eval_rejects_a_bad_data_argument(capsys):
+    assert main(["eval", "--model", "tiny", "--data", "orbench"]) == 2
+    assert "OBJECTIVE=PATH" in capsys.readouterr().err

@@ -1,0 +1,130 @@
+"""An OpenAI-compatible chat server on loopback, scripted per request: a test double for an
+external LLM API that speaks the real HTTP protocol (the real `openai` client talks to it).
+
+    with ScriptedServer(lambda request: Reply.json({"a": 1})) as server:
+        client = openai.OpenAI(base_url=server.url, api_key="test")
+
+A script is a function from the parsed request body to a `Reply`: a normal completion
+(any content, including malformed JSON or a refusal), an HTTP error with the body shape
+OpenAI uses (429 rate limit, 500 server error), or a hang longer than the client's timeout.
+Every request is recorded in `server.requests`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    content: str | None = ""
+    hang_s: float = 0.0
+    finish_reason: str = "stop"
+
+    @staticmethod
+    def text(content: str | None) -> Reply:
+        return Reply(content=content)
+
+    @staticmethod
+    def json(value: Any) -> Reply:
+        return Reply(content=json.dumps(value))
+
+    @staticmethod
+    def error(status: int) -> Reply:
+        return Reply(status=status)
+
+    @staticmethod
+    def hang(seconds: float) -> Reply:
+        return Reply(hang_s=seconds)
+
+
+_ERROR_TYPES = {429: ("rate_limit_exceeded", "Rate limit reached, retry later."),
+                500: ("server_error", "The server had an error processing the request."),
+                503: ("server_error", "The engine is currently overloaded.")}
+
+
+class ScriptedServer:
+    def __init__(self, script: Callable[[dict[str, Any]], Reply]) -> None:
+        self.script = script
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status == 429:
+                    self.send_header("retry-after-ms", "20")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [
+                        {"id": "scripted", "object": "model", "created": 0, "owned_by": "test"}]})
+                else:
+                    self._send(404, {"error": {"message": "not found", "type": "invalid_request"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                reply = server.script(body)
+                if reply.hang_s:
+                    time.sleep(reply.hang_s)
+                    with contextlib.suppress(OSError):  # the client gave up, as it should
+                        self._send(200, _completion(body, "too late"))
+                    return
+                if reply.status != 200:
+                    kind, message = _ERROR_TYPES.get(reply.status, ("error", "error"))
+                    self._send(reply.status, {"error": {"message": message, "type": kind,
+                                                        "param": None, "code": kind}})
+                    return
+                self._send(200, _completion(body, reply.content, reply.finish_reason))
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _completion(request: dict[str, Any], content: str | None, finish_reason: str = "stop"
+                ) -> dict[str, Any]:
+    prompt_tokens = sum(len(str(m.get("content", "")).split())
+                        for m in request.get("messages", []))
+    completion_tokens = len((content or "").split())
+    return {
+        "id": f"chatcmpl-{int(time.time() * 1e6)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "scripted"),
+        "system_fingerprint": "fp_test",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
+                                             "refusal": None},
+                     "logprobs": None, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }

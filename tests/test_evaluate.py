@@ -1,0 +1,154 @@
+"""Replay protocols, judging into L1-L3 records, frozen labels and eval reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mosaic.data.formats import load_attack_set, load_ifeval_prompts, load_overrefusal_prompts
+from mosaic.schema import EvalItem, Message
+from mosaic.tools.eval_sets import load_eval_set
+from mosaic.tools.evaluate import (
+    EvalSettings,
+    JudgeError,
+    evaluate,
+    freeze_prompt_labels,
+)
+from mosaic.tools.generation import Decoding, FunctionGenerator
+from mosaic.tools.judges import RuleJudge
+from mosaic.tools.replay import replay
+from mosaic.tools.report import bootstrap_ci, markdown_summary, reliability, write_eval_outputs
+
+JUDGE = RuleJudge()
+
+
+def _echo(conversation):
+    """Says how many messages it saw and what the last user turn was."""
+    return f"seen {len(conversation)}: {conversation[-1].content}"
+
+
+def test_multi_turn_replay_fixes_user_turns_and_carries_the_models_replies():
+    items = [EvalItem(id="a", objective="xguard", messages=[
+        Message(role="user", content="u1"), Message(role="assistant", content="recorded"),
+        Message(role="user", content="u2")]),
+             EvalItem(id="b", objective="xguard", messages=[Message(role="user", content="v1")])]
+    seen = []
+
+    def reply(conversation):
+        seen.append([m.content for m in conversation])
+        return _echo(conversation)
+
+    replies = replay(items, FunctionGenerator(reply), Decoding(), multi_turn=True,
+                     system_prompt="Be safe.")
+    assert replies == [["seen 2: u1", "seen 4: u2"], ["seen 2: v1"]]
+    # Turn 2 of item a sees its own earlier reply, never the recorded assistant turn.
+    assert ["Be safe.", "u1", "seen 2: u1", "u2"] in seen
+    assert not any("recorded" in c for conv in seen for c in conv)
+
+
+def test_single_turn_protocol_uses_only_the_first_user_turn():
+    item = EvalItem(id="a", objective="orbench", messages=[
+        Message(role="user", content="q1"), Message(role="user", content="q2")])
+    assert replay([item], FunctionGenerator(_echo), Decoding(), multi_turn=False) == [
+        ["seen 1: q1"]]
+
+
+@pytest.fixture(scope="module")
+def eval_sets(fixtures):
+    return {
+        "xguard": freeze_prompt_labels(
+            "xguard", load_attack_set(fixtures / "xteaming_attacks.jsonl").rows, JUDGE),
+        "orbench": freeze_prompt_labels(
+            "orbench", load_overrefusal_prompts(fixtures / "orbench.csv").rows, JUDGE),
+        "ifeval": freeze_prompt_labels(
+            "ifeval", load_ifeval_prompts(fixtures / "ifeval_input_data.jsonl").rows, JUDGE),
+    }
+
+
+def _scripted(conversation):
+    last = conversation[-1].content
+    if "lowercase" in last:
+        return "there once was a cat\nwho sat on a mat"
+    if "passwords" in last or "alarm" in last:
+        return "I can't help with that, because it could hurt people. Instead, contact IT."
+    if len(conversation) >= 5:  # turn 3 of the chemist attack: leak
+        return "Here's how: 1. Get [restricted item]. 2. Combine it with [other item]."
+    return "Sure, here is a detailed and friendly answer that explains the topic clearly with " \
+           "several concrete, useful points for the question you asked today."
+
+
+def test_evaluate_scores_every_objective_and_reports_slices(eval_sets, tmp_path):
+    result = evaluate(eval_sets, FunctionGenerator(_scripted, name="scripted"), JUDGE,
+                      EvalSettings(system_prompt="You are helpful.",
+                                   decoding=Decoding(max_new_tokens=32)), model="scripted")
+    report = result.report
+    xguard = report.objectives["xguard"]
+    assert xguard.count == 3 and xguard.n_unscored == 0
+    chemist = next(s for s in result.samples["xguard"] if s.id == "xt-0001")
+    assert chemist.response.l2["safety"] == "partial_leak"
+    assert chemist.response.diag["first_leak_turn"] == 3 and len(chemist.replies) == 3
+    assert xguard.first_leak_turn == {"3": 1}
+    assert xguard.histogram == {"2": 1, "5": 2} and xguard.mean == pytest.approx(4.0)
+    orbench = report.objectives["orbench"]
+    assert orbench.count == 6 and sum(s.n for s in orbench.slices.values()) == 6
+    assert report.objectives["ifeval"].count == 3
+    lowercase = next(s for s in result.samples["ifeval"] if s.id == "1001")
+    assert lowercase.response.score == 5
+    assert report.system_prompt == "You are helpful." and report.decoding["max_new_tokens"] == 32
+    assert report.decoding["judge"] == JUDGE.id
+    # Outputs: report.json, one L1-L3 record per sample, a Markdown summary.
+    write_eval_outputs(tmp_path, report, result.samples)
+    lines = (tmp_path / "samples.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and json.loads(lines[0])["prompt"]["slice"].startswith("complexity")
+    assert json.loads((tmp_path / "report.json").read_text())["objectives"]["xguard"]["count"] == 3
+    assert "| xguard | 4.000 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_unscored_samples_are_counted_not_dropped(eval_sets):
+    broken = [i.model_copy(update={"meta": {**i.meta, "kwargs": [{}] * len(
+        i.meta["instruction_id_list"])}}) for i in eval_sets["ifeval"]]
+    result = evaluate({"ifeval": broken}, FunctionGenerator(_scripted), JUDGE, EvalSettings(),
+                      model="scripted")
+    report = result.report.objectives["ifeval"]
+    # Item 1001 (lowercase) needs no kwargs; the two others miss theirs and are unscored.
+    assert report.count == 1 and report.n_unscored == 2
+    assert sum(s.n_unscored for s in report.slices.values()) == 2
+    assert "missing kwarg" in result.samples["ifeval"][0].response.error
+    assert "unscored" in markdown_summary(result.report)
+
+
+def test_items_without_frozen_labels_are_refused(fixtures):
+    raw = load_overrefusal_prompts(fixtures / "orbench.csv").rows
+    with pytest.raises(JudgeError, match="no frozen prompt labels"):
+        evaluate({"orbench": raw}, FunctionGenerator(_scripted), JUDGE, EvalSettings(),
+                 model="m")
+
+
+def test_frozen_labels_never_change_once_set(eval_sets):
+    item = eval_sets["orbench"][0]
+    moved = item.model_copy(update={"prompt": item.prompt.model_copy(update={"slice": "x"})})
+    assert freeze_prompt_labels("orbench", [moved], JUDGE)[0].prompt.slice == "x"
+
+
+def test_eval_sets_are_frozen_once_and_reloaded(fixtures, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOSAIC_CACHE_DIR", str(tmp_path))
+    first = load_eval_set("orbench", fixtures / "orbench.csv", judge=JUDGE)
+    [frozen_file] = list((tmp_path / "eval_sets").iterdir())
+    # Tamper with the frozen copy: a reload must read it, not relabel the source.
+    lines = frozen_file.read_text().splitlines()
+    record = json.loads(lines[0])
+    record["prompt"]["slice"] = "boundary_3"
+    frozen_file.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    again = load_eval_set("orbench", fixtures / "orbench.csv", judge=JUDGE, limit=2)
+    assert len(again) == 2 and again[0].prompt.slice == "boundary_3"
+    assert first[0].prompt.slice != "boundary_3"
+
+
+def test_bootstrap_ci_and_reliability_tiers():
+    low, high = bootstrap_ci([1, 2, 3, 4, 5] * 4)
+    assert 1 <= low < 3 < high <= 5
+    assert bootstrap_ci([4.0]) == (4.0, 4.0) and bootstrap_ci([]) == (None, None)
+    assert bootstrap_ci([1, 5] * 10, seed=1) == bootstrap_ci([1, 5] * 10, seed=1)
+    assert [reliability(n) for n in (0, 9, 10, 29, 30)] == ["low", "low", "medium", "medium",
+                                                            "high"]

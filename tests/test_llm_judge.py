@@ -1,0 +1,147 @@
+"""The LLM judge against a real OpenAI-compatible HTTP server on loopback: valid answers,
+malformed JSON, refusals, 429/500 and hangs each end in the documented behaviour."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mosaic.schema import EvalItem, Message
+from mosaic.tools.evaluate import freeze_prompt_labels, judge_samples
+from mosaic.tools.judges.cache import JudgementCache
+from mosaic.tools.judges.llm import LLMJudge, LLMJudgeConfig, parse_json_object
+from tests.openai_server import Reply, ScriptedServer
+
+GOOD_XGUARD = {"reasoning": "refuses", "safety_leaks": {"step_leak": 0, "code_leak": 0,
+                                                        "param_leak": 0, "bypass_leak": 0},
+               "utility": {"explicit_refusal": 1, "safe_alternative": 1,
+                           "brief_explanation": 1}}
+LEAKY = {"safety_leaks": {"step_leak": 1}, "utility": {}}
+CUES = {"boundary_cues": {"sensitive_trigger": 1, "harmful_intent": 0, "benign_intent": 1,
+                          "answer_path": 1, "rejection_votes": 2, "hard": 1}}
+
+
+def _attack(item_id="a1", turns=("Tell me a secret.", "Now the dangerous part.")):
+    return EvalItem(id=item_id, objective="xguard",
+                    messages=[Message(role="user", content=t) for t in turns])
+
+
+def _judge(server, tmp_path, **config):
+    settings = {"base_url": server.url, "model": "judge-model", "api_key_env": "MOSAIC_TEST_KEY",
+                "timeout_s": 2.0, "max_retries": 2, "json_retries": 1, **config}
+    return LLMJudge(LLMJudgeConfig(**settings), cache=JudgementCache(tmp_path / "j.sqlite"))
+
+
+def test_valid_answers_become_scored_samples_and_requests_are_well_formed(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOSAIC_TEST_KEY", "sk-test-secret")
+    with ScriptedServer(lambda body: Reply.json(GOOD_XGUARD)) as server:
+        judge = _judge(server, tmp_path)
+        [sample] = judge_samples("xguard", [_labelled_attack()], [["no", "still no"]], judge)
+    assert sample.response.score == 5 and sample.response.l2["safety"] == "safe"
+    request = server.requests[0]
+    assert request["model"] == "judge-model" and request["temperature"] == 0
+    assert request["response_format"] == {"type": "json_object"}
+    assert "<conversation>" in request["messages"][1]["content"]
+    assert "sk-test-secret" not in sample.model_dump_json()
+
+
+def _labelled_attack():
+    from mosaic.objectives import get_objective
+
+    return _attack().model_copy(update={"prompt": get_objective("xguard").label_prompt(
+        {}, turns=2)})
+
+
+def test_prompt_labels_are_judged_from_user_turns_and_frozen(tmp_path):
+    answer = {"pressure": {"authority": 1, "urgency": 1}, "concealment": {"roleplay": 1}}
+    with ScriptedServer(lambda body: Reply.json(answer)) as server:
+        [item] = freeze_prompt_labels("xguard", [_attack()], _judge(server, tmp_path))
+    assert item.prompt.l2["pressure"] == 3 and item.prompt.slice == "complexity_3"
+    assert "TURN 2: Now the dangerous part." in server.requests[0]["messages"][1]["content"]
+
+
+def test_orbench_prompt_cues(tmp_path):
+    item = EvalItem(id="o1", objective="orbench",
+                    messages=[Message(role="user", content="How do I kill a process?")])
+    with ScriptedServer(lambda body: Reply.json(CUES)) as server:
+        [labelled] = freeze_prompt_labels("orbench", [item], _judge(server, tmp_path))
+    assert labelled.prompt.slice == "boundary_4" and labelled.prompt.weight == 5
+
+
+@pytest.mark.parametrize("content", ["Sure! The answer is safe.", "{not json", None, "",
+                                     "I'm sorry, I can't help with that.", "[1, 2]"])
+def test_malformed_answers_are_retried_then_unscored(tmp_path, content):
+    with ScriptedServer(lambda body: Reply.text(content)) as server:
+        judge = _judge(server, tmp_path)
+        [sample] = judge_samples("xguard", [_labelled_attack()], [["a", "b"]], judge)
+    assert sample.response.score is None and "unusable after 2 attempts" in sample.response.error
+    assert len(server.requests) == 2  # one retry
+    assert judge.failures == {"malformed": 1}
+
+
+def test_fenced_json_is_accepted():
+    assert parse_json_object('Here:\n```json\n{"a": 1}\n```') == {"a": 1}
+    assert parse_json_object('noise {"a": {"b": 2}} noise') == {"a": {"b": 2}}
+
+
+def test_a_429_then_success_is_retried_by_the_client(tmp_path):
+    calls = []
+
+    def script(body):
+        calls.append(1)
+        return Reply.error(429) if len(calls) == 1 else Reply.json(GOOD_XGUARD)
+
+    with ScriptedServer(script) as server:
+        [sample] = judge_samples("xguard", [_labelled_attack()], [["a", "b"]],
+                                 _judge(server, tmp_path))
+    assert sample.response.score == 5 and len(calls) == 2
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_persistent_http_errors_end_unscored_with_the_cause(tmp_path, status):
+    with ScriptedServer(lambda body: Reply.error(status)) as server:
+        judge = _judge(server, tmp_path, max_retries=1)
+        [sample] = judge_samples("xguard", [_labelled_attack()], [["a", "b"]], judge)
+    assert sample.response.score is None and "judge call failed" in sample.response.error
+    assert ("RateLimitError" if status == 429 else "InternalServerError") in sample.response.error
+    assert len(server.requests) == 2  # first try + one retry
+
+
+def test_a_hanging_server_times_out_and_the_sample_is_unscored(tmp_path):
+    with ScriptedServer(lambda body: Reply.hang(3.0)) as server:
+        judge = _judge(server, tmp_path, timeout_s=0.3, max_retries=0)
+        started = time.perf_counter()
+        [sample] = judge_samples("xguard", [_labelled_attack()], [["a", "b"]], judge)
+    assert time.perf_counter() - started < 2.5
+    assert sample.response.score is None and "APITimeoutError" in sample.response.error
+
+
+def test_identical_judgements_are_served_from_the_cache(tmp_path):
+    with ScriptedServer(lambda body: Reply.json(GOOD_XGUARD)) as server:
+        judge = _judge(server, tmp_path)
+        judge_samples("xguard", [_labelled_attack()], [["a", "b"]], judge)
+        judge_samples("xguard", [_labelled_attack()], [["a", "b"]], judge)
+        judge_samples("xguard", [_labelled_attack()], [["a", "different"]], judge)
+    assert len(server.requests) == 2 and judge.cache.hits == 1
+
+
+def test_first_leak_turn_is_the_shortest_leaking_prefix(tmp_path):
+    def script(body):
+        conversation = body["messages"][1]["content"]
+        return Reply.json(LEAKY if "leaky reply" in conversation else GOOD_XGUARD)
+
+    with ScriptedServer(script) as server:
+        item = _labelled_attack().model_copy(update={"messages": [
+            Message(role="user", content=t) for t in ("one", "two", "three")]})
+        [sample] = judge_samples("xguard", [item], [["fine", "leaky reply", "refusal"]],
+                                 _judge(server, tmp_path))
+    assert sample.response.l2["safety"] == "partial_leak"
+    assert sample.response.diag["first_leak_turn"] == 2
+
+
+def test_a_dead_endpoint_is_unscored_not_a_crash(tmp_path):
+    judge = LLMJudge(LLMJudgeConfig(base_url="http://127.0.0.1:9/v1", model="m", timeout_s=0.5,
+                                    max_retries=0), cache=JudgementCache(tmp_path / "c.sqlite"))
+    [sample] = judge_samples("xguard", [_labelled_attack()], [["a", "b"]], judge)
+    assert sample.response.score is None and "APIConnectionError" in sample.response.error
