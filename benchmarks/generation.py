@@ -68,8 +68,8 @@ def main() -> None:
         items = load_eval_set(name, source, judge=judge)
         sets[name] = [items[i % len(items)].model_copy(update={"id": f"{name}-{i}"})
                       for i in range(30)]
-    model, tokenizer = load_model(args.model)
-    generator = TransformersGenerator(model, tokenizer)
+    generator = TransformersGenerator.from_spec(args.model)  # the default dtype for evals
+    print(f"eval generator dtype: {generator.model.dtype}")
     for name, items in sets.items():
         started = time.perf_counter()
         result = evaluate({name: items}, generator, judge,
