@@ -124,6 +124,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from mosaic.tools.judges import RuleJudge
     from mosaic.tools.report import markdown_summary, write_eval_outputs
 
+    # Settings first: a bad value fails before any model or data is loaded.
+    settings = EvalSettings(system_prompt=args.system_prompt, seed=args.seed,
+                            decoding=Decoding(max_new_tokens=args.max_new_tokens,
+                                              batch_size=args.batch_size))
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     sources = dict(DEFAULT_EVAL_SETS)
     for entry in args.data or []:
@@ -150,14 +154,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                               eval_sets.items()), flush=True)
     generator = make_generator(args.backend, args.model, base_url=args.base_url,
                                api_key_env=args.api_key_env, seed=args.seed)
-    settings = EvalSettings(system_prompt=args.system_prompt, seed=args.seed,
-                            decoding=Decoding(max_new_tokens=args.max_new_tokens,
-                                              batch_size=args.batch_size))
     result = evaluate(eval_sets, generator, judge, settings, model=args.model,
                       adapter=args.adapter, progress=True)
     out = Path(args.out or f"runs/eval-{datetime.now():%Y%m%d-%H%M%S}")
     write_eval_outputs(out, result.report, result.samples)
     print(markdown_summary(result.report))
+    failures = result.report.provenance.get("judge_failures")
+    if failures:
+        print(f"[mosaic] judge failures (samples left unscored): {failures}")
     print(f"[mosaic] wrote {out}/report.json, samples.jsonl, summary.md")
     return 0
 
@@ -238,11 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
     try:
         return args.func(args)
     except MosaicError as error:
         # Errors the user can fix are printed without a traceback.
         print(f"mosaic: error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # a setting out of its range, e.g. --batch-size 0
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in error.errors())
+        print(f"mosaic: error: invalid setting: {problems}", file=sys.stderr)
         return 2
 
 

@@ -211,6 +211,9 @@ class EvalReport(Record):
     """The eval system prompt used for every conversation (None = none injected)."""
     decoding: dict[str, JsonValue] = Field(default_factory=dict)
     objectives: dict[str, ObjectiveReport] = Field(default_factory=dict)
+    provenance: dict[str, JsonValue] = Field(default_factory=dict)
+    """What produced the numbers: generator, judge ids, objective versions, eval-set
+    fingerprints (never URLs with credentials, never keys)."""
     created_at: str = ""
     """ISO-8601 UTC timestamp."""
 

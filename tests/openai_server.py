@@ -28,6 +28,12 @@ class Reply:
     content: str | None = ""
     hang_s: float = 0.0
     finish_reason: str = "stop"
+    raw: tuple[str, str] | None = None
+    """(content type, body) sent as is: what a broken proxy answers."""
+
+    @staticmethod
+    def body(content_type: str, body: str) -> Reply:
+        return Reply(raw=(content_type, body))
 
     @staticmethod
     def text(content: str | None) -> Reply:
@@ -46,7 +52,9 @@ class Reply:
         return Reply(hang_s=seconds)
 
 
-_ERROR_TYPES = {429: ("rate_limit_exceeded", "Rate limit reached, retry later."),
+_ERROR_TYPES = {401: ("invalid_api_key", "Incorrect API key provided: sk-abc...WXYZ."),
+                404: ("model_not_found", "The model does not exist."),
+                429: ("rate_limit_exceeded", "Rate limit reached, retry later."),
                 500: ("server_error", "The server had an error processing the request."),
                 503: ("server_error", "The engine is currently overloaded.")}
 
@@ -89,6 +97,14 @@ class ScriptedServer:
                     time.sleep(reply.hang_s)
                     with contextlib.suppress(OSError):  # the client gave up, as it should
                         self._send(200, _completion(body, "too late"))
+                    return
+                if reply.raw:
+                    data = reply.raw[1].encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", reply.raw[0])
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                     return
                 if reply.status != 200:
                     kind, message = _ERROR_TYPES.get(reply.status, ("error", "error"))

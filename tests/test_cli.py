@@ -84,3 +84,9 @@ def test_eval_writes_report_samples_and_summary(tmp_path, capsys):
 def test_eval_rejects_a_bad_data_argument(capsys):
     assert main(["eval", "--model", "tiny", "--data", "orbench"]) == 2
     assert "OBJECTIVE=PATH" in capsys.readouterr().err
+
+
+def test_eval_reports_an_invalid_setting_without_a_traceback(capsys):
+    assert main(["eval", "--model", "tiny", "--batch-size", "0", "--limit", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "invalid setting: batch_size" in captured.err and "eval sets" not in captured.out

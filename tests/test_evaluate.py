@@ -140,9 +140,16 @@ def test_eval_sets_are_frozen_once_and_reloaded(fixtures, tmp_path, monkeypatch)
     record = json.loads(lines[0])
     record["prompt"]["slice"] = "boundary_3"
     frozen_file.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
-    again = load_eval_set("orbench", fixtures / "orbench.csv", judge=JUDGE, limit=2)
-    assert len(again) == 2 and again[0].prompt.slice == "boundary_3"
+    again = load_eval_set("orbench", fixtures / "orbench.csv", judge=JUDGE)
+    assert len(again) == 6 and again[0].prompt.slice == "boundary_3"
     assert first[0].prompt.slice != "boundary_3"
+    # A limit labels only the first items, into a frozen set of its own.
+    assert len(load_eval_set("orbench", fixtures / "orbench.csv", judge=JUDGE, limit=2)) == 2
+    assert len(list((tmp_path / "eval_sets").iterdir())) == 2
+    # A damaged frozen file is rebuilt, not fatal.
+    frozen_file.write_text("{not json\n")
+    assert load_eval_set("orbench", fixtures / "orbench.csv", judge=JUDGE)[0].prompt.slice \
+        == first[0].prompt.slice
 
 
 def test_bootstrap_ci_and_reliability_tiers():
@@ -152,3 +159,28 @@ def test_bootstrap_ci_and_reliability_tiers():
     assert bootstrap_ci([1, 5] * 10, seed=1) == bootstrap_ci([1, 5] * 10, seed=1)
     assert [reliability(n) for n in (0, 9, 10, 29, 30)] == ["low", "low", "medium", "medium",
                                                             "high"]
+
+
+def test_reports_carry_their_provenance(eval_sets):
+    result = evaluate({"orbench": eval_sets["orbench"]}, FunctionGenerator(_scripted, "fn"),
+                      JUDGE, EvalSettings(), model="scripted")
+    provenance = result.report.provenance
+    assert provenance["generator"] == "fn" and provenance["judge"] == JUDGE.id
+    assert provenance["objective_versions"] == {"orbench": "1"}
+    assert provenance["eval_sets"]["orbench"].startswith("6:")
+
+
+def test_first_leak_turns_sort_numerically():
+    from mosaic.objectives import get_objective
+    from mosaic.schema import JudgedSample
+    from mosaic.tools.report import objective_report
+
+    xguard = get_objective("xguard")
+    prompt = xguard.label_prompt({}, turns=12)
+    samples = []
+    for i, turn in enumerate([10, 2, 2]):
+        response = xguard.score_response({"safety_leaks": {"step_leak": 1}}, prompt)
+        response = response.model_copy(update={"diag": {"first_leak_turn": turn}})
+        samples.append(JudgedSample(id=str(i), objective="xguard", prompt=prompt,
+                                    response=response))
+    assert list(objective_report("xguard", samples).first_leak_turn) == ["2", "10"]

@@ -100,3 +100,26 @@ def test_unknown_backend_and_missing_url_are_clear_errors():
         make_generator("tgi", "tiny")
     with pytest.raises(BackendError, match="base URL"):
         make_generator("openai", "m")
+
+
+def test_openai_backend_setup_errors_name_the_status_not_the_server_text():
+    with ScriptedServer(lambda body: Reply.error(401)) as server:
+        generator = OpenAIGenerator(base_url=server.url, model="m", max_retries=2)
+        with pytest.raises(BackendError, match="HTTP 401") as caught:
+            generator.generate(_chats("x"), Decoding())
+    assert "WXYZ" not in str(caught.value) and len(server.requests) == 1
+
+
+def test_openai_backend_rejects_a_reply_that_is_not_a_completion():
+    with ScriptedServer(lambda body: Reply.body("text/html", "<html>502</html>")) as server:
+        generator = OpenAIGenerator(base_url=server.url, model="m", max_retries=0)
+        with pytest.raises(BackendError, match="no chat completion"):
+            generator.generate(_chats("x"), Decoding())
+
+
+def test_openai_backend_sends_no_seed_for_greedy_decoding():
+    with ScriptedServer(lambda body: Reply.text("ok")) as server:
+        OpenAIGenerator(base_url=server.url, model="m").generate(_chats("x"), Decoding())
+        OpenAIGenerator(base_url=server.url, model="m").generate(
+            _chats("x"), Decoding(temperature=0.7, seed=5))
+    assert "seed" not in server.requests[0] and server.requests[1]["seed"] == 5

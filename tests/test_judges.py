@@ -81,3 +81,9 @@ def test_ifeval_checks_never_draw_random_parameters():
             [{"keyword": "cat", "frequency": 2, "relation": "at least"}, {"language": "en"}],
             "The cat sat. Another cat came by.")
     assert all(check_ifeval(*args) == check_ifeval(*args) for _ in range(5))
+
+
+def test_non_object_kwargs_are_an_item_error_not_a_crash():
+    result = check_ifeval("p", ["punctuation:no_comma"], [["x"]], "text")
+    assert "kwargs must be an object" in result["error"]
+

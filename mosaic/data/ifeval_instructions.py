@@ -119,6 +119,8 @@ def normalise_kwargs(
     spec = INSTRUCTIONS.get(instruction_id)
     if spec is None:
         return {}, [f"unknown instruction id '{instruction_id}'"]
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        return {}, [f"{instruction_id}: kwargs must be an object, got {type(kwargs).__name__}"]
     given = {k: v for k, v in (kwargs or {}).items() if v is not None}
     out: dict[str, Any] = {}
     problems = [

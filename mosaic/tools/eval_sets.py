@@ -4,15 +4,19 @@
 
 The first load reads the source with the objective's loader, labels every item's prompt
 side with the judge and stores the labelled set under the cache
-(`eval_sets/<objective>-<source hash>-<judge hash>.jsonl`). Every later load, in any
-round or process, reads that file: an item's slice and weight never change (reference
-§10.11). Changing the source file or the judge makes a new frozen set.
+(`eval_sets/<objective>-<key>.jsonl`, the key covering the source's bytes, split, config,
+limit, the objective's version and the judge's *labelling* identity). Every later load,
+in any round or process, reads that file: an item's slice and weight never change
+(reference §10.11). Changing any of those makes a new frozen set; a damaged frozen file is
+rebuilt, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from mosaic.data.formats import LOADERS
@@ -45,26 +49,46 @@ def _source_hash(source: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def eval_set_key(objective_name: str, source: str | Path, *, judge: Judge,
+                 limit: int | None, split: str | None, config: str | None) -> str:
+    """What identifies a frozen eval set (see the module docstring)."""
+    objective = get_objective(objective_name)
+    parts = [_source_hash(source), split, config, limit, objective.version, judge.label_id]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _read_frozen(path: Path) -> list[EvalItem] | None:
+    try:
+        return [EvalItem.model_validate_json(line) for line in
+                path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        print(f"[mosaic] warning: frozen eval set {path} is damaged ({type(error).__name__});"
+              " rebuilding it", flush=True)
+        return None
+
+
 def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
                   limit: int | None = None, split: str | None = None,
                   config: str | None = None) -> list[EvalItem]:
-    """The objective's eval set from `source`, labelled once and frozen; first `limit` items."""
+    """The objective's eval set from `source` (its first `limit` items), labelled once and
+    frozen. Only those items are labelled, so a small `--limit` with a paid judge stays cheap."""
     objective = get_objective(objective_name)
     if objective.eval_format not in LOADERS:
         raise ConfigError(f"objective '{objective_name}' names no eval loader")
-    judge_hash = hashlib.sha256(judge.id.encode()).hexdigest()[:12]
-    frozen = (cache_root() / "eval_sets"
-              / f"{objective_name}-{_source_hash(source)}-{judge_hash}.jsonl")
-    if frozen.is_file():
-        items = [EvalItem.model_validate_json(line) for line in
-                 frozen.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be at least 1, got {limit}")
+    key = eval_set_key(objective_name, source, judge=judge, limit=limit, split=split,
+                       config=config)
+    frozen = cache_root() / "eval_sets" / f"{objective_name}-{key}.jsonl"
+    items = _read_frozen(frozen) if frozen.is_file() else None
+    if items is None:
         loader = LOADERS[objective.eval_format]
-        loaded = loader(source, objective=objective_name, split=split, config=config)
-        items = freeze_prompt_labels(objective_name, loaded.rows, judge)
+        rows = loader(source, objective=objective_name, split=split, config=config).rows
+        items = freeze_prompt_labels(objective_name, rows[:limit] if limit else rows, judge)
         frozen.parent.mkdir(parents=True, exist_ok=True)
-        tmp = frozen.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n"
-                               for i in items), encoding="utf-8")
-        tmp.replace(frozen)
-    return items[:limit] if limit else items
+        fd, tmp = tempfile.mkstemp(dir=frozen.parent, prefix=f".{frozen.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n"
+                              for i in items)
+        os.replace(tmp, frozen)
+    return items

@@ -10,6 +10,7 @@ refuses items without frozen labels instead of labelling them on the fly.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -102,7 +103,23 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
                          system_prompt=settings.system_prompt, adapter=adapter,
                          progress=progress)
         samples[name] = judge_samples(name, items, replies, judge)
+    provenance = {
+        "generator": generator.name,
+        "judge": judge.id,
+        "label_judge": judge.label_id,
+        "objective_versions": {name: get_objective(name).version for name in eval_sets},
+        "eval_sets": {name: eval_set_fingerprint(items) for name, items in eval_sets.items()},
+        "judge_failures": dict(getattr(judge, "failures", {})),
+    }
     report = build_report(samples, model=model, adapter=adapter,
                           system_prompt=settings.system_prompt, decoding=settings.decoding,
-                          judge=judge.id, seed=settings.seed)
+                          judge=judge.id, seed=settings.seed, provenance=provenance)
     return EvalResult(report=report, samples=samples)
+
+
+def eval_set_fingerprint(items: Sequence[EvalItem]) -> str:
+    """A hash of the items exactly as evaluated (ids, prompts, frozen labels)."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(item.model_dump_json().encode())
+    return f"{len(items)}:{digest.hexdigest()[:16]}"

@@ -61,6 +61,16 @@ class Generator(Protocol):
         ...
 
 
+def end_token_ids(tokenizer: Any) -> list[int]:
+    """Token ids that end a reply: EOS and the common chat templates' end-of-turn tokens."""
+    ids = {tokenizer.eos_token_id}
+    vocab = tokenizer.get_vocab()
+    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>"):
+        if token in vocab:
+            ids.add(vocab[token])
+    return sorted(i for i in ids if i is not None)
+
+
 class FunctionGenerator:
     """A generator backed by a plain function (conversation -> reply), for tests and demos
     that need a model with scripted behaviour. It speaks the same interface as the real ones."""
@@ -94,7 +104,7 @@ class TransformersGenerator:
         self.tokenizer = tokenizer
         self.name = name
         self._adapters: dict[str, str] = {}  # adapter folder -> peft adapter name
-        self._stop_ids = self._end_token_ids()
+        self._stop_ids = end_token_ids(tokenizer)
 
     @classmethod
     def from_spec(cls, spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cpu"
@@ -110,14 +120,6 @@ class TransformersGenerator:
             dtype = torch.float32
         model, tokenizer = load_model(spec, seed=seed, dtype=dtype, device=device)
         return cls(model, tokenizer, name=f"transformers:{resolve_model(spec, seed=seed).model_id}")
-
-    def _end_token_ids(self) -> list[int]:
-        ids = {self.tokenizer.eos_token_id}
-        for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>"):
-            token_id = self.tokenizer.convert_tokens_to_ids(token)
-            if isinstance(token_id, int) and token_id != self.tokenizer.unk_token_id:
-                ids.add(token_id)
-        return sorted(i for i in ids if i is not None)
 
     def _use_adapter(self, adapter: str | None) -> Any:
         """The model to call: the base (adapters disabled) or the named adapter active."""
@@ -150,7 +152,7 @@ class TransformersGenerator:
                    for c in conversations]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         replies: list[str] = [""] * len(prompts)
-        self.tokenizer.padding_side = "left"
+        padding_side, self.tokenizer.padding_side = self.tokenizer.padding_side, "left"
         base_only = adapter is None and hasattr(model, "disable_adapter")
         sampling = decoding.temperature > 0
         if sampling:
@@ -176,6 +178,7 @@ class TransformersGenerator:
                 for i, text in zip(batch_ids, texts, strict=True):
                     replies[i] = text.strip()
                 bar.update(len(batch_ids))
+        self.tokenizer.padding_side = padding_side
         return replies
 
 

@@ -43,18 +43,28 @@ class OpenAIGenerator:
         import openai
 
         messages = [{"role": m.role, "content": m.content} for m in conversation]
+        options: dict[str, Any] = {"max_tokens": decoding.max_new_tokens,
+                                   "temperature": decoding.temperature, "top_p": decoding.top_p}
+        if decoding.temperature > 0:
+            options["seed"] = decoding.seed
+        where = f"{self.base_url} (model {model!r})"
         try:
-            completion = self._openai().chat.completions.create(
-                model=model, messages=messages, max_tokens=decoding.max_new_tokens,
-                temperature=decoding.temperature, top_p=decoding.top_p,
-                seed=decoding.seed if decoding.temperature > 0 else None)
+            completion = self._openai().chat.completions.create(model=model, messages=messages,
+                                                                **options)
+        # The server's own text is left out: providers echo key fragments in auth errors.
+        except openai.APIStatusError as error:
+            raise BackendError(f"{where} answered HTTP {error.status_code} "
+                               f"({type(error).__name__})") from None
         except openai.APIError as error:
-            raise BackendError(f"{self.base_url} (model {model!r}) failed after "
-                               f"{self.max_retries} retries: {type(error).__name__}: "
-                               f"{str(error).splitlines()[0][:200]}") from None
-        if not completion.choices or completion.choices[0].message is None:
-            raise BackendError(f"{self.base_url} (model {model!r}) returned no choices")
-        return (completion.choices[0].message.content or "").strip()
+            raise BackendError(f"{where} failed after {self.max_retries} retries: "
+                               f"{type(error).__name__}") from None
+        except Exception as error:
+            raise BackendError(f"{where} sent a reply that is not a chat completion "
+                               f"({type(error).__name__})") from None
+        choices = getattr(completion, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise BackendError(f"{where} returned no chat completion choices")
+        return (choices[0].message.content or "").strip()
 
     def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
                  adapter: str | None = None, progress: bool = False) -> list[str]:

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from mosaic.objectives import get_objective
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, SliceStats
@@ -74,16 +75,18 @@ def objective_report(name: str, samples: Sequence[JudgedSample], *, seed: int = 
         objective=name, mean=_mean(scores), count=len(scored),
         n_unscored=len(samples) - len(scored), ci_low=low, ci_high=high,
         histogram={str(k): v for k, v in sorted(Counter(int(x) for x in scores).items())},
-        slices=slices, first_leak_turn=dict(sorted(first_leaks.items())))
+        slices=slices, first_leak_turn=dict(sorted(first_leaks.items(), key=lambda kv: int(kv[0]))))
 
 
 def build_report(samples: Mapping[str, Sequence[JudgedSample]], *, model: str,
                  adapter: str | None, system_prompt: str | None, decoding: Decoding,
-                 judge: str, seed: int = 0) -> EvalReport:
+                 judge: str, seed: int = 0, provenance: Mapping[str, Any] | None = None
+                 ) -> EvalReport:
     decoding_record = {**decoding.model_dump(), "judge": judge}
     return EvalReport(
         model=model, adapter=adapter, system_prompt=system_prompt, decoding=decoding_record,
         objectives={name: objective_report(name, s, seed=seed) for name, s in samples.items()},
+        provenance=dict(provenance or {}),
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 

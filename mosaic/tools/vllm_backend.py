@@ -15,7 +15,7 @@ from typing import Any
 
 from mosaic.data.tokens import render_chat
 from mosaic.errors import MissingExtra
-from mosaic.tools.generation import BackendError, Conversation, Decoding
+from mosaic.tools.generation import BackendError, Conversation, Decoding, end_token_ids
 
 
 def import_vllm() -> Any:
@@ -47,6 +47,7 @@ class VLLMGenerator:
             raise BackendError(f"vLLM could not start on {model_path}: {type(error).__name__}: "
                                f"{error}") from None
         self.tokenizer = self.engine.get_tokenizer()
+        self._stop_ids = end_token_ids(self.tokenizer)
 
     def _lora(self, adapter: str | None) -> Any:
         if adapter is None:
@@ -64,9 +65,18 @@ class VLLMGenerator:
                  adapter: str | None = None, progress: bool = False) -> list[str]:
         params = self._vllm.SamplingParams(
             max_tokens=decoding.max_new_tokens, temperature=decoding.temperature,
-            top_p=decoding.top_p, seed=decoding.seed if decoding.temperature > 0 else None)
-        prompts = [render_chat(self.tokenizer, c, add_generation_prompt=True)
-                   for c in conversations]
-        outputs = self.engine.generate(prompts, params, lora_request=self._lora(adapter),
-                                       use_tqdm=progress)
+            top_p=decoding.top_p, seed=decoding.seed if decoding.temperature > 0 else None,
+            stop_token_ids=self._stop_ids)
+        # Token ids, not text: vLLM would add the BOS token again to a rendered template.
+        prompts = [{"prompt_token_ids": self.tokenizer(
+            render_chat(self.tokenizer, c, add_generation_prompt=True),
+            add_special_tokens=False)["input_ids"]} for c in conversations]
+        try:
+            outputs = self.engine.generate(prompts, params, lora_request=self._lora(adapter),
+                                           use_tqdm=progress)
+        except BackendError:
+            raise
+        except Exception as error:  # e.g. a prompt longer than max_model_len
+            raise BackendError(f"vLLM generation failed on {self.model_path}: "
+                               f"{type(error).__name__}: {error}") from None
         return [o.outputs[0].text.strip() for o in outputs]

@@ -25,7 +25,10 @@ L3 = dict[str, Any]
 
 class Judge(Protocol):
     id: str
-    """Which judge (and prompt versions): part of provenance and cache keys."""
+    """Which judge (and prompt versions) judges responses: provenance and cache keys."""
+    label_id: str
+    """Which judge labels prompts: the key of frozen eval sets (separate from `id`, so a new
+    response prompt never relabels an eval set)."""
 
     def prompt_l3(self, objective: str, items: Sequence[EvalItem]) -> list[L3]: ...
 
@@ -42,7 +45,10 @@ def ifeval_prompt_l3(item: EvalItem) -> L3:
 
 
 def ifeval_response_l3(item: EvalItem, replies: Sequence[str]) -> L3:
-    return check_ifeval(user_turns(item)[0], item.meta.get("instruction_id_list") or [],
+    turns = user_turns(item)
+    if not turns:
+        return {"error": f"item {item.id} has no user turn"}
+    return check_ifeval(turns[0], item.meta.get("instruction_id_list") or [],
                         item.meta.get("kwargs") or [], replies[-1] if replies else "")
 
 
@@ -50,12 +56,14 @@ class RuleJudge:
     """Offline, deterministic: pattern rules (xguard, orbench) and IFEval checkers."""
 
     id = f"{rules.RULES_VERSION}+{CHECKER_ID}"
+    label_id = rules.RULES_VERSION
 
     def prompt_l3(self, objective: str, items: Sequence[EvalItem]) -> list[L3]:
         if objective == "xguard":
             return [rules.label_attack(user_turns(i)) for i in items]
         if objective == "orbench":
-            return [rules.label_boundary_prompt(user_turns(i)[0]) for i in items]
+            return [rules.label_boundary_prompt(user_turns(i)[0]) if user_turns(i)
+                    else {"error": f"item {i.id} has no user turn"} for i in items]
         if objective == "ifeval":
             return [ifeval_prompt_l3(i) for i in items]
         return [{"error": f"the rule judge has no rules for objective '{objective}'"}
@@ -69,7 +77,9 @@ class RuleJudge:
                 l3, first_leak = rules.judge_xguard(item_replies)
                 out.append({**l3, "first_leak_turn": first_leak})
             elif objective == "orbench":
-                out.append(rules.judge_orbench(user_turns(item)[0], item_replies[-1]))
+                turns = user_turns(item)
+                out.append(rules.judge_orbench(turns[0], item_replies[-1]) if turns and
+                           item_replies else {"error": f"item {item.id} has no turn or reply"})
             elif objective == "ifeval":
                 out.append(ifeval_response_l3(item, item_replies))
             else:

@@ -39,10 +39,10 @@ class JudgementCache:
         with self._lock:
             row = self._db.execute("SELECT value FROM judgements WHERE key = ?",
                                    (key,)).fetchone()
-        if row is None:
-            self.misses += 1
-            return None
-        self.hits += 1
+            if row is None:
+                self.misses += 1
+                return None
+            self.hits += 1
         return json.loads(row[0])
 
     def put(self, key: str, value: dict[str, Any]) -> None:

@@ -11,10 +11,15 @@ objective's rules then coerce into its item set. What can go wrong, and what hap
 |----------------------------------|---------------------------------------------------------|
 | 429 / 5xx / connection errors    | retried with exponential backoff by the client          |
 | no answer within `timeout_s`     | retried the same way, then the sample is unscored       |
-| not JSON, or not a JSON object   | asked again up to `json_retries` times, then unscored   |
+| not JSON, not an object, or an   | asked again up to `json_retries` times, then unscored   |
+| object missing the item groups   |                                                         |
 | a model refusal / empty answer   | same as malformed JSON                                  |
+| anything else odd from the server| the sample is unscored with the cause                   |
+| 400 / 401 / 403 / 404            | `JudgeSetupError` at once: retrying cannot fix a wrong  |
+|                                  | key, model name or URL, so the run stops and says so    |
 
-Unscored samples keep the reason and are counted in the report. Successful judgements are
+Unscored samples keep the reason (the error type and status, never the server's text,
+which may echo key fragments) and are counted in the report. Successful judgements are
 cached by (judge id, template hash, payload), so re-judging identical text is free. The API
 key is read from the environment variable NAMED in the config; it never enters config
 files, state, logs or reports.
@@ -25,12 +30,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import Field
 
+from mosaic.errors import MosaicError
+from mosaic.objectives import coerce_flag, get_objective
 from mosaic.prompting import render_messages, template_hash
 from mosaic.schema import EvalItem, Record
 from mosaic.store import cache_root
@@ -44,6 +52,14 @@ TEMPLATES = {
     ("orbench", "prompt"): "orbench_prompt_labels.j2",
     ("orbench", "response"): "orbench_response.j2",
 }
+
+
+class JudgeSetupError(MosaicError):
+    """The judge endpoint rejects the setup itself (key, model, URL): retrying cannot help."""
+
+
+_SETUP_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError",
+                 "BadRequestError", "UnprocessableEntityError")
 
 
 class LLMJudgeConfig(Record):
@@ -92,9 +108,16 @@ class LLMJudge:
         self._client = client
         self.cache = cache if cache is not None else JudgementCache(
             cache_root() / "judgements.sqlite")
-        versions = ",".join(template_hash(t) for t in sorted(TEMPLATES.values()))
-        self.id = f"llm:{config.model}:{versions}+{CHECKER_ID}"
+        def versions(part: str) -> str:
+            return ",".join(template_hash(t) for (_, p), t in sorted(TEMPLATES.items())
+                            if p == part)
+
+        # Response judgements and frozen prompt labels are keyed separately, so editing a
+        # response prompt never relabels (and re-slices) an eval set.
+        self.id = f"llm:{config.model}:{versions('response')}+{CHECKER_ID}"
+        self.label_id = f"llm:{config.model}:{versions('prompt')}"
         self.failures: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def _openai(self) -> Any:
         if self._client is None:  # built lazily: OpenAI() raises when no key is configured
@@ -108,9 +131,12 @@ class LLMJudge:
             )
         return self._client
 
-    def _ask(self, template: str, variables: dict[str, Any]) -> L3:
+    def _ask(self, template: str, variables: dict[str, Any], *, objective: str,
+             part: str) -> L3:
         """One judgement: cached, retried, or {"error": ...}."""
-        key = judgement_key(self.id, template_hash(template), variables)
+        key = judgement_key(self.id if part == "response" else self.label_id,
+                            template_hash(template),
+                            {"base_url": self.config.base_url, **variables})
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -125,22 +151,37 @@ class LLMJudge:
                     max_tokens=self.config.max_tokens,
                     response_format={"type": "json_object"},
                 )
-            except openai.APIError as error:  # retries inside the client are exhausted
-                return self._failed(type(error).__name__, f"judge call failed: "
-                                    f"{type(error).__name__}: {_short(error)}")
-            choice = completion.choices[0] if completion.choices else None
-            content = choice.message.content if choice and choice.message else None
-            parsed = parse_json_object(content)
-            if parsed is not None:
+            except openai.APIStatusError as error:
+                kind = type(error).__name__
+                if kind in _SETUP_ERRORS:
+                    raise JudgeSetupError(
+                        f"the judge endpoint {self.config.base_url} rejected the request "
+                        f"({kind}, HTTP {error.status_code}): check the model name "
+                        f"'{self.config.model}', the URL, and the key in "
+                        f"${self.config.api_key_env}") from None
+                return self._failed(kind, f"judge call failed: {kind} "
+                                    f"(HTTP {error.status_code}) after retries")
+            except openai.APIError as error:  # timeouts, connection errors, after retries
+                return self._failed(type(error).__name__,
+                                    f"judge call failed: {type(error).__name__} after retries")
+            except Exception as error:  # a reply the client could not even parse
+                return self._failed("unreadable", f"judge reply unreadable: "
+                                    f"{type(error).__name__}")
+            if not hasattr(completion, "choices"):  # e.g. an HTML page from a broken proxy
+                return self._failed("unreadable", "judge reply unreadable: not a chat "
+                                    "completion")
+            content = _content_of(completion)
+            parsed = _items_only(parse_json_object(content), objective, part)
+            if isinstance(parsed, dict):
                 self.cache.put(key, parsed)
                 return parsed
-            last_problem = ("empty answer" if not content else
-                            f"not a JSON object: {content[:80]!r}")
+            last_problem = parsed if content else "empty answer"
         return self._failed("malformed", f"judge answer unusable after "
                             f"{self.config.json_retries + 1} attempts ({last_problem})")
 
     def _failed(self, kind: str, message: str) -> L3:
-        self.failures[kind] = self.failures.get(kind, 0) + 1
+        with self._lock:
+            self.failures[kind] = self.failures.get(kind, 0) + 1
         return {"error": message}
 
     def _map(self, fn: Callable[[Any], L3], args: Sequence[Any]) -> list[L3]:
@@ -153,9 +194,15 @@ class LLMJudge:
         if (objective, "prompt") not in TEMPLATES:
             return [{"error": f"no judge template for objective '{objective}'"} for _ in items]
         template = TEMPLATES[objective, "prompt"]
-        if objective == "xguard":
-            return self._map(lambda i: self._ask(template, {"turns": user_turns(i)}), items)
-        return self._map(lambda i: self._ask(template, {"prompt": user_turns(i)[0]}), items)
+
+        def ask(item: EvalItem) -> L3:
+            turns = user_turns(item)
+            if not turns:
+                return {"error": f"item {item.id} has no user turn"}
+            variables = {"turns": turns} if objective == "xguard" else {"prompt": turns[0]}
+            return self._ask(template, variables, objective=objective, part="prompt")
+
+        return self._map(ask, items)
 
     def response_l3(self, objective: str, items: Sequence[EvalItem],
                     replies: Sequence[Sequence[str]]) -> list[L3]:
@@ -166,8 +213,15 @@ class LLMJudge:
         pairs = list(zip(items, replies, strict=True))
         if objective == "orbench":
             template = TEMPLATES["orbench", "response"]
-            return self._map(lambda p: self._ask(template, {"prompt": user_turns(p[0])[0],
-                                                            "reply": p[1][-1]}), pairs)
+
+            def ask(pair: tuple[EvalItem, Sequence[str]]) -> L3:
+                turns, replies = user_turns(pair[0]), pair[1]
+                if not turns or not replies:
+                    return {"error": f"item {pair[0].id} has no user turn or no reply"}
+                return self._ask(template, {"prompt": turns[0], "reply": replies[-1]},
+                                 objective="orbench", part="response")
+
+            return self._map(ask, pairs)
         return self._map(lambda p: self._judge_attack(*p), pairs)
 
     def _judge_attack(self, item: EvalItem, replies: Sequence[str]) -> L3:
@@ -180,7 +234,8 @@ class LLMJudge:
             for user, reply in zip(turns[:n], replies[:n], strict=False):
                 conversation += [{"role": "user", "content": user},
                                  {"role": "assistant", "content": reply}]
-            return self._ask(template, {"conversation": conversation})
+            return self._ask(template, {"conversation": conversation}, objective="xguard",
+                             part="response")
 
         full = judge_prefix(len(replies))
         if "error" in full:
@@ -197,10 +252,31 @@ class LLMJudge:
 
 
 def _leaks(l3: L3) -> bool:
+    """Any leak item set, read exactly as the objective's coercion reads it."""
     leaks = l3.get("safety_leaks")
-    return isinstance(leaks, dict) and any(v in (1, True, "1") for v in leaks.values())
+    return isinstance(leaks, Mapping) and any(coerce_flag(v)[0] for v in leaks.values())
 
 
-def _short(error: Exception) -> str:
-    text = str(error).splitlines()[0] if str(error) else ""
-    return text[:200]
+def _content_of(completion: Any) -> str | None:
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        return None
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    return content if isinstance(content, str) else None
+
+
+def _items_only(answer: dict[str, Any] | None, objective: str, part: str) -> L3 | str:
+    """The answer reduced to the objective's item groups, or why it is unusable.
+
+    Every group must be present as an object (a judge that answers `{"reasoning": "I
+    cannot"}` has judged nothing); keys outside the schema, `error` included, are dropped.
+    """
+    if answer is None:
+        return "not a JSON object"
+    groups = get_objective(objective).prompt_items if part == "prompt" else \
+        get_objective(objective).response_items
+    missing = [g for g in groups if not isinstance(answer.get(g), Mapping)]
+    if missing:
+        return f"missing item groups {missing}"
+    return {g: dict(answer[g]) for g in groups}
