@@ -148,7 +148,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                         api_key_env=args.judge_api_key_env))
     else:
         judge = RuleJudge()
-    eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit)
+    eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit,
+                                     skip_unlabelled=args.skip_unlabelled)
                  for name in objectives}
     print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
                                               eval_sets.items()), flush=True)
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--judge-base-url")
     ev.add_argument("--judge-model")
     ev.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
+    ev.add_argument("--skip-unlabelled", action="store_true",
+                    help="leave out eval items whose prompts the judge cannot label (counted "
+                    "in a warning) instead of stopping")
     ev.add_argument("--system-prompt", help="injected before every conversation (default none)")
     ev.add_argument("--max-new-tokens", type=int, default=256)
     ev.add_argument("--batch-size", type=int, default=16)

@@ -195,3 +195,20 @@ def test_leak_flags_are_read_as_the_objective_reads_them(tmp_path):
         [sample] = judge_samples("xguard", [item], [["a", "b"]], _judge(server, tmp_path))
     assert sample.response.l2["safety"] == "full_leak"
     assert sample.response.diag["first_leak_turn"] == 1
+
+
+def test_items_the_judge_cannot_label_stop_the_freeze_or_are_skipped_on_request(tmp_path):
+    from mosaic.tools.evaluate import JudgeError
+
+    def script(body):
+        refused = "jailbreak" in body["messages"][1]["content"]
+        return Reply.text("I won't classify that.") if refused else Reply.json(
+            {"pressure": {}, "concealment": {}})
+
+    items = [_attack("ok"), _attack("bad", ("a jailbreak prompt",))]
+    with ScriptedServer(script) as server:
+        judge = _judge(server, tmp_path, json_retries=0)
+        with pytest.raises(JudgeError, match=r"1 of 2 xguard items could not be labelled.*bad"):
+            freeze_prompt_labels("xguard", items, judge)
+        kept = freeze_prompt_labels("xguard", items, judge, skip_unlabelled=True)
+    assert [i.id for i in kept] == ["ok"]

@@ -50,10 +50,12 @@ def _source_hash(source: str | Path) -> str:
 
 
 def eval_set_key(objective_name: str, source: str | Path, *, judge: Judge,
-                 limit: int | None, split: str | None, config: str | None) -> str:
+                 limit: int | None, split: str | None, config: str | None,
+                 skip_unlabelled: bool = False) -> str:
     """What identifies a frozen eval set (see the module docstring)."""
     objective = get_objective(objective_name)
-    parts = [_source_hash(source), split, config, limit, objective.version, judge.label_id]
+    parts = [_source_hash(source), split, config, limit, objective.version, judge.label_id,
+             skip_unlabelled]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -69,7 +71,8 @@ def _read_frozen(path: Path) -> list[EvalItem] | None:
 
 def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
                   limit: int | None = None, split: str | None = None,
-                  config: str | None = None) -> list[EvalItem]:
+                  config: str | None = None, skip_unlabelled: bool = False
+                  ) -> list[EvalItem]:
     """The objective's eval set from `source` (its first `limit` items), labelled once and
     frozen. Only those items are labelled, so a small `--limit` with a paid judge stays cheap."""
     objective = get_objective(objective_name)
@@ -78,13 +81,14 @@ def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be at least 1, got {limit}")
     key = eval_set_key(objective_name, source, judge=judge, limit=limit, split=split,
-                       config=config)
+                       config=config, skip_unlabelled=skip_unlabelled)
     frozen = cache_root() / "eval_sets" / f"{objective_name}-{key}.jsonl"
     items = _read_frozen(frozen) if frozen.is_file() else None
     if items is None:
         loader = LOADERS[objective.eval_format]
         rows = loader(source, objective=objective_name, split=split, config=config).rows
-        items = freeze_prompt_labels(objective_name, rows[:limit] if limit else rows, judge)
+        items = freeze_prompt_labels(objective_name, rows[:limit] if limit else rows, judge,
+                                     skip_unlabelled=skip_unlabelled)
         frozen.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=frozen.parent, prefix=f".{frozen.name}.")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -45,23 +45,33 @@ class EvalResult:
     samples: dict[str, list[JudgedSample]]
 
 
-def freeze_prompt_labels(objective_name: str, items: Sequence[EvalItem], judge: Judge
-                         ) -> list[EvalItem]:
-    """Items with prompt-side labels; already-labelled items are kept exactly as they are."""
+def freeze_prompt_labels(objective_name: str, items: Sequence[EvalItem], judge: Judge, *,
+                         skip_unlabelled: bool = False) -> list[EvalItem]:
+    """Items with prompt-side labels; already-labelled items are kept exactly as they are.
+
+    An item the judge cannot label stops the freeze with a JudgeError naming it (labels
+    that succeeded are cached, so a rerun only retries the failures). With
+    `skip_unlabelled`, such items are left out of the eval set instead, and counted in a
+    printed warning: for a judge that persistently refuses to classify a few items.
+    """
     objective = get_objective(objective_name)
     todo = [i for i in items if i.prompt is None]
     l3s = judge.prompt_l3(objective_name, todo)
-    failed = [(item.id, l3["error"]) for item, l3 in zip(todo, l3s, strict=True)
-              if "error" in l3]
-    if failed:
-        shown = "; ".join(f"{item_id}: {error}" for item_id, error in failed[:5])
+    failed = {item.id: l3["error"] for item, l3 in zip(todo, l3s, strict=True) if "error" in l3}
+    if failed and not skip_unlabelled:
+        shown = "; ".join(f"{item_id}: {error}" for item_id, error in list(failed.items())[:5])
         raise JudgeError(f"{len(failed)} of {len(todo)} {objective_name} items could not be "
-                         f"labelled ({shown}). Labels that succeeded are cached; run again.")
+                         f"labelled ({shown}). Labels that succeeded are cached; run again, "
+                         "or leave these items out with --skip-unlabelled.")
+    if failed:
+        print(f"[mosaic] warning: {len(failed)} {objective_name} items left out of the eval "
+              f"set, their prompts could not be labelled (e.g. {next(iter(failed))})",
+              flush=True)
     labelled = {
         item.id: item.model_copy(update={"prompt": objective.label_prompt(
             l3, turns=sum(m.role == "user" for m in item.messages))})
-        for item, l3 in zip(todo, l3s, strict=True)}
-    return [labelled.get(item.id, item) for item in items]
+        for item, l3 in zip(todo, l3s, strict=True) if item.id not in failed}
+    return [labelled.get(item.id, item) for item in items if item.id not in failed]
 
 
 def judge_samples(objective_name: str, items: Sequence[EvalItem],
