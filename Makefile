@@ -69,10 +69,11 @@ test-vllm: $(VLLM_STAMP)
 lint: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
 
-# Until the loop lands (issue 7), the main job prepares the demo model and shows the objectives.
+# Until the loop lands (issue 7), the main job prepares the demo model and evaluates it on
+# the example eval sets (report in runs/demo-baseline/).
 run: setup
 	$(BIN)/mosaic model prepare smollm2-135m-instruct
-	$(BIN)/mosaic objectives
+	$(BIN)/mosaic eval --model smollm2-135m-instruct --max-new-tokens 128 --out runs/demo-baseline
 
 clean-venv:
 	rm -rf $(VENV)
