@@ -123,3 +123,24 @@ def test_openai_backend_sends_no_seed_for_greedy_decoding():
         OpenAIGenerator(base_url=server.url, model="m").generate(
             _chats("x"), Decoding(temperature=0.7, seed=5))
     assert "seed" not in server.requests[0] and server.requests[1]["seed"] == 5
+
+
+def test_an_adapter_rewritten_in_place_is_reloaded(tiny_generator, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    from mosaic.train.models import load_model
+
+    folder = tmp_path / "adapter"
+    chats = _chats("hello", "what is safety", "write a list")
+    decoding = Decoding(max_new_tokens=10)
+    replies = []
+    for seed in (1, 2):
+        import torch
+
+        torch.manual_seed(seed)
+        model, _ = load_model("tiny")
+        config = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"],
+                            init_lora_weights=False)
+        get_peft_model(model, config).save_pretrained(folder)
+        replies.append(tiny_generator.generate(chats, decoding, adapter=str(folder)))
+    assert replies[0] != replies[1]

@@ -61,6 +61,17 @@ class Generator(Protocol):
         ...
 
 
+def adapter_identity(folder: str) -> str:
+    """The folder plus the size and mtime of its files: a rewritten adapter at the same path
+    is a different adapter (loaded anew), an untouched one is reused."""
+    parts = [folder]
+    for file in sorted(Path(folder).iterdir()):
+        if file.is_file():
+            stat = file.stat()
+            parts.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
 def end_token_ids(tokenizer: Any) -> list[int]:
     """Token ids that end a reply: EOS and the common chat templates' end-of-turn tokens."""
     ids = {tokenizer.eos_token_id}
@@ -103,7 +114,7 @@ class TransformersGenerator:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
-        self._adapters: dict[str, str] = {}  # adapter folder -> peft adapter name
+        self._adapters: dict[str, str] = {}  # adapter identity -> peft adapter name
         self._stop_ids = end_token_ids(tokenizer)
 
     @classmethod
@@ -130,15 +141,16 @@ class TransformersGenerator:
             raise BackendError(f"{folder} is not a peft adapter folder (no adapter_config.json)")
         from peft import PeftModel
 
-        if folder not in self._adapters:
+        key = adapter_identity(folder)
+        if key not in self._adapters:
             name = f"a{len(self._adapters)}"
             if isinstance(self.model, PeftModel):
                 self.model.load_adapter(folder, adapter_name=name)
             else:
                 self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name)
             self.model.eval()
-            self._adapters[folder] = name
-        self.model.set_adapter(self._adapters[folder])
+            self._adapters[key] = name
+        self.model.set_adapter(self._adapters[key])
         return self.model
 
     def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,

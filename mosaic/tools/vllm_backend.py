@@ -15,7 +15,13 @@ from typing import Any
 
 from mosaic.data.tokens import render_chat
 from mosaic.errors import MissingExtra
-from mosaic.tools.generation import BackendError, Conversation, Decoding, end_token_ids
+from mosaic.tools.generation import (
+    BackendError,
+    Conversation,
+    Decoding,
+    adapter_identity,
+    end_token_ids,
+)
 
 
 def import_vllm() -> Any:
@@ -57,9 +63,10 @@ class VLLMGenerator:
         folder = str(Path(adapter).resolve())
         if not (Path(folder) / "adapter_config.json").is_file():
             raise BackendError(f"{folder} is not a peft adapter folder (no adapter_config.json)")
-        if folder not in self._adapters:
-            self._adapters[folder] = len(self._adapters) + 1
-        return LoRARequest(f"adapter{self._adapters[folder]}", self._adapters[folder], folder)
+        key = adapter_identity(folder)
+        if key not in self._adapters:  # a rewritten folder gets a new id, so vLLM reloads it
+            self._adapters[key] = len(self._adapters) + 1
+        return LoRARequest(f"adapter{self._adapters[key]}", self._adapters[key], folder)
 
     def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
                  adapter: str | None = None, progress: bool = False) -> list[str]:
