@@ -45,10 +45,6 @@ def is_complete(folder: Path) -> bool:
     return (folder / DONE_MARKER).is_file()
 
 
-def read_marker(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / DONE_MARKER).read_text(encoding="utf-8"))
-
-
 @contextmanager
 def building(folder: Path, marker: dict[str, Any]) -> Iterator[Path]:
     """Build a folder in a temporary sibling; on success move it into place and mark it.

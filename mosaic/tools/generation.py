@@ -95,7 +95,8 @@ class FunctionGenerator:
         return [self._reply(list(c)) for c in conversations]
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
+def progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A tqdm bar over conversations (silent when not enabled); shared by the backends."""
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="conv", leave=False)
@@ -169,7 +170,7 @@ class TransformersGenerator:
         sampling = decoding.temperature > 0
         if sampling:
             torch.manual_seed(decoding.seed)
-        with _progress(len(prompts), progress, "generate") as bar, torch.inference_mode(), (
+        with progress_bar(len(prompts), progress, "generate") as bar, torch.inference_mode(), (
                 model.disable_adapter() if base_only else contextlib.nullcontext()):
             for begin in range(0, len(order), decoding.batch_size):
                 batch_ids = order[begin:begin + decoding.batch_size]

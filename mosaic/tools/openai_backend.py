@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mosaic.tools.generation import BackendError, Conversation, Decoding, _progress
+from mosaic.tools.generation import BackendError, Conversation, Decoding, progress_bar
 
 
 class OpenAIGenerator:
@@ -69,7 +69,7 @@ class OpenAIGenerator:
     def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
                  adapter: str | None = None, progress: bool = False) -> list[str]:
         model = adapter or self.model
-        with _progress(len(conversations), progress, "generate") as bar, ThreadPoolExecutor(
+        with progress_bar(len(conversations), progress, "generate") as bar, ThreadPoolExecutor(
                 max_workers=decoding.batch_size) as pool:
             futures = [pool.submit(self._one, c, decoding, model) for c in conversations]
             replies = []

@@ -43,11 +43,3 @@ def replay(items: Sequence[EvalItem], generator: Generator, decoding: Decoding, 
             replies[i].append(answer)
     return replies
 
-
-def conversation_of(item: EvalItem, replies: Sequence[str], *, multi_turn: bool
-                    ) -> list[Message]:
-    """The replayed conversation (user turns and the model's replies, no system prompt)."""
-    messages = []
-    for user, reply in zip(user_turns_of(item, multi_turn=multi_turn), replies, strict=True):
-        messages += [Message(role="user", content=user), Message(role="assistant", content=reply)]
-    return messages
