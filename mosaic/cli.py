@@ -18,7 +18,9 @@ examples:
   mosaic model prepare smollm2-135m-instruct         convert the demo model once (~30 s)
   mosaic data check chat-sft data/xguard-train.jsonl --objective xguard --model tiny
   mosaic data check ifeval google/IFEval --split train --lenient
+  mosaic data build --seed 0 --out /tmp/starter       recompose the starter data (docs/data.md)
   mosaic eval --model smollm2-135m-instruct --limit 10 --out runs/eval-base
+  mosaic eval --model smollm2-135m-instruct --heldout     on the starter held-out sets
   mosaic eval --model smollm2-135m-instruct --adapter runs/x/adapter --data orbench=or.csv
   mosaic eval --backend openai --base-url http://127.0.0.1:8000/v1 --model round3 \
       --judge llm --judge-base-url https://api.deepseek.com --judge-model deepseek-chat \
@@ -78,8 +80,9 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     kwargs = {"lenient": args.lenient, "split": args.split, "config": args.config}
     if args.objective:
         kwargs["objective"] = args.objective
-    elif args.kind == "chat-sft":
-        raise MosaicError("`chat-sft` needs --objective (which pool the chats belong to)")
+    elif args.kind in ("chat-sft", "pool", "eval-items"):
+        raise MosaicError(f"`{args.kind}` needs --objective (which objective the rows "
+                          "belong to)")
     result = loader(args.source, **kwargs)
     print(result.summary())
     for problem in result.skipped[:20]:
@@ -90,6 +93,18 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         print(f"  ... {len(result.notes) - 20} more notes")
     if args.model and result.rows:
         _print_token_stats(result.rows, args.model, args.max_tokens)
+    return 0
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from mosaic.data.compose.build import STARTER_DIR, TOKEN_MODEL, build_starter
+    from mosaic.train.models import load_tokenizer, resolve_model
+
+    out = Path(args.out) if args.out else STARTER_DIR
+    tokenizer = load_tokenizer(TOKEN_MODEL)
+    build_starter(args.seed, out, tokenizer=tokenizer,
+                  model_id=resolve_model(TOKEN_MODEL).model_id)
+    print(f"[mosaic] wrote the starter data to {out} (manifest.json lists sizes and hashes)")
     return 0
 
 
@@ -118,7 +133,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from mosaic.objectives import get_objective
-    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, load_eval_set
+    from mosaic.tools.eval_sets import (
+        DEFAULT_EVAL_SETS,
+        HELDOUT_EVAL_SETS,
+        STARTER_FORMAT,
+        load_eval_set,
+    )
     from mosaic.tools.evaluate import EvalSettings, evaluate
     from mosaic.tools.generation import Decoding, make_generator
     from mosaic.tools.judges import RuleJudge
@@ -129,12 +149,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                             decoding=Decoding(max_new_tokens=args.max_new_tokens,
                                               batch_size=args.batch_size))
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    sources = dict(DEFAULT_EVAL_SETS)
+    sources: dict[str, str | Path] = dict(DEFAULT_EVAL_SETS)
+    formats: dict[str, str | None] = dict.fromkeys(DEFAULT_EVAL_SETS, STARTER_FORMAT)
+    if args.heldout:
+        sources.update(HELDOUT_EVAL_SETS)
     for entry in args.data or []:
         name, _, path = entry.partition("=")
         if not path:
             raise MosaicError(f"--data takes OBJECTIVE=PATH, got {entry!r}")
-        sources[name] = path
+        sources[name], formats[name] = path, None
     for name in objectives:
         get_objective(name)
         if name not in sources:
@@ -149,7 +172,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         judge = RuleJudge()
     eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit,
-                                     skip_unlabelled=args.skip_unlabelled)
+                                     skip_unlabelled=args.skip_unlabelled,
+                                     fmt=formats.get(name))
                  for name in objectives}
     print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
                                               eval_sets.items()), flush=True)
@@ -197,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = data_commands.add_parser("check", help="load a dataset with one of the loaders "
                                      "and report rows, problems and token counts")
     check.add_argument("kind", choices=["chat-sft", "attacks", "overrefusal",
-                                        "instruction-sft", "ifeval"])
+                                        "instruction-sft", "ifeval", "pool", "eval-items"])
     check.add_argument("source", help="a .jsonl/.json/.parquet/.csv file, a folder, or a "
                        "Hugging Face dataset id")
     check.add_argument("--objective", help="objective the rows belong to (required for chat-sft)")
@@ -210,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="window length for long conversations (default 4096)")
     check.set_defaults(func=_cmd_data_check)
 
+    build = data_commands.add_parser(
+        "build", help="compose the starter data (pools, eval and held-out sets) from a seed")
+    build.add_argument("--seed", type=int, default=0, help="composition seed (default 0, "
+                       "the seed of the shipped files)")
+    build.add_argument("--out", help="output folder (default: the package's starter folder)")
+    build.set_defaults(func=_cmd_data_build)
+
     ev = commands.add_parser("eval", help="evaluate a model (+ adapter) on the objectives' "
                              "eval sets: report.json, samples.jsonl, summary.md")
     ev.add_argument("--model", required=True,
@@ -218,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--objectives", default="xguard,orbench,ifeval",
                     help="comma-separated objectives (default: all three)")
     ev.add_argument("--data", action="append", metavar="OBJECTIVE=PATH",
-                    help="eval set of an objective (file, folder or hub id); defaults to the "
-                    "small example sets shipped with mosaic")
+                    help="eval set of an objective (file, folder or hub id, in the objective's "
+                    "public format); defaults to the starter eval sets (docs/data.md)")
+    ev.add_argument("--heldout", action="store_true",
+                    help="use the starter held-out (generalisation) sets instead of the "
+                    "starter eval sets")
     ev.add_argument("--limit", type=int, help="first N items of each eval set")
     ev.add_argument("--out", help="output folder (default runs/eval-<time>)")
     ev.add_argument("--backend", choices=["transformers", "openai", "vllm"],

@@ -13,6 +13,9 @@ returns typed records:
 |                            | constraints: [str]}                            |            |
 | load_ifeval_prompts        | IFEval: {key, prompt, instruction_id_list,     | EvalItem   |
 |                            | kwargs} (or Tulu-style `constraints`)          |            |
+| load_pool                  | mosaic's own: one PoolRow per line             | PoolRow    |
+| load_eval_items            | mosaic's own: one EvalItem per line (labels    | EvalItem   |
+|                            | included, e.g. the starter eval sets)          |            |
 
 Strict by default: every malformed row is collected and one `DataError` names each
 (file, row, field). `lenient=True` skips bad rows instead and reports them in
@@ -390,11 +393,45 @@ def load_ifeval_prompts(
     return _load(source, parse, lenient=lenient, split=split, config=config, notes=notes)
 
 
+def _load_records(source: str | Path, model: type[T], objective: str, *, lenient: bool,
+                  split: str | None, config: str | None) -> LoadResult[T]:
+    def parse(raw: Mapping[str, Any], name: str, index: int) -> T:
+        try:
+            record = model.model_validate(dict(raw))
+        except ValueError as error:  # pydantic's ValidationError: name the first field
+            errors = getattr(error, "errors", lambda: [])()
+            where = ".".join(map(str, errors[0]["loc"])) if errors else ""
+            raise BadRow(where, errors[0]["msg"] if errors else str(error)) from None
+        if record.objective != objective:
+            raise BadRow("objective", f"row belongs to '{record.objective}', not '{objective}'")
+        return record
+
+    return _load(source, parse, lenient=lenient, split=split, config=config)
+
+
+def load_pool(source: str | Path, *, objective: str, lenient: bool = False,
+              split: str | None = None, config: str | None = None) -> LoadResult[PoolRow]:
+    """mosaic's own pool format: one `PoolRow` per line, pre-scored (the starter pools)."""
+    return _load_records(source, PoolRow, objective, lenient=lenient, split=split,
+                         config=config)
+
+
+def load_eval_items(source: str | Path, *, objective: str, lenient: bool = False,
+                    split: str | None = None, config: str | None = None
+                    ) -> LoadResult[EvalItem]:
+    """mosaic's own eval-set format: one `EvalItem` per line. Items that carry `prompt`
+    labels keep them (labels stated by the data are never re-judged)."""
+    return _load_records(source, EvalItem, objective, lenient=lenient, split=split,
+                         config=config)
+
+
 LOADERS = {
     "chat-sft": load_chat_sft,
     "attacks": load_attack_set,
     "overrefusal": load_overrefusal_prompts,
     "instruction-sft": load_instruction_sft,
     "ifeval": load_ifeval_prompts,
+    "pool": load_pool,
+    "eval-items": load_eval_items,
 }
 """Loader names as the CLI (`mosaic data check KIND SOURCE`) knows them."""

@@ -27,13 +27,14 @@ from mosaic.store import cache_root
 from mosaic.tools.evaluate import freeze_prompt_labels
 from mosaic.tools.judges import Judge
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
-DEFAULT_EVAL_SETS = {
-    "xguard": EXAMPLES / "xguard_eval.jsonl",
-    "orbench": EXAMPLES / "orbench_eval.csv",
-    "ifeval": EXAMPLES / "ifeval_eval.jsonl",
-}
-"""Small example sets shipped with the package (the starter data replaces them)."""
+STARTER = Path(__file__).resolve().parents[1] / "data" / "starter"
+DEFAULT_EVAL_SETS = {name: STARTER / f"{name}_eval.jsonl" for name in
+                     ("xguard", "orbench", "ifeval")}
+"""The starter eval sets shipped with the package (docs/data.md), in mosaic's own
+`eval-items` format with labels known by construction."""
+HELDOUT_EVAL_SETS = {name: STARTER / f"{name}_heldout.jsonl" for name in DEFAULT_EVAL_SETS}
+"""The starter held-out (generalisation) sets: seeds and phrasings absent from the pools."""
+STARTER_FORMAT = "eval-items"
 
 
 def _source_hash(source: str | Path) -> str:
@@ -51,11 +52,11 @@ def _source_hash(source: str | Path) -> str:
 
 def eval_set_key(objective_name: str, source: str | Path, *, judge: Judge,
                  limit: int | None, split: str | None, config: str | None,
-                 skip_unlabelled: bool = False) -> str:
+                 skip_unlabelled: bool = False, fmt: str | None = None) -> str:
     """What identifies a frozen eval set (see the module docstring)."""
     objective = get_objective(objective_name)
     parts = [_source_hash(source), split, config, limit, objective.version, judge.label_id,
-             skip_unlabelled]
+             skip_unlabelled, fmt]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -71,21 +72,23 @@ def _read_frozen(path: Path) -> list[EvalItem] | None:
 
 def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
                   limit: int | None = None, split: str | None = None,
-                  config: str | None = None, skip_unlabelled: bool = False
-                  ) -> list[EvalItem]:
+                  config: str | None = None, skip_unlabelled: bool = False,
+                  fmt: str | None = None) -> list[EvalItem]:
     """The objective's eval set from `source` (its first `limit` items), labelled once and
-    frozen. Only those items are labelled, so a small `--limit` with a paid judge stays cheap."""
+    frozen. Only those items are labelled, so a small `--limit` with a paid judge stays cheap.
+    `fmt` names the loader (default: the objective's eval format)."""
     objective = get_objective(objective_name)
-    if objective.eval_format not in LOADERS:
-        raise ConfigError(f"objective '{objective_name}' names no eval loader")
+    fmt = fmt or objective.eval_format
+    if fmt not in LOADERS:
+        raise ConfigError(f"unknown eval-set format '{fmt}' for objective '{objective_name}'")
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be at least 1, got {limit}")
     key = eval_set_key(objective_name, source, judge=judge, limit=limit, split=split,
-                       config=config, skip_unlabelled=skip_unlabelled)
+                       config=config, skip_unlabelled=skip_unlabelled, fmt=fmt)
     frozen = cache_root() / "eval_sets" / f"{objective_name}-{key}.jsonl"
     items = _read_frozen(frozen) if frozen.is_file() else None
     if items is None:
-        loader = LOADERS[objective.eval_format]
+        loader = LOADERS[fmt]
         rows = loader(source, objective=objective_name, split=split, config=config).rows
         items = freeze_prompt_labels(objective_name, rows[:limit] if limit else rows, judge,
                                      skip_unlabelled=skip_unlabelled)

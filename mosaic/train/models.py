@@ -96,6 +96,21 @@ def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cp
     return model.to(device).eval(), tokenizer
 
 
+def load_tokenizer(spec: str, *, seed: int = 0) -> Any:
+    """The tokenizer of a spec alone (token counting needs no weights in memory)."""
+    from transformers import AutoTokenizer
+
+    resolved = resolve_model(spec, seed=seed)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load the tokenizer of '{spec}' from {resolved.path}: "
+                         f"{error}") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError(f"model '{spec}' has no chat template; mosaic needs a chat model")
+    return tokenizer
+
+
 def _folder_id(path: Path) -> str:
     """Identity of a local model folder: its config and tokenizer files (the chat template
     changes token counts) and the sizes/mtimes of its weights."""
