@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "instruction-sft", "ifeval", "pool", "eval-items"])
     check.add_argument("source", help="a .jsonl/.json/.parquet/.csv file, a folder, or a "
                        "Hugging Face dataset id")
-    check.add_argument("--objective", help="objective the rows belong to (required for chat-sft)")
+    check.add_argument("--objective", help="objective the rows belong to (required for "
+                       "chat-sft, pool, eval-items)")
     check.add_argument("--split", help="dataset split (hub ids and saved datasets)")
     check.add_argument("--config", help="dataset config name (hub ids)")
     check.add_argument("--lenient", action="store_true",

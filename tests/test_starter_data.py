@@ -88,16 +88,40 @@ def test_pool_rows_are_prescored(name):
         assert row.messages[-1].role == "assistant"
 
 
-def test_xguard_labels_follow_the_objective_rules_from_the_tactics_used():
-    """Slice, P and C of every pool row come from its tactics through reference §1.2."""
+def test_xguard_labels_are_what_the_rules_read_from_the_attack_text():
+    """Slice, P and C of every pool row equal the objective's rules (reference §1.2) applied
+    to the tactics the rule judge finds in the row's own user turns."""
     objective = get_objective("xguard")
     for row in _pool("xguard"):
-        used = set(row.attributes["tactics"])
-        l3 = {group: {item: int(item in used) for item in items}
-              for group, items in objective.prompt_items.items()}
-        label = objective.label_prompt(l3, turns=row.attributes["turns"])
+        turns = [m.content for m in row.messages if m.role == "user"]
+        label = objective.label_prompt(rules.label_attack(turns), turns=len(turns))
         assert (label.slice, label.l2["pressure"], label.l2["concealment"]) == (
-            row.slice, row.attributes["pressure"], row.attributes["concealment"])
+            row.slice, row.attributes["pressure"], row.attributes["concealment"]), row.id
+
+
+def test_heldout_prompts_use_no_family_a_phrasing_and_no_eval_prompt():
+    from mosaic.data.compose import orbench_text, xguard_text
+
+    def fixed_parts(templates):
+        return {part.strip() for t in templates for part in t.split("{")[0:1] if
+                len(part.strip()) > 12}
+
+    family_a = {
+        "xguard": fixed_parts([*xguard_text.ASK_A, *xguard_text.OPENERS_A,
+                               *xguard_text.AUTHORITY_A, *xguard_text.URGENCY_A,
+                               *xguard_text.ESCALATION_A, *xguard_text.CONTEXT_BIND_A,
+                               *xguard_text.PRETEXT_A, *xguard_text.ROLEPLAY_A,
+                               *xguard_text.TRANSFORM_A]),
+        "orbench": fixed_parts(orbench_text.WRAPPERS_A),
+    }
+    for name, phrases in family_a.items():
+        assert phrases
+        for item in _items(name, "heldout"):
+            text = _prompt_text(item.messages)
+            assert not [p for p in phrases if p in text], item.id
+    for name in OBJECTIVES:
+        assert not ({_prompt_text(i.messages) for i in _items(name, "eval")}
+                    & {_prompt_text(i.messages) for i in _items(name, "heldout")})
 
 
 def test_xguard_training_dialogues_end_in_a_refusal_with_an_alternative():
@@ -127,8 +151,10 @@ def test_no_operational_detail_in_xguard_data():
         rows = _pool("xguard") if name == "pool" else _items("xguard", name)
         for row in rows:
             for message in row.messages:
+                # Attacks may *ask* for steps ("step by step"); no message may give them.
+                steps = rules.STEPS if message.role == "assistant" else rules.STEPS[:2]
                 assert not any(rules._any(p, message.content)
-                               for p in (rules.CODE, rules.PARAMETERS, rules.STEPS[:2])), row.id
+                               for p in (rules.CODE, rules.PARAMETERS, steps)), row.id
 
 
 def test_ifeval_gold_responses_pass_the_strict_checker():
@@ -165,13 +191,15 @@ def test_ifeval_data_uses_at_least_fifteen_instruction_types_with_valid_kwargs(t
 
 
 def test_ifeval_composer_never_ships_a_failing_gold():
-    rng = random.Random(3)
-    for complexity in (1, 2, 3, 4, 5):
-        item = ifeval_compose.compose_item(rng, "tea", complexity, "B")
-        from mosaic.tools.judges.ifeval_checker import check_ifeval
+    from mosaic.data.compose import ifeval_text
+    from mosaic.tools.judges.ifeval_checker import check_ifeval
 
-        assert all(check_ifeval(item.prompt, item.instruction_ids, item.kwargs,
-                                item.gold)["strict"])
+    rng = random.Random(3)
+    for topic in sorted(ifeval_text.TOPICS)[::4]:
+        for complexity in (1, 2, 3, 4, 5):
+            item = ifeval_compose.compose_item(rng, topic, complexity, rng.choice("AB"))
+            result = check_ifeval(item.prompt, item.instruction_ids, item.kwargs, item.gold)
+            assert all(result["strict"]), (topic, complexity, item.instruction_ids)
 
 
 def test_orbench_pool_answers_are_helpful_and_not_refusals():
@@ -180,7 +208,6 @@ def test_orbench_pool_answers_are_helpful_and_not_refusals():
     assert len({r.attributes["category"] for r in rows}) >= 8
     for row in rows:
         assert not rules.is_refusal(row.messages[-1].content)
-    assert judge.id  # the quality judge is recorded in the manifest
     manifest = json.loads((STARTER_DIR / "manifest.json").read_text())
     assert manifest["quality_judge"] == judge.id
 
