@@ -97,7 +97,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_build(args: argparse.Namespace) -> int:
-    from mosaic.data.compose.build import STARTER_DIR, TOKEN_MODEL, build_starter
+    from mosaic.data.compose import STARTER_DIR
+    from mosaic.data.compose.build import TOKEN_MODEL, build_starter
     from mosaic.train.models import load_tokenizer, resolve_model
 
     out = Path(args.out) if args.out else STARTER_DIR

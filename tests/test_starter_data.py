@@ -8,12 +8,12 @@ from collections import Counter
 
 import pytest
 
+from mosaic.data.compose import STARTER_DIR
 from mosaic.data.compose import ifeval as ifeval_compose
 from mosaic.data.compose import xguard as xguard_compose
 from mosaic.data.compose.build import (
     OBJECTIVES,
     SIZED_FOR_BUDGET,
-    STARTER_DIR,
 )
 from mosaic.data.formats import load_eval_items, load_pool
 from mosaic.objectives import get_objective

@@ -19,6 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from mosaic.data.compose import STARTER_DIR, STARTER_OBJECTIVES
 from mosaic.data.formats import LOADERS
 from mosaic.errors import ConfigError
 from mosaic.objectives import get_objective
@@ -27,12 +28,10 @@ from mosaic.store import cache_root
 from mosaic.tools.evaluate import freeze_prompt_labels
 from mosaic.tools.judges import Judge
 
-STARTER = Path(__file__).resolve().parents[1] / "data" / "starter"
-DEFAULT_EVAL_SETS = {name: STARTER / f"{name}_eval.jsonl" for name in
-                     ("xguard", "orbench", "ifeval")}
+DEFAULT_EVAL_SETS = {name: STARTER_DIR / f"{name}_eval.jsonl" for name in STARTER_OBJECTIVES}
 """The starter eval sets shipped with the package (docs/data.md), in mosaic's own
 `eval-items` format with labels known by construction."""
-HELDOUT_EVAL_SETS = {name: STARTER / f"{name}_heldout.jsonl" for name in DEFAULT_EVAL_SETS}
+HELDOUT_EVAL_SETS = {name: STARTER_DIR / f"{name}_heldout.jsonl" for name in STARTER_OBJECTIVES}
 """The starter held-out (generalisation) sets: seeds and phrasings absent from the pools."""
 STARTER_FORMAT = "eval-items"
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mosaic.data.compose import STARTER_OBJECTIVES, ifeval_text, orbench_text
 from mosaic.data.compose import ifeval as ifeval_compose
-from mosaic.data.compose import ifeval_text, orbench_text
 from mosaic.data.compose import orbench as orbench_compose
 from mosaic.data.compose import xguard as xguard_compose
 from mosaic.data.ifeval_instructions import instruction_group
@@ -40,8 +40,6 @@ from mosaic.tools.judges import Judge, RuleJudge
 
 COMPOSER_VERSION = "1"
 """Bumped whenever composed content changes (the manifest records it)."""
-STARTER_DIR = Path(__file__).resolve().parents[1] / "starter"
-"""Where the shipped starter data lives (package data)."""
 TOKEN_MODEL = "smollm2-135m-instruct"
 """Pool token counts are for this model's chat template (the demo preset's base model)."""
 SIZED_FOR_BUDGET = 40_000
@@ -51,7 +49,7 @@ any pool. Presets whose budget uses the starter pools must stay at or below it."
 POOL_PER_SLICE = {"xguard": 90, "orbench": 90, "ifeval": 70}
 EVAL_PER_SLICE = 20
 HELDOUT_PER_SLICE = 10
-OBJECTIVES = ("xguard", "orbench", "ifeval")
+OBJECTIVES = STARTER_OBJECTIVES
 
 
 @dataclass
@@ -291,7 +289,7 @@ def count_pool_tokens(rows: Sequence[PoolRow], tokenizer: Any) -> list[PoolRow]:
 
 
 def _jsonl(records: Sequence[PoolRow | EvalItem]) -> bytes:
-    return "".join(json.dumps(r.model_dump(mode="json", exclude_defaults=False),
+    return "".join(json.dumps(r.model_dump(mode="json"),
                               ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
 

@@ -105,8 +105,7 @@ def draw_instructions(rng: random.Random, complexity: int) -> list[str]:
 def _highlight(sentence: str, rng: random.Random) -> str:
     """The sentence with one word (never the first) wrapped in *...*."""
     words = sentence.split(" ")
-    spots = [i for i, w in enumerate(words) if i > 0 and len(_WORD.sub("", w)) == 0
-             and len(w) >= 5]
+    spots = [i for i, w in enumerate(words) if i > 0 and w.isalpha() and len(w) >= 5]
     if not spots:
         return sentence
     i = rng.choice(spots)
