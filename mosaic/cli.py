@@ -19,6 +19,8 @@ examples:
   mosaic data check chat-sft data/xguard-train.jsonl --objective xguard --model tiny
   mosaic data check ifeval google/IFEval --split train --lenient
   mosaic data build --seed 0 --out /tmp/starter       recompose the starter data (docs/data.md)
+  mosaic mix --action action.json --preset demo      build the mixture an action asks for
+  mosaic mix --action action.json --budget 20000 --repair --out runs/mix
   mosaic eval --model smollm2-135m-instruct --limit 10 --out runs/eval-base
   mosaic eval --model smollm2-135m-instruct --heldout     on the starter held-out sets
   mosaic eval --model smollm2-135m-instruct --adapter runs/x/adapter --data orbench=or.csv
@@ -107,6 +109,72 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
                   model_id=resolve_model(TOKEN_MODEL).model_id)
     print(f"[mosaic] wrote the starter data to {out} (manifest.json lists sizes and hashes)")
     return 0
+
+
+def _cmd_mix(args: argparse.Namespace) -> int:
+    from mosaic.config import load_preset
+    from mosaic.tools.mixture import build_mixture, write_mixture
+    from mosaic.tools.pools import load_pools
+    from mosaic.tools.repair import repair_action
+    from mosaic.tools.validate import parse_action, validate_action
+
+    config = load_preset(args.preset)
+    updates = {k: v for k, v in (("budget", args.budget), ("seed", args.seed),
+                                 ("repetition_cap", args.repetition_cap)) if v is not None}
+    if updates:
+        settings = config.mixture.model_validate({**config.mixture.model_dump(), **updates})
+        config = config.model_copy(update={"mixture": settings})
+    try:
+        text = Path(args.action).read_text(encoding="utf-8")
+    except OSError as error:
+        raise MosaicError(f"cannot read the action file {args.action}: {error.strerror}"
+                          ) from None
+    action, report = parse_action(text)
+    if action is None:
+        print(f"{args.action} is not a DataAction:\n{report.describe()}", file=sys.stderr)
+        return 2
+    pools = load_pools(config)
+    report = validate_action(action, pools, config.mixture, config.constraints)
+    if not report.ok and not args.repair:
+        print(f"{args.action} cannot be built as it is:\n{report.describe()}\n"
+              "(--repair builds the nearest valid action instead)", file=sys.stderr)
+        return 2
+    if not report.ok:
+        repaired = repair_action(action, pools, config.mixture, config.constraints)
+        for change in repaired.changes:
+            print(f"repair: {change.path}: {json.dumps(change.before)} -> "
+                  f"{json.dumps(change.after)} ({change.reason})")
+        action, report = repaired.action, repaired.report
+    for problem in report.problems:
+        print(f"{problem.severity}: {problem.path}: {problem.message}")
+    mixture = build_mixture(action, pools, config.mixture, config.constraints)
+    out = Path(args.out or f"runs/mix-{mixture.manifest.content_hash}")
+    write_mixture(mixture, pools, out)
+    (out / "action.json").write_text(action.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    print(_manifest_summary(mixture.manifest))
+    print(f"[mosaic] wrote {out}/train.jsonl ({len(mixture)} rows), manifest.json, action.json")
+    return 0
+
+
+def _manifest_summary(manifest) -> str:
+    budget = manifest.budget
+    lines = [f"budget {budget:,} tokens ({manifest.token_count}), realised "
+             f"{manifest.realised_tokens:,} ({manifest.realised_tokens / budget:.1%}), "
+             f"assistant {manifest.assistant_tokens:,}; seed {manifest.seed}, "
+             f"content hash {manifest.content_hash}"]
+    for name, tokens in manifest.tokens_by_objective.items():
+        rows = len(manifest.row_ids.get(name, []))
+        lines.append(f"  {name:<8} {tokens:>9,} tokens {tokens / budget:6.1%}  {rows:>6} rows"
+                     f"  focus {manifest.focus_tokens.get(name, 0):,}")
+        for bucket, planned in manifest.bucket_budgets.get(name, {}).items():
+            got = manifest.tokens_by_bucket[name].get(bucket, 0)
+            lines.append(f"    {bucket:<14} planned {planned:>9,}  realised {got:>9,}")
+    for entry in manifest.redistributed:
+        if entry.reason in ("exhausted", "unplaced"):
+            where = f"{entry.objective}/{entry.bucket}" if entry.bucket else "the run"
+            lines.append(f"  {entry.reason}: {where}: {entry.planned - entry.realised:,} tokens"
+                         f" ({entry.note})")
+    return "\n".join(lines)
 
 
 def _print_token_stats(rows: list, model_spec: str, max_tokens: int) -> None:
@@ -242,6 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
                        "the seed of the shipped files)")
     build.add_argument("--out", help="output folder (default: the package's starter folder)")
     build.set_defaults(func=_cmd_data_build)
+
+    mix = commands.add_parser(
+        "mix", help="validate a DataAction and build its token-budgeted mixture")
+    mix.add_argument("--action", required=True, help="a DataAction JSON file "
+                     "(`mosaic schema action` gives its schema)")
+    mix.add_argument("--preset", default="demo", help="run preset from configs/: pools, "
+                     "base model (its chat template counts the tokens), budget (default demo)")
+    mix.add_argument("--budget", type=int, help="templated tokens (default: the preset's)")
+    mix.add_argument("--seed", type=int, help="sampling seed (default: the preset's)")
+    mix.add_argument("--repetition-cap", type=int,
+                     help="most times a row may repeat (default: the preset's)")
+    mix.add_argument("--repair", action="store_true",
+                     help="build the nearest valid action when this one is not valid")
+    mix.add_argument("--out", help="output folder (default runs/mix-<content hash>)")
+    mix.set_defaults(func=_cmd_mix)
 
     ev = commands.add_parser("eval", help="evaluate a model (+ adapter) on the objectives' "
                              "eval sets: report.json, samples.jsonl, summary.md")

@@ -2,6 +2,7 @@
 
     MosaicError                     catch this to catch everything below
      ├── ConfigError                a setting is unknown, of the wrong type or inconsistent
+     ├── ActionError                a DataAction is invalid (carries the full validation report)
      ├── DataError                  a dataset row or file is malformed (names file, row, field)
      │    └── DatasetUnavailable    a dataset cannot be reached (offline hub id, missing path)
      ├── ModelError                 a model spec cannot be resolved, built or loaded
@@ -24,6 +25,14 @@ class MosaicError(Exception):
 
 class ConfigError(MosaicError):
     """A configuration value is unknown, of the wrong type, or inconsistent with another."""
+
+
+class ActionError(MosaicError):
+    """A DataAction cannot be used as it is; `report` (a ValidationReport) lists every problem."""
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True)

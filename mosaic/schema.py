@@ -232,12 +232,14 @@ FocusValue = str | int
 class FocusCriteria(Record):
     """Which rows of a bucket to prefer (include) or never use (exclude).
 
-    Keys come from the objective's focus vocabulary. Within one key the listed values are
-    alternatives (OR); across keys all must match (AND). A range key takes `[lo, hi]`.
+    Keys come from the objective's focus vocabulary (`mosaic objectives` lists them). Within
+    one key the listed values are alternatives (OR). A range key takes `[lo, hi]` inclusive.
     """
 
     include: dict[str, list[FocusValue]] = Field(default_factory=dict)
+    """Rows to fill first: a row is focus when it matches EVERY key here (AND across keys)."""
     exclude: dict[str, list[FocusValue]] = Field(default_factory=dict)
+    """Rows never to train on: a row matching ANY key here is removed (OR across keys)."""
 
 
 class ObjectivePlan(Record):
@@ -338,19 +340,87 @@ class Constraint(Record):
 
 
 # ---------------------------------------------------------------------------------------
+# Validation of actions
+
+Severity = Literal["error", "warning"]
+
+
+class Problem(Record):
+    """One thing wrong with an action (or, as a warning, with what the pools can give it)."""
+
+    code: str
+    """Stable machine-readable code, e.g. `ratios_sum`, `unknown_slice`, `bucket_too_small`."""
+    path: str
+    """Where in the action, e.g. `objectives.xguard.bucket_weights.complexity_9`."""
+    message: str
+    """The problem and its fix, as a sentence a person (or an LLM) can act on."""
+    severity: Severity = "error"
+    """`error`: the action must change; `warning`: worth knowing, the action stands."""
+
+
+class ValidationReport(Record):
+    """Every problem of one action, never just the first."""
+
+    problems: list[Problem] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem is an error (warnings allowed)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def codes(self) -> set[str]:
+        return {p.code for p in self.problems}
+
+    def describe(self) -> str:
+        """One line per problem, errors first; "valid" when there is none."""
+        if not self.problems:
+            return "valid"
+        return "\n".join(f"{p.severity}: {p.path}: {p.message} [{p.code}]"
+                         for p in self.errors + self.warnings)
+
+
+class Change(Record):
+    """One edit repair made to an action."""
+
+    path: str
+    """Where in the action, as in `Problem.path`."""
+    before: JsonValue = None
+    after: JsonValue = None
+    reason: str
+
+
+# ---------------------------------------------------------------------------------------
 # Mixtures and rounds
 
 
+RedistributionReason = Literal["exhausted", "gap", "received", "unplaced"]
+
+
 class Redistribution(Record):
-    """Budget an objective or bucket could not use, and where it went."""
+    """One bucket whose realised tokens differ from the budget the action gave it.
+
+    A bucket that runs out of rows (`exhausted`) or keeps a remainder no row fits into
+    (`gap`) gives its unused budget to the same objective's other buckets, then to the other
+    objectives; those that took it are `received`. Budget nobody could use is `unplaced`.
+    """
 
     objective: str
     bucket: str | None = None
-    tokens: int = Field(ge=0)
-    to_objective: str | None = None
-    """None when the tokens could not be placed anywhere (reported, never silently lost)."""
-    to_bucket: str | None = None
-    reason: str = ""
+    """None for an `unplaced` entry (the run as a whole)."""
+    planned: int = Field(ge=0)
+    """Tokens the action's ratios and bucket weights gave the bucket."""
+    realised: int = Field(ge=0)
+    """Tokens of the bucket in the mixture."""
+    reason: RedistributionReason
+    note: str = ""
 
 
 class MixtureManifest(Record):
@@ -371,8 +441,15 @@ class MixtureManifest(Record):
     row_ids: dict[str, list[str]] = Field(default_factory=dict)
     """Objective -> ids of the pool rows taken (a row may repeat up to the repetition cap)."""
     pool_fingerprints: dict[str, str] = Field(default_factory=dict)
+    bucket_budgets: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Objective -> bucket -> tokens the action planned for it (before redistribution)."""
     redistributed: list[Redistribution] = Field(default_factory=list)
+    repetition_cap: int = Field(default=1, ge=1)
+    """Most times one pool row may appear in the mixture."""
+    min_quality: float | None = None
+    """Rows whose gold quality is below this were not used (None: no quality filter)."""
     content_hash: str = ""
+    """Hash of the mixture's ordered (objective, row id) list and the pools' fingerprints."""
 
 
 class RoundRecord(Record):

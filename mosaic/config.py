@@ -1,0 +1,90 @@
+"""Typed run configuration and the presets in `configs/` (tiny, demo, paper).
+
+A preset is a YAML file that opens with the command that runs it and lists its settings
+with a word on each trade-off. `load_preset(name)` reads and validates one; an unknown key
+or a value of the wrong type is a ConfigError naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from mosaic.errors import ConfigError
+from mosaic.schema import Constraint, Record
+
+CONFIGS_DIR = Path(os.environ.get("MOSAIC_CONFIGS_DIR")
+                   or Path(__file__).resolve().parents[1] / "configs")
+
+
+class MixSettings(Record):
+    """How a DataAction becomes a mixture."""
+
+    budget: int = Field(gt=0)
+    """Templated tokens of the whole mixture (the base model's own chat template)."""
+    seed: int = 0
+    """Sampling seed: the same action, pools, budget and seed give the same mixture."""
+    repetition_cap: int = Field(default=1, ge=1)
+    """Most times one pool row may appear (1 = never repeat a row)."""
+    min_quality: float | None = Field(default=None, ge=1, le=5)
+    """Leave out pool rows whose gold quality is below this (unjudged rows too); None: keep all."""
+
+
+class PoolSource(Record):
+    """Where one objective's training pool comes from."""
+
+    path: str
+    """A file, folder or Hugging Face id; relative paths are from the working directory,
+    `starter:` names a file of the shipped starter data (e.g. `starter:xguard_pool.jsonl`)."""
+    format: str = "pool"
+    """A loader of `mosaic.data.formats.LOADERS`; `pool` is mosaic's own pre-scored format."""
+
+    def resolved(self) -> Path | str:
+        if self.path.startswith("starter:"):
+            from mosaic.data.compose import STARTER_DIR
+
+            return STARTER_DIR / self.path.removeprefix("starter:")
+        return self.path
+
+
+class RunConfig(Record):
+    """One run's settings (a preset plus overrides)."""
+
+    preset: str
+    """Name of the preset this config came from."""
+    model: str
+    """Base model: tiny | smollm2-135m-instruct | PATH | ORG/NAME."""
+    pools: dict[str, PoolSource]
+    """Objective -> its training pool; these are the run's objectives, in order."""
+    mixture: MixSettings
+    constraints: list[Constraint] = Field(default_factory=list)
+    """Rules every action must satisfy (reviewers and chat add more during a run)."""
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> RunConfig:
+    """The preset `name` from `configs/`, validated."""
+    import yaml
+
+    path = CONFIGS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(preset_names()) or "(none)"
+        raise ConfigError(f"unknown preset '{name}' (no {path}); presets: {known}")
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        return RunConfig.model_validate({"preset": name, **raw})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in error.errors())
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,216 @@
+"""One objective's training pool as columns, and focus matching over them.
+
+The mixture builder and the action validator never loop over rows in Python: they read a
+`PoolTable` (numpy arrays of token counts, slice codes, quality and the attributes focus
+keys match) and select with array operations. A table is built once per pool load
+(`pool_table`), or directly from arrays for synthetic pools (benchmarks/mixture.py).
+
+Focus matching (`match_criteria`) follows `FocusCriteria`: within one key the listed values
+are alternatives; `include` needs every key to match, `exclude` removes a row that matches
+any key. A `values` key matches a scalar attribute equal to one of the values, or a list
+attribute containing one; a `range` key `[lo, hi]` matches a number inside it (inclusive).
+A row without the attribute matches nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mosaic.errors import DataError
+from mosaic.objectives import Objective, get_objective
+from mosaic.schema import FocusValue, PoolRow
+
+ColumnKind = Literal["number", "codes", "lists"]
+
+
+@dataclass(frozen=True)
+class AttributeColumn:
+    """One attribute of every row, in the cheapest form that answers focus queries.
+
+    number: float per row (NaN = missing); codes: int per row into `vocab` (-1 = missing);
+    lists: each row's values as codes into `vocab`, flattened, with `owners[i]` the row of
+    the i-th code.
+    """
+
+    kind: ColumnKind
+    values: np.ndarray
+    vocab: tuple[Any, ...] = ()
+    owners: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class PoolTable:
+    """One objective's pool as arrays (row i of every array is the pool's row i)."""
+
+    objective: str
+    ids: np.ndarray
+    """Row ids (str)."""
+    tokens: np.ndarray
+    """Templated tokens per row (int64), counted as `token_count` says."""
+    assistant_tokens: np.ndarray
+    slices: np.ndarray
+    """Index into `slice_names` per row (int16); -1 for a row without a known slice."""
+    slice_names: tuple[str, ...]
+    quality: np.ndarray
+    """Gold quality per row (float64); NaN when unjudged."""
+    attributes: Mapping[str, AttributeColumn]
+    token_count: str
+    """How tokens were counted, e.g. `templated:<model id>`."""
+    fingerprint: str
+    """Hash of the rows' content and token counts (part of every mixture's cache key)."""
+    rows: Sequence[PoolRow] | None = field(default=None, repr=False)
+    """The rows themselves (their messages are what a written mixture holds); None for
+    synthetic tables."""
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def slice_code(self, name: str) -> int:
+        return self.slice_names.index(name) if name in self.slice_names else -1
+
+
+def _column(values: Sequence[Any]) -> AttributeColumn:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, list) for v in present):
+        vocab: dict[Any, int] = {}
+        codes: list[int] = []
+        owners: list[int] = []
+        for row, items in enumerate(values):
+            for item in items or ():
+                key = _hashable(item)
+                codes.append(vocab.setdefault(key, len(vocab)))
+                owners.append(row)
+        return AttributeColumn("lists", np.asarray(codes, dtype=np.int32), tuple(vocab),
+                               np.asarray(owners, dtype=np.int64))
+    if present and all(isinstance(v, int | float) for v in present):  # bools are ints
+        return AttributeColumn("number", np.asarray(
+            [np.nan if v is None else float(v) for v in values], dtype=np.float64))
+    vocab = {}
+    codes = [-1 if v is None else vocab.setdefault(_hashable(v), len(vocab)) for v in values]
+    return AttributeColumn("codes", np.asarray(codes, dtype=np.int32), tuple(vocab))
+
+
+def _hashable(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+
+
+def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> PoolTable:
+    """A table of `rows` (all of `objective`, all with token counts)."""
+    spec = get_objective(objective)
+    problems = [f"row {i} ({row.id}): objective is '{row.objective}'"
+                for i, row in enumerate(rows) if row.objective != objective]
+    problems += [f"row {i} ({row.id}): no token count" for i, row in enumerate(rows)
+                 if row.tokens is None]
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(f"pool of '{objective}' cannot be used: " + "; ".join(problems[:5])
+                        + more)
+    names = {a for key in spec.focus_keys.values() for a in [key.attribute] if a != "slice"}
+    attributes = {name: _column([row.attributes.get(name) for row in rows])
+                  for name in sorted(names)}
+    digest = hashlib.sha256(token_count.encode())
+    for row in rows:
+        digest.update(row.model_dump_json().encode())
+    return PoolTable(
+        objective=objective,
+        ids=np.asarray([row.id for row in rows], dtype=object),
+        tokens=np.asarray([row.tokens for row in rows], dtype=np.int64),
+        assistant_tokens=np.asarray([row.assistant_tokens or 0 for row in rows], dtype=np.int64),
+        slices=np.asarray([spec.slices.index(row.slice) if row.slice in spec.slices else -1
+                           for row in rows], dtype=np.int16),
+        slice_names=spec.slices,
+        quality=np.asarray([np.nan if row.quality is None else row.quality for row in rows],
+                           dtype=np.float64),
+        attributes=attributes,
+        token_count=token_count,
+        fingerprint=digest.hexdigest()[:16],
+        rows=list(rows),
+    )
+
+
+def load_pool_table(source: str | Path, *, objective: str, token_count: str,
+                    tokenizer: Any = None, fmt: str = "pool") -> PoolTable:
+    """Read a pool file and make its table, counting tokens for the target model.
+
+    Token counts stored in the rows are kept only when a `manifest.json` beside the file
+    says they were counted as `token_count` (the shipped starter pools, counted for the
+    demo model); otherwise every row is recounted with `tokenizer`, so the budget always
+    means the base model's own templated tokens.
+    """
+    from mosaic.data.formats import LOADERS
+
+    rows = LOADERS[fmt](source, objective=objective).rows
+    if not counted_as(source, token_count):
+        if tokenizer is None:
+            raise DataError(f"{source}: token counts are not for {token_count}; pass the "
+                            "model's tokenizer to recount them")
+        from mosaic.data.tokens import count_tokens
+
+        counts = count_tokens(tokenizer, [row.messages for row in rows])
+        rows = [row.model_copy(update={"tokens": c.total, "assistant_tokens": c.assistant})
+                for row, c in zip(rows, counts, strict=True)]
+    return pool_table(rows, objective=objective, token_count=token_count)
+
+
+def counted_as(source: str | Path, token_count: str) -> bool:
+    """Whether a pool file's stored token counts are `token_count`'s (its folder's
+    manifest.json says so)."""
+    source = Path(source)
+    manifest = source.parent / "manifest.json"
+    if not (source.is_file() and manifest.is_file()):
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("token_count") == token_count
+    except (OSError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------
+# Focus matching
+
+
+def match_key(table: PoolTable, objective: Objective, key: str,
+              values: Sequence[FocusValue]) -> np.ndarray:
+    """Rows matching one focus key (bool per row). The key and values must be valid for
+    the objective (the validator checks that first); unknown values match nothing."""
+    focus_key = objective.focus_keys[key]
+    n = len(table)
+    if focus_key.attribute == "slice":
+        codes = [table.slice_code(str(v)) for v in values]
+        return np.isin(table.slices, [c for c in codes if c >= 0])
+    column = table.attributes.get(focus_key.attribute)
+    if column is None:
+        return np.zeros(n, dtype=bool)
+    if focus_key.kind == "range":
+        if column.kind != "number":
+            return np.zeros(n, dtype=bool)
+        lo, hi = float(values[0]), float(values[1])
+        return (column.values >= lo) & (column.values <= hi)  # NaN compares False
+    if column.kind == "number":
+        wanted = [float(v) for v in values if isinstance(v, int | float)]
+        return np.isin(column.values, wanted)
+    index = {v: i for i, v in enumerate(column.vocab)}
+    wanted_codes = [index[v] for v in values if v in index]
+    if column.kind == "codes":
+        return np.isin(column.values, wanted_codes)
+    hits = np.isin(column.values, wanted_codes)
+    return np.bincount(column.owners[hits], minlength=n).astype(bool)
+
+
+def match_criteria(table: PoolTable, objective: Objective,
+                   criteria: Mapping[str, Sequence[FocusValue]], *, mode: Literal["all", "any"]
+                   ) -> np.ndarray:
+    """Rows matching every key (`all`, include) or any key (`any`, exclude). With no keys:
+    `all` matches no row (no focus) and `any` matches no row (nothing excluded)."""
+    if not criteria:
+        return np.zeros(len(table), dtype=bool)
+    masks = [match_key(table, objective, key, values) for key, values in criteria.items()]
+    combine = np.logical_and if mode == "all" else np.logical_or
+    return combine.reduce(masks)
