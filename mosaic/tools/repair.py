@@ -127,13 +127,6 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
     ratios = _clean_ratios(action.ratios, pools, edit)
 
     caps = {name: capacity(table, plans.get(name), settings) for name, table in pools.items()}
-    for name in pools:
-        pins, forbidden = bucket_rules(constraints, name)
-        plan = plans.get(name)
-        explicit = plan is not None and bool(plan.bucket_weights)
-        if not explicit and (pins or (forbidden and ratios[name] > 0)):
-            plans[name] = _explicit_weights(plan, caps[name], name, edit)
-
     budget = effective_budget(caps, constraints, settings.budget)
     bounds = {}
     for name in pools:
@@ -148,6 +141,12 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
                        "each pool holds")
         ratios = fitted
 
+    for name in pools:
+        pins, forbidden = bucket_rules(constraints, name)
+        plan = plans.get(name)
+        explicit = plan is not None and bool(plan.bucket_weights)
+        if not explicit and (pins or (forbidden and ratios[name] > 0)):
+            plans[name] = _explicit_weights(plan, caps[name], name, edit)
     for name, plan in plans.items():
         plans[name] = _fit_buckets(name, plan, caps[name], ratios.get(name, 0.0) * budget,
                                    constraints, edit)

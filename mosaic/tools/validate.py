@@ -421,8 +421,13 @@ def _capacity_problems(action: DataAction, pools: Mapping[str, PoolTable],
     shares = _normalised({n: r for n, r in action.ratios.items() if n in pools})
     for name, share in shares.items():
         if share > 0:
-            problems += _objective_capacity(name, plans[name], caps[name], share * budget,
-                                            settings.repetition_cap)
+            found = _objective_capacity(name, plans[name], caps[name], share * budget,
+                                        settings.repetition_cap)
+            if budget < settings.budget:
+                # No action can fill this budget: the builder takes all the rows it can, so
+                # a share beyond a pool only shifts the mix; worth a warning, not a refusal.
+                found = [p.model_copy(update={"severity": "warning"}) for p in found]
+            problems += found
     return problems
 
 
