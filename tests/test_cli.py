@@ -90,3 +90,33 @@ def test_eval_reports_an_invalid_setting_without_a_traceback(capsys):
     assert main(["eval", "--model", "tiny", "--batch-size", "0", "--limit", "1"]) == 2
     captured = capsys.readouterr()
     assert "invalid setting: batch_size" in captured.err and "eval sets" not in captured.out
+
+
+def test_mix_builds_a_valid_action_and_refuses_an_invalid_one_unless_repaired(
+        tmp_path, capsys):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"ratios": {"xguard": 0.5, "orbench": 0.25, "ifeval": 0.25},
+                                "objectives": {"xguard": {"bucket_weights": {
+                                    "complexity_4": 0.5, "complexity_5": 0.5}}}}))
+    assert main(["mix", "--action", str(good), "--preset", "tiny", "--budget", "6000",
+                 "--out", str(tmp_path / "mix")]) == 0
+    out = capsys.readouterr().out
+    assert "budget 6,000 tokens (templated:tiny" in out and "complexity_5" in out
+    manifest = json.loads((tmp_path / "mix" / "manifest.json").read_text())
+    assert 0.99 * 6000 <= manifest["realised_tokens"] <= 6000
+    lines = (tmp_path / "mix" / "train.jsonl").read_text().splitlines()
+    assert len(lines) == sum(len(ids) for ids in manifest["row_ids"].values())
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"ratios": {"xguard": 0.8, "orbench": 0.4}}))
+    assert main(["mix", "--action", str(bad), "--preset", "tiny", "--out",
+                 str(tmp_path / "bad-mix")]) == 2
+    err = capsys.readouterr().err
+    assert "ratios_sum" in err and "--repair" in err
+    assert not (tmp_path / "bad-mix").exists()
+    assert main(["mix", "--action", str(bad), "--preset", "tiny", "--repair", "--out",
+                 str(tmp_path / "bad-mix")]) == 0
+    assert "repair: ratios.xguard: 0.8 -> 0.666667" in capsys.readouterr().out
+    (tmp_path / "broken.json").write_text("{not json")
+    assert main(["mix", "--action", str(tmp_path / "broken.json"), "--preset", "tiny"]) == 2
+    assert "malformed" in capsys.readouterr().err

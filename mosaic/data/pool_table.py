@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mosaic.errors import DataError
+from mosaic.errors import ConfigError, DataError, RowProblem
 from mosaic.objectives import Objective, get_objective
 from mosaic.schema import FocusValue, PoolRow
 
@@ -104,14 +104,14 @@ def _hashable(value: Any) -> Any:
 def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> PoolTable:
     """A table of `rows` (all of `objective`, all with token counts)."""
     spec = get_objective(objective)
-    problems = [f"row {i} ({row.id}): objective is '{row.objective}'"
+    problems = [RowProblem(row.source, i, "objective", f"row {row.id} belongs to "
+                           f"'{row.objective}', not '{objective}'")
                 for i, row in enumerate(rows) if row.objective != objective]
-    problems += [f"row {i} ({row.id}): no token count" for i, row in enumerate(rows)
-                 if row.tokens is None]
+    problems += [RowProblem(row.source, i, "tokens", f"row {row.id} has no token count")
+                 for i, row in enumerate(rows) if row.tokens is None]
     if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise DataError(f"pool of '{objective}' cannot be used: " + "; ".join(problems[:5])
-                        + more)
+        raise DataError(problems, hint=f"the pool of '{objective}' cannot be mixed until "
+                        "these rows are fixed")
     names = {a for key in spec.focus_keys.values() for a in [key.attribute] if a != "slice"}
     attributes = {name: _column([row.attributes.get(name) for row in rows])
                   for name in sorted(names)}
@@ -149,8 +149,8 @@ def load_pool_table(source: str | Path, *, objective: str, token_count: str,
     rows = LOADERS[fmt](source, objective=objective).rows
     if not counted_as(source, token_count):
         if tokenizer is None:
-            raise DataError(f"{source}: token counts are not for {token_count}; pass the "
-                            "model's tokenizer to recount them")
+            raise ConfigError(f"{source}: token counts are not for {token_count}; pass the "
+                              "model's tokenizer to recount them")
         from mosaic.data.tokens import count_tokens
 
         counts = count_tokens(tokenizer, [row.messages for row in rows])

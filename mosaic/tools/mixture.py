@@ -40,7 +40,7 @@ import numpy as np
 
 from mosaic.config import MixSettings
 from mosaic.data.pool_table import PoolTable
-from mosaic.errors import ActionError, DataError
+from mosaic.errors import ActionError, ConfigError
 from mosaic.schema import (
     Constraint,
     DataAction,
@@ -269,8 +269,8 @@ def _assemble(action: DataAction, pools: Mapping[str, PoolTable], settings: MixS
 def _token_count(pools: Mapping[str, PoolTable]) -> str:
     counts = {t.token_count for t in pools.values()}
     if len(counts) != 1:
-        raise DataError(f"pools were counted with different templates: {sorted(counts)}; "
-                        "recount them for the run's base model")
+        raise ConfigError(f"pools were counted with different templates: {sorted(counts)}; "
+                          "recount them for the run's base model")
     return counts.pop()
 
 
@@ -313,8 +313,8 @@ def write_mixture(mixture: Mixture, pools: Mapping[str, PoolTable], out: Path) -
                             strict=True):
                 table = pools[mixture.objectives[i]]
                 if table.rows is None:
-                    raise DataError(f"pool of '{table.objective}' has no rows to write "
-                                    "(a synthetic table)")
+                    raise ConfigError(f"pool of '{table.objective}' has no rows to write "
+                                      "(a synthetic table)")
                 row = table.rows[r]
                 line = {"id": row.id, "objective": row.objective, "slice": row.slice,
                         "messages": [m.model_dump() for m in row.messages]}
