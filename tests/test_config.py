@@ -29,7 +29,7 @@ def test_unknown_preset_and_bad_fields_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "CONFIGS_DIR", tmp_path)
     (tmp_path / "bad.yaml").write_text("model: tiny\npools: {}\nmixture: {budget: -5, "
                                        "sed: 1}\n")
-    with pytest.raises(ConfigError, match="unknown preset 'nope'.*bad"):
+    with pytest.raises(ConfigError, match=r"unknown preset 'nope'.*bad"):
         load_preset("nope")
     with pytest.raises(ConfigError) as caught:
         load_preset("bad")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,9 +68,26 @@ class PoolTable:
     rows: Sequence[PoolRow] | None = field(default=None, repr=False)
     """The rows themselves (their messages are what a written mixture holds); None for
     synthetic tables."""
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Selections already computed over this table (validation and building ask the same
+    questions of it); see `remember`."""
+
+    MEMO_SIZE = 256
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def remember(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()`, computed once per key for this table. Arrays come back read-only, so
+        a caller cannot change what the next caller gets."""
+        if key not in self.memo:
+            if len(self.memo) >= self.MEMO_SIZE:
+                self.memo.clear()
+            value = compute()
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            self.memo[key] = value
+        return self.memo[key]
 
     def slice_code(self, name: str) -> int:
         return self.slice_names.index(name) if name in self.slice_names else -1
@@ -183,8 +200,8 @@ def match_key(table: PoolTable, objective: Objective, key: str,
     focus_key = objective.focus_keys[key]
     n = len(table)
     if focus_key.attribute == "slice":
-        codes = [table.slice_code(str(v)) for v in values]
-        return np.isin(table.slices, [c for c in codes if c >= 0])
+        return _lookup(table.slices, len(table.slice_names),
+                       [table.slice_code(str(v)) for v in values])
     column = table.attributes.get(focus_key.attribute)
     if column is None:
         return np.zeros(n, dtype=bool)
@@ -197,11 +214,19 @@ def match_key(table: PoolTable, objective: Objective, key: str,
         wanted = [float(v) for v in values if isinstance(v, int | float)]
         return np.isin(column.values, wanted)
     index = {v: i for i, v in enumerate(column.vocab)}
-    wanted_codes = [index[v] for v in values if v in index]
+    codes = [index[v] for v in values if v in index]
+    hits = _lookup(column.values, len(column.vocab), codes)
     if column.kind == "codes":
-        return np.isin(column.values, wanted_codes)
-    hits = np.isin(column.values, wanted_codes)
+        return hits
     return np.bincount(column.owners[hits], minlength=n).astype(bool)
+
+
+def _lookup(codes: np.ndarray, vocab_size: int, wanted: Sequence[int]) -> np.ndarray:
+    """codes in `wanted` (a code of -1, "missing", never matches), by table lookup: one
+    gather instead of the sort `np.isin` does."""
+    table = np.zeros(vocab_size + 1, dtype=bool)
+    table[[c + 1 for c in wanted if c >= 0]] = True
+    return table[codes.astype(np.int64) + 1]
 
 
 def match_criteria(table: PoolTable, objective: Objective,

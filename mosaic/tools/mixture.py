@@ -63,28 +63,36 @@ MIXTURE_FILE = "train.jsonl"
 MANIFEST_FILE = "manifest.json"
 
 
-def first_fit(tokens: np.ndarray, capacity: int) -> np.ndarray:
-    """Which items a first-fit walk takes: go through `tokens` in order and take an item
-    whenever it still fits in what is left of `capacity`. Returns a bool mask.
+TAKEN = np.iinfo(np.int64).max
+"""Token count written over a queue entry once taken, so no capacity ever fits it again."""
+FIRST_WINDOW = 256
+"""Queue entries first-fit looks at before widening its window (doubling each time)."""
 
-    Each loop iteration takes the longest prefix (of the items that fit at all) that fits,
-    then resumes right after the first item that did not; so it runs once per skip, not
-    once per item.
+
+def first_fit(tokens: np.ndarray, capacity: int) -> np.ndarray:
+    """The items a first-fit walk takes: go through `tokens` in order and take an item
+    whenever it still fits in what is left of `capacity`. Returns their indices, ascending.
+
+    Each loop iteration takes the longest run (of the items that fit at all) that fits,
+    then resumes right after the first item that did not: one iteration per skip, not per
+    item. It looks at a window of the queue that doubles whenever it is used up, so a
+    small capacity costs a short scan, not a pass over the whole queue.
     """
-    taken = np.zeros(len(tokens), dtype=bool)
-    left, start = int(capacity), 0
-    while left > 0 and start < len(tokens):
-        fits = start + np.flatnonzero(tokens[start:] <= left)
-        if len(fits) == 0:
-            break
-        running = np.cumsum(tokens[fits])
-        n = int(np.searchsorted(running, left, side="right"))  # n >= 1: fits[0] fits
-        taken[fits[:n]] = True
-        left -= int(running[n - 1])
-        if n == len(fits):
-            break
-        start = int(fits[n]) + 1
-    return taken
+    taken = []
+    left, start, window, n = int(capacity), 0, FIRST_WINDOW, len(tokens)
+    while left > 0 and start < n:
+        end = min(n, start + window)
+        fits = start + np.flatnonzero(tokens[start:end] <= left)
+        if len(fits):
+            running = np.cumsum(tokens[fits])
+            k = int(np.searchsorted(running, left, side="right"))  # k >= 1: fits[0] fits
+            taken.append(fits[:k])
+            left -= int(running[k - 1])
+            if k < len(fits):
+                start = int(fits[k]) + 1
+                continue
+        start, window = end, window * 2
+    return np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -97,20 +105,40 @@ class _Bucket:
     """Its share of the objective's budget (the action's bucket weight)."""
     planned: int
     queue: np.ndarray
-    """Row indices still to consider, in the order first-fit walks them."""
+    """Row indices in the order first-fit walks them (a row may recur: repetition cap)."""
+    queue_tokens: np.ndarray
+    """Tokens of each queue entry; TAKEN once taken."""
     picked: list[np.ndarray] = field(default_factory=list)
     used: int = 0
+    head: int = 0
+    """Every queue entry before `head` is taken."""
 
-    def take(self, tokens: np.ndarray, room: int) -> int:
-        """Take rows from the queue into at most `room` more tokens; returns tokens taken."""
-        if room <= 0 or len(self.queue) == 0:
+    @classmethod
+    def over(cls, objective: str, name: str, weight: float, planned: int, queue: np.ndarray,
+             tokens: np.ndarray) -> _Bucket:
+        return cls(objective, name, weight, planned, queue, tokens[queue].astype(np.int64))
+
+    def remaining(self) -> np.ndarray:
+        """Queue entries not taken yet, in walk order."""
+        rest = self.queue[self.head:]
+        return rest[self.queue_tokens[self.head:] != TAKEN]
+
+    def exhausted(self) -> bool:
+        return not np.any(self.queue_tokens[self.head:] != TAKEN)
+
+    def take(self, room: int) -> int:
+        """Take queue entries into at most `room` more tokens; returns the tokens taken."""
+        if room <= 0 or self.head >= len(self.queue):
             return 0
-        mask = first_fit(tokens[self.queue], room)
-        chosen = self.queue[mask]
-        self.queue = self.queue[~mask]
-        gained = int(tokens[chosen].sum())
-        self.picked.append(chosen)
+        index = self.head + first_fit(self.queue_tokens[self.head:], room)
+        if not len(index):
+            return 0
+        gained = int(self.queue_tokens[index].sum())
+        self.picked.append(self.queue[index])
+        self.queue_tokens[index] = TAKEN
         self.used += gained
+        while self.head < len(self.queue) and self.queue_tokens[self.head] == TAKEN:
+            self.head += 1
         return gained
 
     def rows(self) -> np.ndarray:
@@ -152,6 +180,7 @@ def _buckets(table: PoolTable, plan: ObjectivePlan | None, objective_budget: int
     total = sum(max(w, 0.0) for w in weights.values())
     weights = {b: max(w, 0.0) / total for b, w in weights.items()}
     share = plan.focus_share if plan else 0.0
+    any_focus = bool(focus.any())
     index = np.flatnonzero(usable)
     codes = table.slices[index]
     order = np.argsort(codes, kind="stable")
@@ -166,28 +195,38 @@ def _buckets(table: PoolTable, plan: ObjectivePlan | None, objective_budget: int
         rng = _rng(settings.seed, table.objective, name)
         rows = rows[rng.permutation(len(rows))]
         planned = int(weight * objective_budget)
-        bucket = _Bucket(table.objective, name, weight, planned, rows[focus[rows]])
-        bucket.take(table.tokens, int(share * planned))
-        rest = [rows[~focus[rows]], bucket.queue]  # then focus rows left over
-        rest += [rows[rng.permutation(len(rows))] for _ in range(settings.repetition_cap - 1)]
-        bucket.queue = np.concatenate(rest)
-        bucket.take(table.tokens, planned - bucket.used)
+        # Focus rows first, up to focus_share of the bucket; then the other rows; then the
+        # focus rows left over; then, with a repetition cap k, k - 1 reshuffled copies.
+        picked: list[np.ndarray] = []
+        used = 0
+        queue = [rows]
+        if any_focus:
+            in_focus = focus[rows]
+            focus_first = _Bucket.over(table.objective, name, weight, planned, rows[in_focus],
+                                       table.tokens)
+            focus_first.take(int(share * planned))
+            picked, used = focus_first.picked, focus_first.used
+            queue = [rows[~in_focus], focus_first.remaining()]
+        queue += [rows[rng.permutation(len(rows))] for _ in range(settings.repetition_cap - 1)]
+        bucket = _Bucket.over(table.objective, name, weight, planned,
+                              np.concatenate(queue) if len(queue) > 1 else queue[0],
+                              table.tokens)
+        bucket.picked, bucket.used = picked, used
+        bucket.take(planned - bucket.used)
         buckets.append(bucket)
     return buckets
 
 
-def _spread(spare: int, receivers: Sequence[tuple[_Bucket, float]],
-            pools: Mapping[str, PoolTable]) -> int:
+def _spread(spare: int, receivers: Sequence[tuple[_Bucket, float]]) -> int:
     """Give `spare` tokens of budget to buckets in proportion to their weights; returns what
     none of them could use."""
     receivers = [(b, w) for b, w in receivers if w > 0]
     for _ in range(MAX_SPREAD_ROUNDS):
-        active = [(b, w) for b, w in receivers if len(b.queue)]
+        active = [(b, w) for b, w in receivers if not b.exhausted()]
         if spare <= 0 or not active:
             return max(spare, 0)
         total = sum(w for _, w in active)
-        gained = sum(b.take(pools[b.objective].tokens, int(spare * w / total))
-                     for b, w in active)
+        gained = sum(b.take(int(spare * w / total)) for b, w in active)
         spare -= gained
         if gained == 0:
             break
@@ -195,7 +234,7 @@ def _spread(spare: int, receivers: Sequence[tuple[_Bucket, float]],
     for bucket, _ in sorted(receivers, key=lambda bw: -bw[1]):
         if spare <= 0:
             break
-        spare -= bucket.take(pools[bucket.objective].tokens, spare)
+        spare -= bucket.take(spare)
     return max(spare, 0)
 
 
@@ -219,10 +258,9 @@ def build_mixture(action: DataAction, pools: Mapping[str, PoolTable], settings: 
                          if objective_budget[name] > 0 else [])
     for name in names:  # an objective's unused budget: first to its own buckets
         spare = objective_budget[name] - sum(b.used for b in buckets[name])
-        _spread(spare, [(b, b.weight) for b in buckets[name]], pools)
+        _spread(spare, [(b, b.weight) for b in buckets[name]])
     spare = budget - sum(b.used for bs in buckets.values() for b in bs)
-    unplaced = _spread(spare, [(b, ratios[n] * b.weight) for n in names for b in buckets[n]],
-                       pools)
+    unplaced = _spread(spare, [(b, ratios[n] * b.weight) for n in names for b in buckets[n]])
     return _assemble(action, pools, settings, names, buckets, unplaced)
 
 
@@ -283,7 +321,7 @@ def _redistributions(buckets: Mapping[str, list[_Bucket]], unplaced: int,
                 out.append(Redistribution(objective=name, bucket=b.name, planned=b.planned,
                                           realised=b.used, reason="received"))
             elif b.used < b.planned:
-                exhausted = len(b.queue) == 0
+                exhausted = b.exhausted()
                 out.append(Redistribution(
                     objective=name, bucket=b.name, planned=b.planned, realised=b.used,
                     reason="exhausted" if exhausted else "gap",

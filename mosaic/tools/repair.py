@@ -96,8 +96,9 @@ def fit_shares(target: Mapping[str, float], lo: Mapping[str, float], hi: Mapping
     result = {n: min(hi[n], max(lo[n], fixed.get(n, 0.0))) for n in names}
     # Put float dust on the share with the most room, so the sum is 1 to the last bit.
     residual = 1 - sum(result.values())
+    # (Never onto a share already at its bound: a forbidden bucket must stay exactly 0.)
     room = max(names, key=lambda n: (hi[n] - result[n]) if residual > 0 else (result[n] - lo[n]))
-    result[room] += residual
+    result[room] = min(hi[room], max(lo[room], result[room] + residual))
     return result
 
 

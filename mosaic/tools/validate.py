@@ -82,17 +82,27 @@ def valid_criteria(objective: Objective, criteria: Mapping[str, Sequence[FocusVa
             if not _focus_problems(objective, key, values)}
 
 
+def _key(criteria: Mapping[str, Sequence[FocusValue]]) -> str:
+    return json.dumps(criteria, sort_keys=True)
+
+
 def usable_rows(table: PoolTable, plan: ObjectivePlan | None, settings: MixSettings
                 ) -> np.ndarray:
-    """Rows the builder may sample: labelled, above the quality bar, not excluded."""
-    mask = table.slices >= 0
-    if settings.min_quality is not None:
-        mask &= table.quality >= settings.min_quality  # NaN (unjudged) compares False
-    if plan is not None and plan.focus.exclude:
-        objective = get_objective(table.objective)
-        exclude = valid_criteria(objective, plan.focus.exclude)
-        mask &= ~match_criteria(table, objective, exclude, mode="any")
-    return mask
+    """Rows the builder may sample: labelled, above the quality bar, not excluded
+    (read-only; remembered per table)."""
+    exclude = plan.focus.exclude if plan is not None else {}
+
+    def compute() -> np.ndarray:
+        mask = table.slices >= 0
+        if settings.min_quality is not None:
+            mask &= table.quality >= settings.min_quality  # NaN (unjudged) compares False
+        if exclude:
+            objective = get_objective(table.objective)
+            mask &= ~match_criteria(table, objective, valid_criteria(objective, exclude),
+                                    mode="any")
+        return mask
+
+    return table.remember(("usable", settings.min_quality, _key(exclude)), compute)
 
 
 def focus_rows(table: PoolTable, plan: ObjectivePlan | None, usable: np.ndarray) -> np.ndarray:
@@ -103,13 +113,18 @@ def focus_rows(table: PoolTable, plan: ObjectivePlan | None, usable: np.ndarray)
     include = valid_criteria(objective, plan.focus.include)
     if not include:
         return np.zeros(len(table), dtype=bool)
-    return usable & match_criteria(table, objective, include, mode="all")
+    matches = table.remember(("include", _key(include)),
+                             lambda: match_criteria(table, objective, include, mode="all"))
+    return usable & matches
 
 
 def bucket_tokens(table: PoolTable, mask: np.ndarray) -> np.ndarray:
     """Tokens of the masked rows per slice (index = slice code)."""
-    return np.bincount(table.slices[mask].astype(np.int64), weights=table.tokens[mask],
-                       minlength=len(table.slice_names)).astype(np.int64)
+    # Codes shifted by one so unlabelled rows (-1) land in a bin that is dropped.
+    shifted = table.slices.astype(np.intp) + 1
+    counts = np.bincount(shifted, weights=np.where(mask, table.tokens, 0),
+                         minlength=len(table.slice_names) + 1)
+    return counts[1:].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -126,12 +141,20 @@ class Capacity:
 
 
 def capacity(table: PoolTable, plan: ObjectivePlan | None, settings: MixSettings) -> Capacity:
-    usable = usable_rows(table, plan, settings)
-    cap = settings.repetition_cap
-    tokens = bucket_tokens(table, usable) * cap
-    focus = bucket_tokens(table, focus_rows(table, plan, usable)) * cap
-    return Capacity(buckets=dict(zip(table.slice_names, tokens.tolist(), strict=True)),
-                    focus=dict(zip(table.slice_names, focus.tolist(), strict=True)))
+    """What the table can give the plan, per bucket (remembered per table)."""
+    focus = plan.focus if plan is not None else None
+
+    def compute() -> Capacity:
+        usable = usable_rows(table, plan, settings)
+        cap = settings.repetition_cap
+        tokens = bucket_tokens(table, usable) * cap
+        in_focus = bucket_tokens(table, focus_rows(table, plan, usable)) * cap
+        return Capacity(buckets=dict(zip(table.slice_names, tokens.tolist(), strict=True)),
+                        focus=dict(zip(table.slice_names, in_focus.tolist(), strict=True)))
+
+    key = ("capacity", settings.min_quality, settings.repetition_cap,
+           focus.model_dump_json() if focus else "")
+    return table.remember(key, compute)
 
 
 def bucket_rules(constraints: Sequence[Constraint], objective: str
