@@ -9,7 +9,8 @@ from mosaic.config import MixSettings
 from mosaic.data.pool_table import match_criteria, pool_table
 from mosaic.objectives import get_objective
 from mosaic.schema import Constraint, DataAction, ObjectivePlan
-from mosaic.tools.validate import capacity, parse_action, validate_action
+from mosaic.tools.capacity import capacity
+from mosaic.tools.validate import parse_action, validate_action
 from tests.toy_pools import TOKEN_COUNT, toy_pools, toy_row
 
 POOLS = toy_pools()

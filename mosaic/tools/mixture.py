@@ -49,13 +49,8 @@ from mosaic.schema import (
     Redistribution,
 )
 from mosaic.store import readable_by_all, write_json_atomic
-from mosaic.tools.validate import (
-    capacity,
-    focus_rows,
-    natural_weights,
-    usable_rows,
-    validate_action,
-)
+from mosaic.tools.capacity import capacity, focus_rows, natural_weights, usable_rows
+from mosaic.tools.validate import validate_action
 
 MAX_SPREAD_ROUNDS = 8
 """Proportional redistribution rounds before the last sequential top-up."""

@@ -36,7 +36,7 @@ from mosaic.schema import (
     ObjectivePlan,
     ValidationReport,
 )
-from mosaic.tools.validate import (
+from mosaic.tools.capacity import (
     TOLERANCE,
     Capacity,
     bucket_rules,
@@ -45,8 +45,8 @@ from mosaic.tools.validate import (
     max_objective_tokens,
     natural_weights,
     share_bounds,
-    validate_action,
 )
+from mosaic.tools.validate import validate_action
 
 
 @dataclass
