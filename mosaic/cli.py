@@ -15,6 +15,7 @@ EXAMPLES = """\
 examples:
   mosaic objectives                                  slices, focus keys and rules of each objective
   mosaic schema action > data-action.schema.json     the JSON Schema every DataAction follows
+  mosaic schema action --preset demo                 ... narrowed to the demo run's objectives
   mosaic model prepare smollm2-135m-instruct         convert the demo model once (~30 s)
   mosaic data check chat-sft data/xguard-train.jsonl --objective xguard --model tiny
   mosaic data check ifeval google/IFEval --split train --lenient
@@ -51,7 +52,14 @@ def _cmd_objectives(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     from mosaic.schema import action_json_schema
 
-    text = json.dumps(action_json_schema(), indent=2)
+    if args.preset:
+        from mosaic.config import load_preset
+        from mosaic.tools.action_schema import run_action_schema
+
+        schema = run_action_schema(list(load_preset(args.preset).pools))
+    else:
+        schema = action_json_schema()
+    text = json.dumps(schema, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
@@ -274,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print a published JSON Schema")
     schema.add_argument("what", choices=["action"], help="which schema")
+    schema.add_argument("--preset", help="narrow the schema to this preset's objectives, "
+                        "slices and focus keys (what a diagnoser should decode against)")
     schema.add_argument("--out", help="write to this file instead of stdout")
     schema.set_defaults(func=_cmd_schema)
 
