@@ -271,8 +271,11 @@ def _assemble(action: DataAction, pools: Mapping[str, PoolTable], settings: MixS
     objective_index, row_index = objective_index[order], row_index[order]
 
     row_ids, focus_tokens, assistant = {}, {}, 0
+    keys = np.empty(len(row_index), dtype=object)  # "objective<TAB>id" per row, in order
     for i, name in enumerate(names):
-        table, rows = pools[name], row_index[objective_index == i]
+        mine = objective_index == i
+        table, rows = pools[name], row_index[mine]
+        keys[mine] = name + "\t" + table.ids[rows]
         row_ids[name] = table.ids[rows].tolist()
         assistant += int(table.assistant_tokens[rows].sum())
         plan = action.objectives.get(name)
@@ -282,8 +285,7 @@ def _assemble(action: DataAction, pools: Mapping[str, PoolTable], settings: MixS
     digest = hashlib.sha256()
     for name in names:
         digest.update(f"{name}\0{pools[name].fingerprint}\0".encode())
-    for i, r in zip(objective_index.tolist(), row_index.tolist(), strict=True):
-        digest.update(f"{names[i]}\t{pools[names[i]].ids[r]}\n".encode())
+    digest.update("\n".join(keys.tolist()).encode())
     manifest = MixtureManifest(
         action_hash=action_hash(action), seed=settings.seed, budget=settings.budget,
         token_count=_token_count(pools), realised_tokens=sum(b.used for bs in buckets.values()
