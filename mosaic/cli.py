@@ -142,6 +142,9 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         print(f"{args.action} is not a DataAction:\n{report.describe()}", file=sys.stderr)
         return 2
     pools = load_pools(config)
+    for name, table in pools.items():
+        print(f"[mosaic] pool {name}: {len(table):,} rows, {int(table.tokens.sum()):,} tokens "
+              f"({config.pools[name].path})", flush=True)
     report = validate_action(action, pools, config.mixture, config.constraints)
     if not report.ok and not args.repair:
         print(f"{args.action} cannot be built as it is:\n{report.describe()}\n"

@@ -107,6 +107,8 @@ def test_repair_keeps_proportions_and_lists_each_edit():
     edits = {(c.path, c.before, c.after) for c in repaired.changes}
     assert {("ratios.ifeval", -1.0, 0.0), ("ratios.math", 1.0, None)} <= edits
     assert ("ratios.xguard", 2.0, round(2 / 3, 6)) in edits
+    assert {c.reason for c in repaired.changes if c.path == "ratios.xguard"} == {
+        "scaled with the others so they sum to 1"}
 
 
 def test_a_share_beyond_a_bucket_moves_to_the_buckets_that_had_weight():
@@ -126,6 +128,7 @@ def test_a_share_beyond_a_bucket_moves_to_the_buckets_that_had_weight():
     assert [c.path for c in repaired.changes] == [
         "objectives.xguard.bucket_weights.complexity_4",
         "objectives.xguard.bucket_weights.complexity_5"]
+    assert all(c.reason.startswith("moved to fit") for c in repaired.changes)
 
 
 def test_fit_shares_respects_bounds_and_reports_infeasible_ones():

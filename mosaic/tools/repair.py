@@ -138,8 +138,8 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
     fitted = fit_shares(ratios, {n: b[0] for n, b in bounds.items()},
                         {n: b[1] for n, b in bounds.items()})
     if fitted is not None:
-        _record_shares(edit, "ratios", ratios, fitted, "fitted to the constraints and to what "
-                       "each pool holds")
+        _record_shares(edit, "ratios", ratios, fitted,
+                       "the share constraints and what each pool holds")
         ratios = fitted
 
     for name in pools:
@@ -234,11 +234,19 @@ def _clean_range(values: list[FocusValue], domain: tuple | None) -> list[FocusVa
 
 
 def _record_shares(edit: _Editor, path: str, before: Mapping[str, float],
-                   after: Mapping[str, float], reason: str) -> None:
+                   after: Mapping[str, float], bounded_by: str) -> None:
+    """One Change per share that moved, saying whether it was only rescaled to sum 1 or
+    moved by a bound."""
+    total = sum(max(v, 0.0) for v in before.values())
     for name in after:
         old, new = before.get(name, 0.0), after[name]
-        if abs(old - new) > TOLERANCE:
-            edit.note(f"{path}.{name}", round(old, 6), round(new, 6), reason)
+        if abs(old - new) <= TOLERANCE:
+            continue
+        scaled = max(old, 0.0) / total if total else None
+        reason = ("scaled with the others so they sum to 1"
+                  if scaled is not None and abs(scaled - new) <= TOLERANCE
+                  else f"moved to fit {bounded_by}")
+        edit.note(f"{path}.{name}", round(old, 6), round(new, 6), reason)
 
 
 def _explicit_weights(plan: ObjectivePlan | None, cap: Capacity, name: str, edit: _Editor
@@ -267,7 +275,7 @@ def _fit_buckets(name: str, plan: ObjectivePlan, cap: Capacity, tokens: float,
         return plan
     path = f"objectives.{name}.bucket_weights"
     _record_shares(edit, path, plan.bucket_weights, fitted,
-                   "fitted to the bucket constraints and to what each bucket holds")
+                   "the bucket constraints and what each bucket holds")
     weights = {b: w for b, w in fitted.items() if w > 0 or b in plan.bucket_weights}
     return plan.model_copy(update={"bucket_weights": weights})
 
