@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from mosaic.config import MixSettings
-from mosaic.data.pool_table import AttributeColumn, PoolTable
+from mosaic.data.pool_table import PoolTable, attribute_column
 from mosaic.objectives import get_objective
 from mosaic.schema import DataAction
 from mosaic.tools.mixture import build_mixture
@@ -57,24 +57,22 @@ ACTION = DataAction.model_validate({
     }})
 
 
-def synthetic_pools(n_rows: int, seed: int = 0) -> dict[str, PoolTable]:
+def synthetic_pools(n_rows: int, seed: int = 0
+                    ) -> tuple[dict[str, PoolTable], dict[str, dict[str, list]]]:
+    """The tables, and each row's attribute values as Python lists (for the reference)."""
     rng = np.random.default_rng(seed)
-    pools = {}
+    pools, raw = {}, {}
     for name, share in SHARES.items():
         n = int(n_rows * share)
         objective = get_objective(name)
         tokens = np.clip(rng.lognormal(np.log(MEDIAN_TOKENS[name]), 0.6, n), 20, 4096)
         slices = rng.integers(0, len(objective.slices), n).astype(np.int16)
-        attributes = {
-            "pressure": AttributeColumn("number", rng.integers(1, 6, n).astype(np.float64)),
-            "category": AttributeColumn("codes", rng.integers(0, 10, n).astype(np.int32),
-                                        tuple(f"cat-{i}" for i in range(10))),
-        }
+        raw[name] = {"pressure": rng.integers(1, 6, n).tolist(),
+                     "category": [f"cat-{i}" for i in rng.integers(0, 10, n)]}
         if name == "ifeval":
-            per_row = 2
-            attributes["instruction_groups"] = AttributeColumn(
-                "lists", rng.integers(0, len(GROUPS), n * per_row).astype(np.int32), GROUPS,
-                np.repeat(np.arange(n), per_row))
+            raw[name]["instruction_groups"] = [
+                [GROUPS[a], GROUPS[b]] for a, b in rng.integers(0, len(GROUPS), (n, 2)).tolist()]
+        attributes = {attr: attribute_column(values) for attr, values in raw[name].items()}
         pools[name] = PoolTable(
             objective=name, ids=np.asarray([f"{name}-{i}" for i in range(n)], dtype=object),
             tokens=tokens.astype(np.int64), assistant_tokens=(tokens * 0.4).astype(np.int64),
@@ -82,30 +80,21 @@ def synthetic_pools(n_rows: int, seed: int = 0) -> dict[str, PoolTable]:
             quality=rng.choice([3.0, 4.0, 5.0], n, p=[0.1, 0.3, 0.6]),
             attributes=attributes, token_count="templated:synthetic",
             fingerprint=f"synthetic-{name}-{n}-{seed}")
-    return pools
+    return pools, raw
 
 
 # ---------------------------------------------------------------------------------------
 # The reference's sampler, per row (reference-behaviour.md §3.2-3.3)
 
 
-def as_dicts(pools: dict[str, PoolTable]) -> dict[str, list[dict]]:
+def as_dicts(pools: dict[str, PoolTable], raw: dict[str, dict[str, list]]
+             ) -> dict[str, list[dict]]:
     """The pool as the reference holds it: one record per row (not timed)."""
     out = {}
     for name, table in pools.items():
         columns = {"_slice": [table.slice_names[c] for c in table.slices.tolist()],
                    "_tokens": table.tokens.tolist(), "_score": table.quality.tolist()}
-        for attr, column in table.attributes.items():
-            if column.kind == "lists":
-                per_row = [[] for _ in range(len(table))]
-                for owner, code in zip(column.owners.tolist(), column.values.tolist(),
-                                       strict=True):
-                    per_row[owner].append(column.vocab[code])
-                columns[attr] = per_row
-            elif column.kind == "codes":
-                columns[attr] = [column.vocab[c] for c in column.values.tolist()]
-            else:
-                columns[attr] = column.values.tolist()
+        columns.update(raw[name])
         keys = list(columns)
         out[name] = [dict(zip(keys, values, strict=True))
                      for values in zip(*columns.values(), strict=True)]
@@ -178,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    pools = synthetic_pools(args.rows)
+    pools, raw = synthetic_pools(args.rows)
     settings = MixSettings(budget=args.budget, seed=42, min_quality=4)
     buckets = sum(len(t.slice_names) for t in pools.values())
     print(f"pool: {args.rows:,} rows, {sum(int(t.tokens.sum()) for t in pools.values()):,} "
@@ -199,7 +188,7 @@ def main() -> None:
           f"{len(mixture):,} rows, {manifest.realised_tokens:,} tokens "
           f"({manifest.realised_tokens / args.budget:.2%} of the budget)")
 
-    rows = as_dicts(pools)
+    rows = as_dicts(pools, raw)
     ref_times, realised = [], 0
     for _ in range(3):
         t0 = time.perf_counter()

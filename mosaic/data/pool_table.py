@@ -9,13 +9,16 @@ Focus matching (`match_criteria`) follows `FocusCriteria`: within one key the li
 are alternatives; `include` needs every key to match, `exclude` removes a row that matches
 any key. A `values` key matches a scalar attribute equal to one of the values, or a list
 attribute containing one; a `range` key `[lo, hi]` matches a number inside it (inclusive).
-A row without the attribute matches nothing.
+Values compare by `canonical` key (3, 3.0 and "3" are equal; booleans are not numbers). Each
+row matches on its own value: a row without the attribute, or with a value of another kind,
+matches nothing, and never changes how the other rows match.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,27 +30,70 @@ from mosaic.errors import ConfigError, DataError, RowProblem
 from mosaic.objectives import Objective, get_objective
 from mosaic.schema import FocusValue, PoolRow
 
-ColumnKind = Literal["number", "codes", "lists"]
-
 
 @dataclass(frozen=True)
 class AttributeColumn:
-    """One attribute of every row, in the cheapest form that answers focus queries.
+    """One attribute of every row, as elements: one per row for a scalar attribute, one per
+    item for a list attribute (then `owners[i]` is the row of element i).
 
-    number: float per row (NaN = missing); codes: int per row into `vocab` (-1 = missing);
-    lists: each row's values as codes into `vocab`, flattened, with `owners[i]` the row of
-    the i-th code.
+    Each element has a code into `vocab` (-1: missing) and a number (NaN unless the value is
+    a number or a numeric string), so values are matched by code and ranges by number, row
+    by row: one odd value in a pool never changes how the other rows match.
     """
 
-    kind: ColumnKind
-    values: np.ndarray
+    codes: np.ndarray
+    numbers: np.ndarray
     vocab: tuple[Any, ...] = ()
+    """Canonical keys (`canonical`) of the distinct values."""
     owners: np.ndarray | None = None
+    """Row of each element; None when element i is row i."""
+
+
+def canonical(value: Any) -> tuple[str, Any]:
+    """The key a value matches by: numbers (and numeric strings) by value, so 3, 3.0 and "3"
+    are the same; booleans apart from numbers; other strings as they are."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("num", float(value))
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return ("str", value)
+        return ("num", number) if math.isfinite(number) else ("str", value)
+    return ("json", json.dumps(value, sort_keys=True))
+
+
+def attribute_column(values: Sequence[Any]) -> AttributeColumn:
+    """The column of one attribute from each row's value (None = the row lacks it)."""
+    vocab: dict[tuple[str, Any], int] = {}
+    has_lists = any(isinstance(v, list) for v in values)
+    elements: list[Any] = []
+    owners: list[int] = []
+    for row, value in enumerate(values):
+        items = value if isinstance(value, list) else ([] if value is None else [value])
+        if not has_lists:
+            items = items or [None]
+        elements += items
+        owners += [row] * len(items)
+    codes = np.full(len(elements), -1, dtype=np.int32)
+    numbers = np.full(len(elements), np.nan)
+    for i, element in enumerate(elements):
+        if element is None:
+            continue
+        key = canonical(element)
+        codes[i] = vocab.setdefault(key, len(vocab))
+        if key[0] == "num":
+            numbers[i] = key[1]
+    return AttributeColumn(codes, numbers, tuple(vocab),
+                           np.asarray(owners, dtype=np.int64) if has_lists else None)
 
 
 @dataclass(frozen=True)
 class PoolTable:
-    """One objective's pool as arrays (row i of every array is the pool's row i)."""
+    """One objective's pool as arrays (row i of every array is the pool's row i). Its
+    arrays are read-only: a table never changes once made."""
 
     objective: str
     ids: np.ndarray
@@ -68,11 +114,23 @@ class PoolTable:
     rows: Sequence[PoolRow] | None = field(default=None, repr=False)
     """The rows themselves (their messages are what a written mixture holds); None for
     synthetic tables."""
-    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    unknown_slices: Mapping[str, int] = field(default_factory=dict)
+    """Slice labels of rows that are not slices of the objective (`(none)`: no label), with
+    their counts; those rows are never sampled."""
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Selections already computed over this table (validation and building ask the same
     questions of it); see `remember`."""
 
     MEMO_SIZE = 256
+
+    def __post_init__(self) -> None:
+        arrays = [self.ids, self.tokens, self.assistant_tokens, self.slices, self.quality]
+        for column in self.attributes.values():
+            arrays += [column.codes, column.numbers]
+            if column.owners is not None:
+                arrays.append(column.owners)
+        for array in arrays:
+            array.flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -93,31 +151,6 @@ class PoolTable:
         return self.slice_names.index(name) if name in self.slice_names else -1
 
 
-def _column(values: Sequence[Any]) -> AttributeColumn:
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, list) for v in present):
-        vocab: dict[Any, int] = {}
-        codes: list[int] = []
-        owners: list[int] = []
-        for row, items in enumerate(values):
-            for item in items or ():
-                key = _hashable(item)
-                codes.append(vocab.setdefault(key, len(vocab)))
-                owners.append(row)
-        return AttributeColumn("lists", np.asarray(codes, dtype=np.int32), tuple(vocab),
-                               np.asarray(owners, dtype=np.int64))
-    if present and all(isinstance(v, int | float) for v in present):  # bools are ints
-        return AttributeColumn("number", np.asarray(
-            [np.nan if v is None else float(v) for v in values], dtype=np.float64))
-    vocab = {}
-    codes = [-1 if v is None else vocab.setdefault(_hashable(v), len(vocab)) for v in values]
-    return AttributeColumn("codes", np.asarray(codes, dtype=np.int32), tuple(vocab))
-
-
-def _hashable(value: Any) -> Any:
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
-
-
 def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> PoolTable:
     """A table of `rows` (all of `objective`, all with token counts)."""
     spec = get_objective(objective)
@@ -130,8 +163,13 @@ def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> 
         raise DataError(problems, hint=f"the pool of '{objective}' cannot be mixed until "
                         "these rows are fixed")
     names = {a for key in spec.focus_keys.values() for a in [key.attribute] if a != "slice"}
-    attributes = {name: _column([row.attributes.get(name) for row in rows])
+    attributes = {name: attribute_column([row.attributes.get(name) for row in rows])
                   for name in sorted(names)}
+    unknown: dict[str, int] = {}
+    for row in rows:
+        if row.slice not in spec.slices:
+            label = "(none)" if row.slice is None else row.slice
+            unknown[label] = unknown.get(label, 0) + 1
     digest = hashlib.sha256(token_count.encode())
     for row in rows:
         digest.update(row.model_dump_json().encode())
@@ -149,6 +187,7 @@ def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> 
         token_count=token_count,
         fingerprint=digest.hexdigest()[:16],
         rows=list(rows),
+        unknown_slices=unknown,
     )
 
 
@@ -198,27 +237,22 @@ def match_key(table: PoolTable, objective: Objective, key: str,
     """Rows matching one focus key (bool per row). The key and values must be valid for
     the objective (the validator checks that first); unknown values match nothing."""
     focus_key = objective.focus_keys[key]
-    n = len(table)
     if focus_key.attribute == "slice":
         return _lookup(table.slices, len(table.slice_names),
                        [table.slice_code(str(v)) for v in values])
     column = table.attributes.get(focus_key.attribute)
     if column is None:
-        return np.zeros(n, dtype=bool)
+        return np.zeros(len(table), dtype=bool)
     if focus_key.kind == "range":
-        if column.kind != "number":
-            return np.zeros(n, dtype=bool)
         lo, hi = float(values[0]), float(values[1])
-        return (column.values >= lo) & (column.values <= hi)  # NaN compares False
-    if column.kind == "number":
-        wanted = [float(v) for v in values if isinstance(v, int | float)]
-        return np.isin(column.values, wanted)
-    index = {v: i for i, v in enumerate(column.vocab)}
-    codes = [index[v] for v in values if v in index]
-    hits = _lookup(column.values, len(column.vocab), codes)
-    if column.kind == "codes":
+        hits = (column.numbers >= lo) & (column.numbers <= hi)  # NaN compares False
+    else:
+        index = {v: i for i, v in enumerate(column.vocab)}
+        hits = _lookup(column.codes, len(column.vocab),
+                       [index[k] for k in map(canonical, values) if k in index])
+    if column.owners is None:
         return hits
-    return np.bincount(column.owners[hits], minlength=n).astype(bool)
+    return np.bincount(column.owners[hits], minlength=len(table)).astype(bool)
 
 
 def _lookup(codes: np.ndarray, vocab_size: int, wanted: Sequence[int]) -> np.ndarray:

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -83,9 +84,9 @@ def bucket_tokens(table: PoolTable, mask: np.ndarray) -> np.ndarray:
 class Capacity:
     """What one objective's pool can give an action (tokens, counting allowed repeats)."""
 
-    buckets: dict[str, int]
+    buckets: Mapping[str, int]
     """Slice -> usable tokens x repetition cap."""
-    focus: dict[str, int]
+    focus: Mapping[str, int]
     """Slice -> tokens of usable focus rows x repetition cap."""
 
     def total(self) -> int:
@@ -101,8 +102,10 @@ def capacity(table: PoolTable, plan: ObjectivePlan | None, settings: MixSettings
         cap = settings.repetition_cap
         tokens = bucket_tokens(table, usable) * cap
         in_focus = bucket_tokens(table, focus_rows(table, plan, usable)) * cap
-        return Capacity(buckets=dict(zip(table.slice_names, tokens.tolist(), strict=True)),
-                        focus=dict(zip(table.slice_names, in_focus.tolist(), strict=True)))
+        # Read-only views: the same Capacity is handed to every later caller (memo).
+        return Capacity(
+            buckets=MappingProxyType(dict(zip(table.slice_names, tokens.tolist(), strict=True))),
+            focus=MappingProxyType(dict(zip(table.slice_names, in_focus.tolist(), strict=True))))
 
     key = ("capacity", settings.min_quality, settings.repetition_cap,
            focus.model_dump_json() if focus else "")
@@ -150,14 +153,18 @@ def effective_budget(capacities: Mapping[str, Capacity], constraints: Sequence[C
     return min(float(budget), total)
 
 
+def normalised(values: Mapping[str, float]) -> dict[str, float]:
+    """Shares from weights: negatives read as 0, scaled to sum 1 (all zero stays all zero)."""
+    total = sum(max(v, 0.0) for v in values.values())
+    return {k: (max(v, 0.0) / total if total else 0.0) for k, v in values.items()}
+
+
 def natural_weights(cap: Capacity) -> dict[str, float]:
     """Bucket weights "as the pool comes": each bucket's share of the usable tokens."""
     total = cap.total()
     if total == 0:
         return {}
     return {b: t / total for b, t in cap.buckets.items() if t > 0}
-
-
 
 
 def focus_problems(objective: Objective, key: str, values: Sequence[FocusValue]

@@ -49,7 +49,16 @@ from mosaic.schema import (
     Redistribution,
 )
 from mosaic.store import readable_by_all, write_json_atomic
-from mosaic.tools.capacity import capacity, focus_rows, natural_weights, usable_rows
+from mosaic.tools.capacity import (
+    TOLERANCE,
+    bucket_rules,
+    capacity,
+    focus_rows,
+    natural_weights,
+    normalised,
+    share_bounds,
+    usable_rows,
+)
 from mosaic.tools.validate import validate_action
 
 MAX_SPREAD_ROUNDS = 8
@@ -108,33 +117,38 @@ class _Bucket:
     head: int = 0
     """Every queue entry before `head` is taken."""
 
-    @classmethod
-    def over(cls, objective: str, name: str, weight: float, planned: int, queue: np.ndarray,
-             tokens: np.ndarray) -> _Bucket:
-        return cls(objective, name, weight, planned, queue, tokens[queue].astype(np.int64))
-
-    def remaining(self) -> np.ndarray:
-        """Queue entries not taken yet, in walk order."""
-        rest = self.queue[self.head:]
-        return rest[self.queue_tokens[self.head:] != TAKEN]
-
     def exhausted(self) -> bool:
         return not np.any(self.queue_tokens[self.head:] != TAKEN)
 
     def take(self, room: int) -> int:
         """Take queue entries into at most `room` more tokens; returns the tokens taken."""
-        if room <= 0 or self.head >= len(self.queue):
+        return self.take_from(self.head, len(self.queue), room)
+
+    def take_from(self, start: int, end: int, room: int) -> int:
+        """`take`, walking only queue entries start..end (the focus phase walks the focus
+        rows alone)."""
+        if room <= 0 or start >= end:
             return 0
-        index = self.head + first_fit(self.queue_tokens[self.head:], room)
+        index = start + first_fit(self.queue_tokens[start:end], room)
         if not len(index):
             return 0
         gained = int(self.queue_tokens[index].sum())
         self.picked.append(self.queue[index])
         self.queue_tokens[index] = TAKEN
         self.used += gained
-        while self.head < len(self.queue) and self.queue_tokens[self.head] == TAKEN:
-            self.head += 1
+        self._advance_head(len(index) + 1)
         return gained
+
+    def _advance_head(self, window: int) -> None:
+        """Move `head` past the taken entries at the front, a window at a time."""
+        while self.head < len(self.queue):
+            alive = np.flatnonzero(self.queue_tokens[self.head:self.head + window] != TAKEN)
+            if len(alive):
+                self.head += int(alive[0])
+                return
+            self.head += window
+            window *= 2
+        self.head = len(self.queue)
 
     def rows(self) -> np.ndarray:
         return np.concatenate(self.picked) if self.picked else np.zeros(0, dtype=np.int64)
@@ -166,16 +180,47 @@ def action_hash(action: DataAction) -> str:
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _fill_bucket(table: PoolTable, name: str, weight: float, planned: int, rows: np.ndarray,
+                 focus: np.ndarray | None, focus_room: int, settings: MixSettings) -> _Bucket:
+    """Shuffle a bucket's rows, take focus rows up to `focus_room`, then fill to `planned`.
+
+    The queue is the other rows, then the focus rows (each in shuffled order), then, with a
+    repetition cap k, k - 1 reshuffled copies. The focus phase walks the focus rows alone;
+    the rest walks the whole queue, so focus rows left over come after the other rows (the
+    reference's phases 2 and 3).
+    """
+    rng = _rng(settings.seed, table.objective, name)
+    rows = rows.copy()
+    rng.shuffle(rows)
+    tokens = np.asarray(table.tokens[rows], dtype=np.int64)
+    focus_start = len(rows)
+    if focus is not None:
+        in_focus = focus[rows]
+        order = np.argsort(in_focus, kind="stable")  # the other rows, then the focus rows
+        rows, tokens = rows[order], tokens[order]
+        focus_start = len(rows) - int(in_focus.sum())
+    queue, queue_tokens = [rows], [tokens]
+    for _ in range(settings.repetition_cap - 1):
+        order = rng.permutation(len(rows))
+        queue.append(rows[order])
+        queue_tokens.append(tokens[order])
+    bucket = _Bucket(table.objective, name, weight, planned, np.concatenate(queue),
+                     np.concatenate(queue_tokens))
+    if focus_start < len(rows):
+        bucket.take_from(focus_start, len(rows), focus_room)
+    bucket.take(planned - bucket.used)
+    return bucket
+
+
 def _buckets(table: PoolTable, plan: ObjectivePlan | None, objective_budget: int,
              settings: MixSettings) -> list[_Bucket]:
     usable = usable_rows(table, plan, settings)
-    focus = focus_rows(table, plan, usable)
-    weights = (plan.bucket_weights if plan and plan.bucket_weights
-               else natural_weights(capacity(table, plan, settings)))
-    total = sum(max(w, 0.0) for w in weights.values())
-    weights = {b: max(w, 0.0) / total for b, w in weights.items()}
+    weights = normalised(plan.bucket_weights if plan and plan.bucket_weights
+                         else natural_weights(capacity(table, plan, settings)))
     share = plan.focus_share if plan else 0.0
-    any_focus = bool(focus.any())
+    focus = focus_rows(table, plan, usable) if share > 0 else None
+    if focus is not None and not focus.any():
+        focus = None
     index = np.flatnonzero(usable)
     codes = table.slices[index]
     order = np.argsort(codes, kind="stable")
@@ -183,59 +228,55 @@ def _buckets(table: PoolTable, plan: ObjectivePlan | None, objective_budget: int
     buckets = []
     for code, name in enumerate(table.slice_names):
         weight = weights.get(name, 0.0)
-        if weight <= 0:
+        if weight <= TOLERANCE:  # a weight within the validator's tolerance of 0 is 0
             continue
         lo, hi = np.searchsorted(codes, [code, code + 1])
-        rows = index[lo:hi]
-        rng = _rng(settings.seed, table.objective, name)
-        rows = rows[rng.permutation(len(rows))]
         planned = int(weight * objective_budget)
-        # Focus rows first, up to focus_share of the bucket; then the other rows; then the
-        # focus rows left over; then, with a repetition cap k, k - 1 reshuffled copies.
-        picked: list[np.ndarray] = []
-        used = 0
-        queue = [rows]
-        if any_focus:
-            in_focus = focus[rows]
-            focus_first = _Bucket.over(table.objective, name, weight, planned, rows[in_focus],
-                                       table.tokens)
-            focus_first.take(int(share * planned))
-            picked, used = focus_first.picked, focus_first.used
-            queue = [rows[~in_focus], focus_first.remaining()]
-        queue += [rows[rng.permutation(len(rows))] for _ in range(settings.repetition_cap - 1)]
-        bucket = _Bucket.over(table.objective, name, weight, planned,
-                              np.concatenate(queue) if len(queue) > 1 else queue[0],
-                              table.tokens)
-        bucket.picked, bucket.used = picked, used
-        bucket.take(planned - bucket.used)
-        buckets.append(bucket)
+        buckets.append(_fill_bucket(table, name, weight, planned, index[lo:hi], focus,
+                                    int(share * planned), settings))
     return buckets
 
 
-def _spread(spare: int, receivers: Sequence[tuple[_Bucket, float]]) -> int:
-    """Give `spare` tokens of budget to buckets in proportion to their weights; returns what
-    none of them could use."""
-    receivers = [(b, w) for b, w in receivers if w > 0]
+@dataclass
+class _Receiver:
+    bucket: _Bucket
+    weight: float
+
+
+def _spread(spare: int, receivers: Sequence[_Receiver], room: dict[str, float]) -> int:
+    """Give `spare` tokens of budget to buckets in proportion to their weights, never past
+    an objective's `room` (what its max_share still allows); returns what none could use."""
+    receivers = [r for r in receivers if r.weight > TOLERANCE]
+
+    def offer(r: _Receiver, tokens: int) -> int:
+        gained = r.bucket.take(int(min(tokens, room[r.bucket.objective])))
+        room[r.bucket.objective] -= gained
+        return gained
+
     for _ in range(MAX_SPREAD_ROUNDS):
-        active = [(b, w) for b, w in receivers if not b.exhausted()]
+        active = [r for r in receivers if not r.bucket.exhausted()
+                  and room[r.bucket.objective] > 0]
         if spare <= 0 or not active:
             return max(spare, 0)
-        total = sum(w for _, w in active)
-        gained = sum(b.take(int(spare * w / total)) for b, w in active)
+        total = sum(r.weight for r in active)
+        gained = sum(offer(r, int(spare * r.weight / total)) for r in active)
         spare -= gained
         if gained == 0:
             break
     # Shares too small for any remaining row: offer the whole remainder to each in turn.
-    for bucket, _ in sorted(receivers, key=lambda bw: -bw[1]):
+    for receiver in sorted(receivers, key=lambda r: -r.weight):
         if spare <= 0:
             break
-        spare -= bucket.take(spare)
+        spare -= offer(receiver, spare)
     return max(spare, 0)
 
 
 def build_mixture(action: DataAction, pools: Mapping[str, PoolTable], settings: MixSettings,
                   constraints: Sequence[Constraint] = ()) -> Mixture:
-    """The mixture a valid action asks for; an ActionError (with the report) otherwise."""
+    """The mixture a valid action asks for; an ActionError (with the report) otherwise.
+
+    Redistribution keeps to the Constraints: no objective grows past its max_share, and
+    pinned buckets keep their budget (they neither give nor take)."""
     report = validate_action(action, pools, settings, constraints)
     if not report.ok:
         raise ActionError("the action is not valid for this run:\n" + report.describe(), report)
@@ -243,19 +284,24 @@ def build_mixture(action: DataAction, pools: Mapping[str, PoolTable], settings: 
     names = tuple(pools)
     # Shares are renormalised so that rounding inside the validator's tolerance can never
     # push the sum of budgets past the budget.
-    total = sum(max(action.ratios.get(n, 0.0), 0.0) for n in names)
-    ratios = {n: max(action.ratios.get(n, 0.0), 0.0) / total for n in names}
+    ratios = normalised({n: action.ratios.get(n, 0.0) for n in names})
     objective_budget = {n: int(ratios[n] * budget) for n in names}
-    buckets: dict[str, list[_Bucket]] = {}
+    buckets = {n: (_buckets(pools[n], action.objectives.get(n), objective_budget[n], settings)
+                   if objective_budget[n] > 0 else []) for n in names}
+    room = {n: share_bounds(constraints, n)[1] * budget for n in names}
     for name in names:
-        buckets[name] = (_buckets(pools[name], action.objectives.get(name),
-                                  objective_budget[name], settings)
-                         if objective_budget[name] > 0 else [])
+        room[name] -= sum(b.used for b in buckets[name])
+
+    def receivers(weight_of) -> list[_Receiver]:
+        return [_Receiver(b, weight_of(n, b)) for n in names for b in buckets[n]
+                if b.name not in bucket_rules(constraints, n)[0]]  # pinned buckets keep theirs
+
     for name in names:  # an objective's unused budget: first to its own buckets
         spare = objective_budget[name] - sum(b.used for b in buckets[name])
-        _spread(spare, [(b, b.weight) for b in buckets[name]])
+        _spread(spare, [r for r in receivers(lambda n, b: b.weight)
+                        if r.bucket.objective == name], room)
     spare = budget - sum(b.used for bs in buckets.values() for b in bs)
-    unplaced = _spread(spare, [(b, ratios[n] * b.weight) for n in names for b in buckets[n]])
+    unplaced = _spread(spare, receivers(lambda n, b: ratios[n] * b.weight), room)
     return _assemble(action, pools, settings, names, buckets, unplaced)
 
 

@@ -69,6 +69,7 @@ from mosaic.tools.capacity import (
     effective_budget,
     focus_problems,
     natural_weights,
+    normalised,
     share_bounds,
     valid_criteria,
 )
@@ -253,10 +254,13 @@ def _pool_warnings(pools: Mapping[str, PoolTable], settings: MixSettings) -> lis
     for name, table in pools.items():
         unlabelled = int((table.slices < 0).sum())
         if unlabelled:
+            labels = ", ".join(f"{label} ({n})" for label, n in
+                               sorted(table.unknown_slices.items())[:8])
             problems.append(Problem(code="unlabelled_rows", path=f"pools.{name}",
                                     severity="warning",
                                     message=f"{unlabelled} of {len(table)} rows have no slice "
-                                    "and are never sampled"))
+                                    f"of {name} and are never sampled"
+                                    + (f"; their labels: {labels}" if labels else "")))
         if settings.min_quality is not None:
             low = int(((table.slices >= 0) & ~(table.quality >= settings.min_quality)).sum())
             if low:
@@ -281,7 +285,7 @@ def _capacity_problems(action: DataAction, pools: Mapping[str, PoolTable],
                                 f"{settings.budget:,}; shares are checked against that"))
     # Shares are normalised first, so a sum error is reported once (as ratios_sum), not
     # again as every objective's shortfall.
-    shares = _normalised({n: r for n, r in action.ratios.items() if n in pools})
+    shares = normalised({n: r for n, r in action.ratios.items() if n in pools})
     for name, share in shares.items():
         if share > 0:
             found = _objective_capacity(name, plans[name], caps[name], share * budget,
@@ -292,12 +296,6 @@ def _capacity_problems(action: DataAction, pools: Mapping[str, PoolTable],
                 found = [p.model_copy(update={"severity": "warning"}) for p in found]
             problems += found
     return problems
-
-
-def _normalised(values: Mapping[str, float]) -> dict[str, float]:
-    """Non-negative values scaled to sum 1 (all zero stays all zero)."""
-    total = sum(max(v, 0.0) for v in values.values())
-    return {k: (max(v, 0.0) / total if total else 0.0) for k, v in values.items()}
 
 
 def _shortfall(path: str, what: str, need: float, has: int, repetition_cap: int,
@@ -313,7 +311,7 @@ def _shortfall(path: str, what: str, need: float, has: int, repetition_cap: int,
 
 def _objective_capacity(name: str, plan: ObjectivePlan | None, cap: Capacity, tokens: float,
                         repetition_cap: int) -> list[Problem]:
-    weights = _normalised({b: w for b, w in (plan.bucket_weights if plan else {}).items()
+    weights = normalised({b: w for b, w in (plan.bucket_weights if plan else {}).items()
                            if b in cap.buckets})
     weights = {b: w for b, w in weights.items() if w > 0}
     problems = []
