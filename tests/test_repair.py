@@ -3,7 +3,9 @@ is idempotent. Property tests over arbitrary actions, budgets and satisfiable co
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+import os
+
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mosaic.config import MixSettings
@@ -60,8 +62,31 @@ def actions(draw) -> DataAction:
 
 budgets = st.sampled_from([3_000, 12_000, 30_000, 200_000])
 constraint_sets = st.lists(st.sampled_from(SATISFIABLE), unique_by=lambda c: c.kind, max_size=5)
+
+
+@st.composite
+def random_constraints(draw) -> list[Constraint]:
+    """Any mix of Constraints, several of a kind, with drawn values (possibly contradictory:
+    tests keep only the satisfiable sets)."""
+    found = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["min_share", "max_share", "pin_bucket", "forbid_bucket"]))
+        objective = draw(st.sampled_from(NAMES))
+        slice_ = draw(st.sampled_from(get_objective(objective).slices))
+        value = draw(st.floats(0, 0.7, allow_nan=False))
+        found.append(Constraint(kind=kind, objective=objective,
+                                slice=slice_ if kind.endswith("bucket") else None,
+                                value=None if kind == "forbid_bucket" else round(value, 3)))
+    return found
+
+
+def satisfiable(constraints, mix) -> bool:
+    report = validate_action(DataAction(ratios={"xguard": 1.0}), POOLS, mix, constraints)
+    return "constraints_infeasible" not in report.codes()
 caps = st.sampled_from([1, 1, 2])
-PROPERTY = settings(max_examples=120, deadline=None,
+EXAMPLES = int(os.environ.get("MOSAIC_PROPERTY_EXAMPLES", "150"))
+"""Examples per property test; raise it for a longer hunt (MOSAIC_PROPERTY_EXAMPLES=3000)."""
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -138,5 +163,39 @@ def test_fit_shares_respects_bounds_and_reports_infeasible_ones():
     assert got["a"] == 0.5 and got["b"] >= 0.3
     assert abs(got["b"] / got["c"] - 2) < 1e-9 or got["b"] == 0.3
     assert fit_shares({"a": 1}, {"a": 0}, {"a": 0.5}) is None
+    assert fit_shares({"a": 1, "b": 1}, {"a": 0.6, "b": 0}, {"a": 0.5, "b": 1}) is None
     assert fit_shares({"a": 0.0, "b": 0.0}, {"a": 0, "b": 0}, {"a": 1, "b": 1}) == {
         "a": 0.5, "b": 0.5}
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(actions(), budgets, random_constraints(), caps)
+def test_repair_validates_under_any_satisfiable_set_of_constraints(action, budget, constraints,
+                                                                   cap):
+    mix = MixSettings(budget=budget, repetition_cap=cap)
+    assume(satisfiable(constraints, mix))
+    repaired = repair_action(action, POOLS, mix, constraints)
+    assert repaired.report.ok, (constraints, repaired.report.describe())
+    assert repair_action(repaired.action, POOLS, mix, constraints).changes == []
+
+
+def test_contradictions_with_the_pools_are_named_and_repair_says_it_gave_up():
+    held = capacity(POOLS["orbench"], None, MixSettings(budget=1)).total()
+    budget = 30_000  # all pools together hold more; orbench alone holds ~1/3 of it
+    constraints = [Constraint(kind="min_share", objective="orbench", value=0.6)]
+    mix = MixSettings(budget=budget)
+    assert held < 0.6 * budget
+    assert not satisfiable(constraints, mix)
+    report = validate_action(DataAction(ratios={"orbench": 1.0}), POOLS, mix, constraints)
+    assert "orbench: minimum share 0.6 needs 18,000 tokens" in report.describe()
+    both = [Constraint(kind="max_share", objective=n, value=0.2) for n in NAMES]
+    repaired = repair_action(DataAction(ratios={"xguard": 1.0}), POOLS, mix, both)
+    assert not repaired.report.ok
+    assert any("contradict" in c.reason for c in repaired.changes)
+    assert abs(sum(repaired.action.ratios.values()) - 1) < 1e-9
+
+
+def test_fit_shares_copes_with_huge_targets():
+    got = fit_shares({"a": 1e308, "b": 1e308}, {"a": 0, "b": 0}, {"a": 1, "b": 1})
+    assert got == {"a": 0.5, "b": 0.5}

@@ -44,6 +44,7 @@ from mosaic.tools.capacity import (
     effective_budget,
     max_objective_tokens,
     natural_weights,
+    normalised,
     share_bounds,
 )
 from mosaic.tools.validate import validate_action
@@ -73,8 +74,12 @@ def fit_shares(target: Mapping[str, float], lo: Mapping[str, float], hi: Mapping
     """
     names = list(target)
     if not names or sum(lo[n] for n in names) > 1 + TOLERANCE \
-            or sum(hi[n] for n in names) < 1 - TOLERANCE:
+            or sum(hi[n] for n in names) < 1 - TOLERANCE \
+            or any(lo[n] > hi[n] + TOLERANCE for n in names):
         return None
+    top = max(target.values())
+    if top > 0:  # scale first: huge targets (1e308) would overflow their sum
+        target = {n: v / top for n, v in target.items()}
     fixed: dict[str, float] = {}
     while True:
         free = [n for n in names if n not in fixed]
@@ -129,18 +134,20 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
 
     caps = {name: capacity(table, plans.get(name), settings) for name, table in pools.items()}
     budget = effective_budget(caps, constraints, settings.budget)
-    bounds = {}
+    for name in _exclusions_below_min_share(plans, caps, budget, settings, constraints):
+        edit.note(f"objectives.{name}.focus.exclude", plans[name].focus.exclude, {},
+                  "leaves too few rows for the objective's minimum share")
+        plans[name] = plans[name].model_copy(update={"focus": plans[name].focus.model_copy(
+            update={"exclude": {}})})
+        caps[name] = capacity(pools[name], plans[name], settings)
+    budget = effective_budget(caps, constraints, settings.budget)
+    bounds, room = {}, {}
     for name in pools:
-        lo, hi = share_bounds(constraints, name)
+        bounds[name] = share_bounds(constraints, name)
         pins, forbidden = bucket_rules(constraints, name)
-        room = max_objective_tokens(caps[name], pins, forbidden) / budget if budget else 0.0
-        bounds[name] = (lo, min(hi, room))
-    fitted = fit_shares(ratios, {n: b[0] for n, b in bounds.items()},
-                        {n: b[1] for n, b in bounds.items()})
-    if fitted is not None:
-        _record_shares(edit, "ratios", ratios, fitted,
-                       "the share constraints and what each pool holds")
-        ratios = fitted
+        room[name] = max_objective_tokens(caps[name], pins, forbidden) / budget if budget else 0.0
+    ratios = _fit(ratios, bounds, room, edit, "ratios",
+                  "the share constraints and what each pool holds")
 
     for name in pools:
         pins, forbidden = bucket_rules(constraints, name)
@@ -158,6 +165,23 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
     repaired = DataAction.model_validate(repaired.model_dump())
     return Repair(action=repaired, changes=edit.changes,
                   report=validate_action(repaired, pools, settings, constraints))
+
+
+def _exclusions_below_min_share(plans: Mapping[str, ObjectivePlan], caps: Mapping[str, Capacity],
+                                budget: float, settings: MixSettings,
+                                constraints: Sequence[Constraint]) -> list[str]:
+    """Objectives whose `exclude` leaves fewer tokens than a min_share Constraint needs (only
+    when the pools can fill the budget: otherwise capacity is not binding)."""
+    if budget < settings.budget:
+        return []
+    found = []
+    for name, plan in plans.items():
+        lo, _ = share_bounds(constraints, name)
+        pins, forbidden = bucket_rules(constraints, name)
+        if lo > 0 and plan.focus.exclude \
+                and max_objective_tokens(caps[name], pins, forbidden) + 1 < lo * budget:
+            found.append(name)
+    return found
 
 
 def _clean_ratios(ratios: Mapping[str, float], pools: Mapping[str, PoolTable], edit: _Editor
@@ -233,6 +257,29 @@ def _clean_range(values: list[FocusValue], domain: tuple | None) -> list[FocusVa
     return [lo, hi] if lo <= hi else []
 
 
+def _fit(target: Mapping[str, float], bounds: Mapping[str, tuple[float, float]],
+         room: Mapping[str, float], edit: _Editor, path: str, bounded_by: str, *,
+         before: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Shares within `bounds` (hard: the Constraints) and `room` (what the pools hold);
+    when both cannot hold, the Constraints win and the pools' shortfall stays in the report;
+    when even the Constraints cannot, the shares are only rescaled, and the edit says so."""
+    lo = {n: bounds[n][0] for n in target}
+    hard = {n: bounds[n][1] for n in target}
+    fitted = fit_shares(target, lo, {n: min(hard[n], room[n]) for n in target})
+    if fitted is None:
+        fitted = fit_shares(target, lo, hard)
+        if fitted is not None:
+            edit.note(path, None, None, "the pools cannot hold the constrained shares; "
+                      "shares kept to the constraints")
+    if fitted is None:
+        fitted = normalised(target) if any(v > 0 for v in target.values()) else {
+            n: 1 / len(target) for n in target}
+        edit.note(path, None, None, "the constraints contradict each other; shares only "
+                  "rescaled to sum 1")
+    _record_shares(edit, path, before if before is not None else target, fitted, bounded_by)
+    return fitted
+
+
 def _record_shares(edit: _Editor, path: str, before: Mapping[str, float],
                    after: Mapping[str, float], bounded_by: str) -> None:
     """One Change per share that moved, saying whether it was only rescaled to sum 1 or
@@ -266,16 +313,12 @@ def _fit_buckets(name: str, plan: ObjectivePlan, cap: Capacity, tokens: float,
     pins, forbidden = bucket_rules(constraints, name)
     slices = list(cap.buckets)
     target = {b: plan.bucket_weights.get(b, 0.0) for b in slices}
-    lo = {b: pins.get(b, 0.0) for b in slices}
-    hi = {b: (0.0 if b in forbidden else pins.get(b, 1.0 if tokens <= 0
-                                                   else min(1.0, cap.buckets[b] / tokens)))
-          for b in slices}
-    fitted = fit_shares(target, lo, hi)
-    if fitted is None:
-        return plan
-    path = f"objectives.{name}.bucket_weights"
-    _record_shares(edit, path, plan.bucket_weights, fitted,
-                   "the bucket constraints and what each bucket holds")
+    bounds = {b: (0.0, 0.0) if b in forbidden else (pins[b], pins[b]) if b in pins
+              else (0.0, 1.0) for b in slices}
+    room = {b: 1.0 if tokens <= 0 else cap.buckets[b] / tokens for b in slices}
+    fitted = _fit(target, bounds, room, edit, f"objectives.{name}.bucket_weights",
+                  "the bucket constraints and what each bucket holds",
+                  before=plan.bucket_weights)
     weights = {b: w for b, w in fitted.items() if w > 0 or b in plan.bucket_weights}
     return plan.model_copy(update={"bucket_weights": weights})
 

@@ -5,37 +5,7 @@ this is where the token budget and the run's Constraints are enforced. The repor
 returned, never raised: the diagnoser gets it back to retry, a reviewer sees it on the
 approval card, `repair_action` (tools/repair.py) fixes what it lists.
 
-Codes (errors unless marked warning):
-
-  malformed               the text is not JSON, or not shaped like a DataAction
-  unknown_objective       an objective that is not part of this run
-  negative_ratio          a ratio below 0
-  ratios_zero             no objective has a positive ratio
-  ratios_sum              ratios do not sum to 1
-  unknown_slice           a bucket that is not one of the objective's slices
-  negative_weight         a bucket weight below 0
-  weights_zero            bucket weights given, all 0
-  weights_sum             bucket weights do not sum to 1
-  unknown_focus_key       a focus key outside the objective's focus vocabulary
-  focus_value             a focus value outside the key's domain, or an empty value list
-  focus_range             a range key that is not [lo, hi] with lo <= hi inside its domain
-  focus_share             focus_share outside [0, 1]
-  objective_too_small     the objective's usable rows hold fewer tokens than its share
-  bucket_too_small        a bucket's usable rows hold fewer tokens than its share
-  repetition_above_cap    the share could only be met by repeating rows more often than
-                          the repetition cap allows
-  focus_empty             `include` matches no usable row where the objective has budget
-  focus_too_small         (warning) the focus rows cannot fill focus_share of every bucket;
-                          the builder fills the rest with the bucket's other rows
-  constraint_min_share, constraint_max_share, constraint_pin_bucket,
-  constraint_forbid_bucket  the action breaks a Constraint
-  constraint_unknown      a Constraint names an objective or slice this run does not have
-  constraints_infeasible  the Constraints contradict each other (or the pools); no action
-                          can satisfy them
-  budget_exceeds_pools    (warning) the pools cannot fill the budget under this action's
-                          exclusions; shares are checked against what they can give
-  unlabelled_rows         (warning) pool rows without a slice are never sampled
-  quality_filtered        (warning) rows left out by the quality filter (unjudged included)
+Every code, with what it means, is in `PROBLEM_CODES` below.
 
 Feasibility is judged on the budget the pools can fill (`effective_budget`): when the pools
 hold less than the budget under the Constraints, the best any action can do is use all of
@@ -68,11 +38,50 @@ from mosaic.tools.capacity import (
     capacity,
     effective_budget,
     focus_problems,
+    max_objective_tokens,
     natural_weights,
     normalised,
     share_bounds,
     valid_criteria,
 )
+
+PROBLEM_CODES: dict[str, str] = {
+    "malformed": "the text is not JSON, or not shaped like a DataAction",
+    "unknown_objective": "an objective that is not part of this run",
+    "negative_ratio": "a ratio below 0",
+    "ratios_zero": "no objective has a positive ratio",
+    "ratios_sum": "ratios do not sum to 1",
+    "unknown_slice": "a bucket that is not one of the objective's slices",
+    "negative_weight": "a bucket weight below 0",
+    "weights_zero": "bucket weights given, all 0",
+    "weights_sum": "bucket weights do not sum to 1",
+    "unknown_focus_key": "a focus key outside the objective's focus vocabulary",
+    "focus_value": "a focus value outside the key's domain, or an empty value list",
+    "focus_range": "a range key that is not [lo, hi] with lo <= hi inside its domain",
+    "focus_share": "focus_share outside [0, 1]",
+    "objective_too_small": "the objective's usable rows hold fewer tokens than its share",
+    "bucket_too_small": "a bucket's usable rows hold fewer tokens than its share",
+    "repetition_above_cap": "the share could only be met by repeating rows more often than "
+                            "the repetition cap allows",
+    "focus_empty": "`include` matches no usable row where the objective has budget",
+    "focus_too_small": "(warning) the focus rows cannot fill focus_share of every bucket; "
+                       "the builder fills the rest with the bucket's other rows",
+    "constraint_min_share": "the objective's ratio is below a min_share Constraint",
+    "constraint_max_share": "the objective's ratio is above a max_share Constraint",
+    "constraint_pin_bucket": "a pinned bucket's weight is not its pinned value",
+    "constraint_forbid_bucket": "a forbidden bucket would be sampled",
+    "constraint_unknown": "a Constraint names an objective or slice this run does not have",
+    "constraints_infeasible": "the Constraints contradict each other or the pools; no "
+                              "action can satisfy them",
+    "budget_exceeds_pools": "(warning) the pools cannot fill the budget under the "
+                            "Constraints and this action's exclusions; shares are checked "
+                            "against what they hold, and a share beyond its pool is a warning",
+    "unlabelled_rows": "(warning) pool rows without a slice of the objective are never "
+                       "sampled",
+    "quality_filtered": "(warning) rows left out by the quality bar (unjudged included)",
+}
+"""Every problem code validation can report, and what it means (stable: tools match on it)."""
+
 
 # ---------------------------------------------------------------------------------------
 # Parsing
@@ -191,7 +200,7 @@ def _constraint_problems(action: DataAction, pools: Mapping[str, PoolTable],
             problems.append(Problem(code="constraint_unknown", path=where,
                                     message=f"'{c.describe()}' names '{c.slice}', not a slice "
                                     f"of {c.objective}"))
-    problems += _contradictions(pools, constraints)
+    problems += _contradictions(pools, settings, constraints)
     if problems:
         return problems
     for c in constraints:
@@ -199,23 +208,57 @@ def _constraint_problems(action: DataAction, pools: Mapping[str, PoolTable],
     return problems
 
 
-def _contradictions(pools: Mapping[str, PoolTable], constraints: Sequence[Constraint]
-                    ) -> list[Problem]:
+def _contradictions(pools: Mapping[str, PoolTable], settings: MixSettings,
+                    constraints: Sequence[Constraint]) -> list[Problem]:
     found = []
-    lows = {name: share_bounds(constraints, name) for name in pools}
-    if sum(lo for lo, _ in lows.values()) > 1 + TOLERANCE:
+    bounds = {name: share_bounds(constraints, name) for name in pools}
+    if sum(lo for lo, _ in bounds.values()) > 1 + TOLERANCE:
         found.append("minimum shares add up to more than 1")
+    if sum(hi for _, hi in bounds.values()) < 1 - TOLERANCE:
+        found.append("maximum shares add up to less than 1")
     found += [f"{name}: minimum share {lo:g} is above maximum share {hi:g}"
-              for name, (lo, hi) in lows.items() if lo > hi + TOLERANCE]
-    for name in pools:
+              for name, (lo, hi) in bounds.items() if lo > hi + TOLERANCE]
+    for name, table in pools.items():
         pins, forbidden = bucket_rules(constraints, name)
-        if sum(pins.values()) > 1 + TOLERANCE:
+        pinned = sum(pins.values())
+        if pinned > 1 + TOLERANCE:
             found.append(f"{name}: pinned bucket weights add up to more than 1")
         found += [f"{name}: bucket {b} is both pinned and forbidden" for b in pins
                   if b in forbidden]
+        for bucket in pins:
+            values = sorted({c.value for c in constraints if c.kind == "pin_bucket"
+                             and c.objective == name and c.slice == bucket})
+            if len(values) > 1:
+                found.append(f"{name}: bucket {bucket} is pinned at {values[0]:g} and at "
+                             f"{values[-1]:g}")
+        free = [b for b in table.slice_names if b not in pins and b not in forbidden]
+        if pins and not free and pinned < 1 - TOLERANCE:
+            found.append(f"{name}: pinned bucket weights add up to {pinned:g} and every other "
+                         "bucket is forbidden or pinned")
+    if not found:
+        found += _constraints_beyond_pools(pools, settings, constraints, bounds)
     return [Problem(code="constraints_infeasible", path="constraints",
                     message=f"no action can satisfy the constraints: {reason}; remove or "
                     "change one") for reason in found]
+
+
+def _constraints_beyond_pools(pools: Mapping[str, PoolTable], settings: MixSettings,
+                              constraints: Sequence[Constraint],
+                              bounds: Mapping[str, tuple[float, float]]) -> list[str]:
+    """Minimum shares the pools cannot hold, even with no exclusions (only when the pools can
+    fill the budget at all: otherwise capacity is reported, not refused)."""
+    caps = {name: capacity(table, None, settings) for name, table in pools.items()}
+    budget = effective_budget(caps, constraints, settings.budget)
+    if budget < settings.budget:
+        return []
+    found = []
+    for name, (lo, _) in bounds.items():
+        pins, forbidden = bucket_rules(constraints, name)
+        holds = max_objective_tokens(caps[name], pins, forbidden)
+        if lo * budget > holds + TOKEN_SLACK:
+            found.append(f"{name}: minimum share {lo:g} needs {lo * budget:,.0f} tokens but "
+                         f"its usable rows (under the bucket constraints) hold {holds:,.0f}")
+    return found
 
 
 def _broken(action: DataAction, pools: Mapping[str, PoolTable], settings: MixSettings,
@@ -230,22 +273,24 @@ def _broken(action: DataAction, pools: Mapping[str, PoolTable], settings: MixSet
     if c.kind == "max_share" and ratio > c.value + TOLERANCE:
         return [Problem(code="constraint_max_share", path=f"ratios.{c.objective}",
                         message=f"ratio {ratio:g} breaks '{c.describe()}' (set by {c.origin})")]
-    if c.kind == "pin_bucket" and abs(weights.get(c.slice, 0.0) - c.value) > TOLERANCE:
-        got = f"weight {weights.get(c.slice, 0.0):g}" if weights else "no explicit weights"
+    if c.kind not in ("pin_bucket", "forbid_bucket"):
+        return []  # score_floor is judged on results, by the loop
+    # The weight the bucket actually gets: explicit, or its share of the pool "as it comes".
+    if weights:
+        weight, got = weights.get(c.slice, 0.0), f"weight {weights.get(c.slice, 0.0):g}"
+    elif ratio > 0:
+        weight = natural_weights(capacity(pools[c.objective], plan, settings)).get(c.slice, 0.0)
+        got = f"sampling {c.objective} as it comes (bucket weight {weight:.3g})"
+    else:
+        weight, got = 0.0, "no explicit bucket weights"
+    fix = "" if weights else "; give explicit bucket weights"
+    if c.kind == "pin_bucket" and abs(weight - c.value) > TOLERANCE:
         return [Problem(code="constraint_pin_bucket", path=path,
-                        message=f"{got} breaks '{c.describe()}' (set by {c.origin})")]
-    if c.kind == "forbid_bucket":
-        if weights.get(c.slice, 0.0) > 0:
-            return [Problem(code="constraint_forbid_bucket", path=path,
-                            message=f"weight {weights[c.slice]:g} breaks '{c.describe()}' "
-                            f"(set by {c.origin}); set it to 0")]
-        if not weights and ratio > 0:
-            cap = capacity(pools[c.objective], plan, settings)
-            if cap.buckets.get(c.slice, 0) > 0:
-                return [Problem(code="constraint_forbid_bucket", path=path,
-                                message=f"sampling {c.objective} as it comes uses bucket "
-                                f"{c.slice}, which breaks '{c.describe()}'; give explicit "
-                                "bucket weights with it at 0")]
+                        message=f"{got} breaks '{c.describe()}' (set by {c.origin}){fix}")]
+    if c.kind == "forbid_bucket" and weight > 0:
+        return [Problem(code="constraint_forbid_bucket", path=path,
+                        message=f"{got} breaks '{c.describe()}' (set by {c.origin})"
+                        f"{fix or '; set it to 0'}")]
     return []
 
 
