@@ -160,8 +160,9 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         print(f"{problem.severity}: {problem.path}: {problem.message}")
     mixture = build_mixture(action, pools, config.mixture, config.constraints)
     out = Path(args.out or f"runs/mix-{mixture.manifest.content_hash}")
-    write_mixture(mixture, pools, out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "action.json").write_text(action.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_mixture(mixture, pools, out)  # its manifest, written last, marks the folder complete
     print(_manifest_summary(mixture.manifest))
     print(f"[mosaic] wrote {out}/train.jsonl ({len(mixture)} rows), manifest.json, action.json")
     return 0

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mosaic.config import MixSettings
 from mosaic.data.pool_table import pool_table
 from mosaic.errors import ActionError, ConfigError
-from mosaic.schema import DataAction, MixtureManifest
+from mosaic.schema import DataAction, MixtureManifest, ObjectivePlan
 from mosaic.tools.mixture import build_mixture, first_fit, write_mixture
 from mosaic.tools.repair import repair_action
 from tests.toy_pools import TOKEN_COUNT, toy_pool, toy_pools, toy_row
@@ -235,3 +236,126 @@ def test_pool_files_are_recounted_unless_their_manifest_says_they_fit_the_model(
                            tokenizer=tiny_tokenizer)
     assert kept.tokens.tolist() == [999] * 4
     assert kept.fingerprint != recounted.fingerprint
+
+
+# ---------------------------------------------------------------------------------------
+# Constraints hold in the built mixture, not only in the action
+
+
+def test_redistribution_never_pushes_an_objective_past_its_max_share():
+    from mosaic.schema import Constraint
+
+    constraints = [Constraint(kind="max_share", objective="xguard", value=0.5)]
+    # orbench gets one bucket whose rows are long: its gaps would flow to xguard
+    asked = action(ratios={"xguard": 0.5, "orbench": 0.25, "ifeval": 0.25},
+                   orbench={"bucket_weights": {"boundary_1": 1.0}})
+    budget = 3_000
+    unconstrained = build_mixture(asked, POOLS, MixSettings(budget=budget)).manifest
+    assert unconstrained.tokens_by_objective["xguard"] > 0.5 * budget  # the premise
+    manifest = build_mixture(asked, POOLS, MixSettings(budget=budget), constraints).manifest
+    assert manifest.tokens_by_objective["xguard"] <= 0.5 * budget
+    assert manifest.realised_tokens >= 0.99 * budget  # the others took what xguard could not
+
+
+def test_pinned_buckets_neither_give_nor_take_budget():
+    from mosaic.schema import Constraint
+
+    pin = Constraint(kind="pin_bucket", objective="ifeval", slice="complexity_1", value=0.0)
+    as_it_comes = action()
+    with pytest.raises(ActionError, match="constraint_pin_bucket"):
+        build_mixture(as_it_comes, POOLS, MixSettings(budget=8_000), [pin])
+    weights = {"complexity_1": 1e-9, "complexity_2": 0.5, "complexity_3": 0.5 - 1e-9}
+    manifest = build_mixture(action(ifeval={"bucket_weights": weights}), POOLS,
+                             MixSettings(budget=8_000), [pin]).manifest
+    assert manifest.tokens_by_bucket["ifeval"].get("complexity_1", 0) == 0
+    pinned = Constraint(kind="pin_bucket", objective="ifeval", slice="complexity_2", value=0.5)
+    manifest = build_mixture(action(ifeval={"bucket_weights": weights}), POOLS,
+                             MixSettings(budget=8_000), [pin, pinned]).manifest
+    planned = manifest.bucket_budgets["ifeval"]["complexity_2"]
+    assert planned - MAX_ROW <= manifest.tokens_by_bucket["ifeval"]["complexity_2"] <= planned
+
+
+# ---------------------------------------------------------------------------------------
+# Fill, determinism across processes, remembered selections, odd attribute values
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.05, 0.9), st.floats(0.05, 0.9), st.integers(8_000, 40_000),
+       st.integers(0, 10))
+def test_realised_tokens_are_within_1_percent_when_the_pools_suffice(a, b, budget, seed):
+    """Rows of 50-400 tokens; budgets from 8,000 (every bucket ~20 rows) up to what the pools
+    hold comfortably."""
+    total = a + b + 0.1
+    asked = action(ratios={"xguard": a / total, "orbench": b / total, "ifeval": 0.1 / total})
+    mix = MixSettings(budget=budget, seed=seed)
+    from mosaic.tools.validate import validate_action
+
+    assume(validate_action(asked, POOLS, mix).ok)
+    manifest = build_mixture(asked, POOLS, mix).manifest
+    assert 0.99 * budget <= manifest.realised_tokens <= budget
+
+
+def test_the_same_mixture_in_another_process_with_another_hash_seed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from mosaic.config import MixSettings\n"
+        "from mosaic.tools.mixture import build_mixture\n"
+        "from tests.test_mixture import POOLS, action\n"
+        "m = build_mixture(action(xguard={'focus': {'include': {'category': ['cyber']}}}),"
+        " POOLS, MixSettings(budget=9000, seed=5))\n"
+        "print(m.manifest.content_hash)\n")
+    hashes = set()
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             env=env, cwd=Path(__file__).resolve().parents[1], check=True)
+        hashes.add(out.stdout.strip())
+    here = build_mixture(action(xguard={"focus": {"include": {"category": ["cyber"]}}}), POOLS,
+                         MixSettings(budget=9000, seed=5)).manifest.content_hash
+    assert hashes == {here}
+
+
+def test_remembered_selections_depend_on_everything_that_changes_them():
+    import dataclasses
+
+    from mosaic.tools.capacity import capacity
+
+    table = toy_pool("xguard", 30)
+    plan = ObjectivePlan(focus={"exclude": {"category": ["cyber"]}})
+    low = capacity(table, plan, MixSettings(budget=1, min_quality=3))
+    high = capacity(table, plan, MixSettings(budget=1, min_quality=5))
+    twice = capacity(table, plan, MixSettings(budget=1, min_quality=3, repetition_cap=2))
+    assert high.total() < low.total() and twice.total() == 2 * low.total()
+    assert capacity(table, None, MixSettings(budget=1)).total() == int(table.tokens.sum())
+    doubled = dataclasses.replace(table, tokens=table.tokens * 10)
+    assert capacity(doubled, None, MixSettings(budget=1)).total() == int(doubled.tokens.sum())
+    with pytest.raises(ValueError):
+        table.tokens[0] = 1  # tables are read-only
+    with pytest.raises(TypeError):
+        low.buckets["complexity_1"] = 0  # so is what is remembered
+
+
+def test_odd_attribute_values_only_affect_their_own_rows():
+    from mosaic.data.pool_table import match_criteria
+    from mosaic.objectives import get_objective
+
+    values = [3, "3", 4.0, None, True, [2, 5], "high", 1]
+    rows = [toy_row("xguard", i, "complexity_3", 100, pressure=v, category=v)
+            for i, v in enumerate(values)]
+    table = pool_table(rows, objective="xguard", token_count=TOKEN_COUNT)
+    xguard = get_objective("xguard")
+
+    def ids(criteria, mode="all"):
+        return [int(i.rsplit("-", 1)[1]) for i in
+                table.ids[match_criteria(table, xguard, criteria, mode=mode)]]
+
+    assert ids({"pressure_range": [3, 4]}) == [0, 1, 2]  # numbers and numeric strings
+    assert ids({"pressure_range": [5, 5]}) == [5]  # a list matches through any element
+    assert ids({"category": [3]}) == [0, 1]
+    assert ids({"category": ["high"]}) == [6]
+    assert ids({"category": [1]}) == [7]  # True is not 1
+    assert ids({"category": ["cyber"]}, "any") == []

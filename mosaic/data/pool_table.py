@@ -120,11 +120,29 @@ class PoolTable:
     memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Selections already computed over this table (validation and building ask the same
     questions of it); see `remember`."""
+    by_slice: np.ndarray = field(init=False, repr=False, compare=False)
+    """Row indices ordered by slice (stable): bucket k's rows are
+    `by_slice[slice_starts[k]:slice_starts[k + 1]]`. An index, made once with the table."""
+    slice_starts: np.ndarray = field(init=False, repr=False, compare=False)
+    slice_bins: np.ndarray = field(init=False, repr=False, compare=False)
+    """Slice code + 1 per row (0: no known slice), for per-bucket sums with `np.bincount`."""
+    token_weights: np.ndarray = field(init=False, repr=False, compare=False)
+    """`tokens` as float64: bincount's weights (converting on every call costs more than
+    the count itself)."""
 
     MEMO_SIZE = 256
 
     def __post_init__(self) -> None:
-        arrays = [self.ids, self.tokens, self.assistant_tokens, self.slices, self.quality]
+        order = np.argsort(self.slices, kind="stable")
+        first_labelled = int(np.searchsorted(self.slices[order], 0))
+        # frozen dataclass: derived fields are set once, here
+        object.__setattr__(self, "by_slice", order[first_labelled:])
+        object.__setattr__(self, "slice_starts", np.searchsorted(
+            self.slices[self.by_slice], np.arange(len(self.slice_names) + 1)))
+        object.__setattr__(self, "slice_bins", self.slices.astype(np.intp) + 1)
+        object.__setattr__(self, "token_weights", self.tokens.astype(np.float64))
+        arrays = [self.ids, self.tokens, self.assistant_tokens, self.slices, self.quality,
+                  self.by_slice, self.slice_starts, self.slice_bins, self.token_weights]
         for column in self.attributes.values():
             arrays += [column.codes, column.numbers]
             if column.owners is not None:

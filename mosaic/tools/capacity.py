@@ -73,11 +73,9 @@ def focus_rows(table: PoolTable, plan: ObjectivePlan | None, usable: np.ndarray)
 
 def bucket_tokens(table: PoolTable, mask: np.ndarray) -> np.ndarray:
     """Tokens of the masked rows per slice (index = slice code)."""
-    # Codes shifted by one so unlabelled rows (-1) land in a bin that is dropped.
-    shifted = table.slices.astype(np.intp) + 1
-    counts = np.bincount(shifted, weights=np.where(mask, table.tokens, 0),
-                         minlength=len(table.slice_names) + 1)
-    return counts[1:].astype(np.int64)
+    sums = np.bincount(table.slice_bins, weights=np.where(mask, table.token_weights, 0.0),
+                       minlength=len(table.slice_names) + 1)
+    return np.rint(sums[1:]).astype(np.int64)  # bin 0: rows without a known slice
 
 
 @dataclass(frozen=True)

@@ -190,22 +190,23 @@ def _fill_bucket(table: PoolTable, name: str, weight: float, planned: int, rows:
     reference's phases 2 and 3).
     """
     rng = _rng(settings.seed, table.objective, name)
-    rows = rows.copy()
-    rng.shuffle(rows)
+    rng.shuffle(rows)  # `rows` is the caller's fresh array
     tokens = np.asarray(table.tokens[rows], dtype=np.int64)
     focus_start = len(rows)
     if focus is not None:
         in_focus = focus[rows]
-        order = np.argsort(in_focus, kind="stable")  # the other rows, then the focus rows
+        others = np.flatnonzero(~in_focus)
+        order = np.concatenate([others, np.flatnonzero(in_focus)])  # others, then focus rows
         rows, tokens = rows[order], tokens[order]
-        focus_start = len(rows) - int(in_focus.sum())
+        focus_start = len(others)
     queue, queue_tokens = [rows], [tokens]
     for _ in range(settings.repetition_cap - 1):
         order = rng.permutation(len(rows))
         queue.append(rows[order])
         queue_tokens.append(tokens[order])
-    bucket = _Bucket(table.objective, name, weight, planned, np.concatenate(queue),
-                     np.concatenate(queue_tokens))
+    bucket = _Bucket(table.objective, name, weight, planned,
+                     np.concatenate(queue) if len(queue) > 1 else queue[0],
+                     np.concatenate(queue_tokens) if len(queue) > 1 else queue_tokens[0])
     if focus_start < len(rows):
         bucket.take_from(focus_start, len(rows), focus_room)
     bucket.take(planned - bucket.used)
@@ -221,18 +222,14 @@ def _buckets(table: PoolTable, plan: ObjectivePlan | None, objective_budget: int
     focus = focus_rows(table, plan, usable) if share > 0 else None
     if focus is not None and not focus.any():
         focus = None
-    index = np.flatnonzero(usable)
-    codes = table.slices[index]
-    order = np.argsort(codes, kind="stable")
-    index, codes = index[order], codes[order]
     buckets = []
     for code, name in enumerate(table.slice_names):
         weight = weights.get(name, 0.0)
         if weight <= TOLERANCE:  # a weight within the validator's tolerance of 0 is 0
             continue
-        lo, hi = np.searchsorted(codes, [code, code + 1])
+        rows = table.by_slice[table.slice_starts[code]:table.slice_starts[code + 1]]
         planned = int(weight * objective_budget)
-        buckets.append(_fill_bucket(table, name, weight, planned, index[lo:hi], focus,
+        buckets.append(_fill_bucket(table, name, weight, planned, rows[usable[rows]], focus,
                                     int(share * planned), settings))
     return buckets
 

@@ -235,7 +235,7 @@ def _contradictions(pools: Mapping[str, PoolTable], settings: MixSettings,
         if pins and not free and pinned < 1 - TOLERANCE:
             found.append(f"{name}: pinned bucket weights add up to {pinned:g} and every other "
                          "bucket is forbidden or pinned")
-    if not found:
+    if not found and any(lo > 0 for lo, _ in bounds.values()):
         found += _constraints_beyond_pools(pools, settings, constraints, bounds)
     return [Problem(code="constraints_infeasible", path="constraints",
                     message=f"no action can satisfy the constraints: {reason}; remove or "
