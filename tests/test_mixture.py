@@ -357,5 +357,5 @@ def test_odd_attribute_values_only_affect_their_own_rows():
     assert ids({"pressure_range": [5, 5]}) == [5]  # a list matches through any element
     assert ids({"category": [3]}) == [0, 1]
     assert ids({"category": ["high"]}) == [6]
-    assert ids({"category": [1]}) == [7]  # True is not 1
+    assert ids({"category": [1]}) == [4, 7]  # booleans match as 0 and 1
     assert ids({"category": ["cyber"]}, "any") == []

@@ -87,13 +87,14 @@ caps = st.sampled_from([1, 1, 2])
 EXAMPLES = int(os.environ.get("MOSAIC_PROPERTY_EXAMPLES", "150"))
 """Examples per property test; raise it for a longer hunt (MOSAIC_PROPERTY_EXAMPLES=3000)."""
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 @PROPERTY
 @given(actions(), budgets, constraint_sets, caps)
 def test_repair_of_any_parseable_action_validates(action, budget, constraints, cap):
     mix = MixSettings(budget=budget, repetition_cap=cap)
+    assume(satisfiable(constraints, mix))  # e.g. orbench >= 0.2 of 200,000 tokens is not
     repaired = repair_action(action, POOLS, mix, constraints)
     assert repaired.report.ok, (action, repaired.report.describe())
     assert validate_action(repaired.action, POOLS, mix, constraints).ok
@@ -106,17 +107,20 @@ def test_repair_of_any_parseable_action_validates(action, budget, constraints, c
 def test_repair_is_idempotent_and_leaves_valid_actions_unchanged(action, budget, constraints,
                                                                  cap):
     mix = MixSettings(budget=budget, repetition_cap=cap)
+    assume(satisfiable(constraints, mix))
     once = repair_action(action, POOLS, mix, constraints)
     twice = repair_action(once.action, POOLS, mix, constraints)
     assert twice.action == once.action
     assert twice.changes == []
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(actions(), budgets, constraint_sets)
 def test_a_repaired_action_builds_within_budget_and_keeps_the_constraints(action, budget,
                                                                           constraints):
     mix = MixSettings(budget=budget)
+    assume(satisfiable(constraints, mix))
     repaired = repair_action(action, POOLS, mix, constraints).action
     manifest = build_mixture(repaired, POOLS, mix, constraints).manifest
     assert manifest.realised_tokens <= budget
@@ -188,7 +192,8 @@ def test_contradictions_with_the_pools_are_named_and_repair_says_it_gave_up():
     assert held < 0.6 * budget
     assert not satisfiable(constraints, mix)
     report = validate_action(DataAction(ratios={"orbench": 1.0}), POOLS, mix, constraints)
-    assert "orbench: minimum share 0.6 needs 18,000 tokens" in report.describe()
+    assert ("orbench: minimum share 0.6 of the 30,000-token budget needs 18,000 tokens"
+            in report.describe())
     both = [Constraint(kind="max_share", objective=n, value=0.2) for n in NAMES]
     repaired = repair_action(DataAction(ratios={"xguard": 1.0}), POOLS, mix, both)
     assert not repaired.report.ok
@@ -199,3 +204,19 @@ def test_contradictions_with_the_pools_are_named_and_repair_says_it_gave_up():
 def test_fit_shares_copes_with_huge_targets():
     got = fit_shares({"a": 1e308, "b": 1e308}, {"a": 0, "b": 0}, {"a": 1, "b": 1})
     assert got == {"a": 0.5, "b": 0.5}
+
+
+def test_fit_shares_survives_a_subnormal_target():
+    got = fit_shares({"a": 1.0, "b": 1.0, "c": 5e-324}, dict.fromkeys("abc", 0.0),
+                     {"a": 0.4, "b": 0.4, "c": 1.0})
+    assert abs(sum(got.values()) - 1) < 1e-9 and abs(got["c"] - 0.2) < 1e-9
+
+
+def test_an_objective_whose_buckets_are_all_closed_has_no_share():
+    shut = [Constraint(kind="forbid_bucket", objective="orbench", slice=s)
+            for s in get_objective("orbench").slices]
+    caps_ = [Constraint(kind="max_share", objective=n, value=0.4) for n in ("xguard", "ifeval")]
+    mix = MixSettings(budget=12_000)
+    assert not satisfiable(shut + caps_, mix)  # 0.4 + 0 + 0.4 < 1
+    repaired = repair_action(DataAction(ratios={"orbench": 1.0}), POOLS, mix, shut)
+    assert repaired.report.ok and repaired.action.ratios["orbench"] == 0.0

@@ -240,3 +240,11 @@ def test_exclude_lowers_capacity_and_can_make_a_bucket_too_small():
     assert capacity(POOLS["orbench"], plan, SETTINGS).buckets["boundary_1"] == 0
     report = check({"ratios": {"orbench": 1.0}, "objectives": {"orbench": plan.model_dump()}})
     assert "bucket_too_small" in report.codes()
+
+
+def test_focus_capacity_counts_each_row_once_whatever_the_repetition_cap():
+    plan = ObjectivePlan(focus={"include": {"category": ["cyber"]}})
+    once = capacity(POOLS["xguard"], plan, MixSettings(budget=1))
+    thrice = capacity(POOLS["xguard"], plan, MixSettings(budget=1, repetition_cap=3))
+    assert dict(thrice.focus) == dict(once.focus)  # the focus phase takes a row once
+    assert thrice.total() == 3 * once.total()

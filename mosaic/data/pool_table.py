@@ -51,10 +51,9 @@ class AttributeColumn:
 
 def canonical(value: Any) -> tuple[str, Any]:
     """The key a value matches by: numbers (and numeric strings) by value, so 3, 3.0 and "3"
-    are the same; booleans apart from numbers; other strings as they are."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int | float):
+    are the same, and booleans as 0 and 1 (a pool may store `hard: true`); other strings as
+    they are."""
+    if isinstance(value, int | float):  # bools are ints
         return ("num", float(value))
     if isinstance(value, str):
         try:
@@ -93,7 +92,8 @@ def attribute_column(values: Sequence[Any]) -> AttributeColumn:
 @dataclass(frozen=True)
 class PoolTable:
     """One objective's pool as arrays (row i of every array is the pool's row i). Its
-    arrays are read-only: a table never changes once made."""
+    arrays are read-only (the arrays it is made from are flagged read-only too): a table
+    never changes once made, so what it remembers stays true."""
 
     objective: str
     ids: np.ndarray

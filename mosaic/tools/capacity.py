@@ -85,7 +85,8 @@ class Capacity:
     buckets: Mapping[str, int]
     """Slice -> usable tokens x repetition cap."""
     focus: Mapping[str, int]
-    """Slice -> tokens of usable focus rows x repetition cap."""
+    """Slice -> tokens of usable focus rows (each counted once: the focus phase takes a row
+    at most once)."""
 
     def total(self) -> int:
         return sum(self.buckets.values())
@@ -99,7 +100,8 @@ def capacity(table: PoolTable, plan: ObjectivePlan | None, settings: MixSettings
         usable = usable_rows(table, plan, settings)
         cap = settings.repetition_cap
         tokens = bucket_tokens(table, usable) * cap
-        in_focus = bucket_tokens(table, focus_rows(table, plan, usable)) * cap
+        # Focus rows are taken first once; their repeats come with the bucket's other rows.
+        in_focus = bucket_tokens(table, focus_rows(table, plan, usable))
         # Read-only views: the same Capacity is handed to every later caller (memo).
         return Capacity(
             buckets=MappingProxyType(dict(zip(table.slice_names, tokens.tolist(), strict=True))),
@@ -120,12 +122,18 @@ def bucket_rules(constraints: Sequence[Constraint], objective: str
     return pins, forbidden
 
 
-def share_bounds(constraints: Sequence[Constraint], objective: str) -> tuple[float, float]:
-    """The objective's [min, max] share of the budget under the Constraints."""
+def share_bounds(constraints: Sequence[Constraint], objective: str,
+                 slices: Sequence[str] = ()) -> tuple[float, float]:
+    """The objective's [min, max] share of the budget under the Constraints. Given its
+    `slices`, an objective whose every bucket is forbidden or pinned at 0 has max share 0."""
     lo = max([c.value for c in constraints if c.kind == "min_share"
               and c.objective == objective and c.value is not None], default=0.0)
     hi = min([c.value for c in constraints if c.kind == "max_share"
               and c.objective == objective and c.value is not None], default=1.0)
+    if slices:
+        pins, forbidden = bucket_rules(constraints, objective)
+        if all(s in forbidden or pins.get(s) == 0 for s in slices):
+            hi = 0.0
     return float(lo), float(hi)
 
 

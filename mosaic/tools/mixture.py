@@ -282,7 +282,9 @@ def build_mixture(action: DataAction, pools: Mapping[str, PoolTable], settings: 
     # Shares are renormalised so that rounding inside the validator's tolerance can never
     # push the sum of budgets past the budget.
     ratios = normalised({n: action.ratios.get(n, 0.0) for n in names})
-    objective_budget = {n: int(ratios[n] * budget) for n in names}
+    # ... and never past a max_share, even by the validator's tolerance.
+    objective_budget = {n: int(min(ratios[n], share_bounds(constraints, n)[1]) * budget)
+                        for n in names}
     buckets = {n: (_buckets(pools[n], action.objectives.get(n), objective_budget[n], settings)
                    if objective_budget[n] > 0 else []) for n in names}
     room = {n: share_bounds(constraints, n)[1] * budget for n in names}

@@ -87,7 +87,8 @@ def fit_shares(target: Mapping[str, float], lo: Mapping[str, float], hi: Mapping
         if not free:
             break
         mass = sum(max(target[n], 0.0) for n in free)
-        share = ({n: rest * max(target[n], 0.0) / mass for n in free} if mass > 0
+        # rest * (t / mass), not rest * t / mass: a subnormal t would underflow to 0
+        share = ({n: rest * (max(target[n], 0.0) / mass) for n in free} if mass > 0
                  else {n: rest / len(free) for n in free})
         over = {n: share[n] - hi[n] for n in free if share[n] > hi[n]}
         under = {n: lo[n] - share[n] for n in free if share[n] < lo[n]}
@@ -104,7 +105,7 @@ def fit_shares(target: Mapping[str, float], lo: Mapping[str, float], hi: Mapping
     # (Never onto a share already at its bound: a forbidden bucket must stay exactly 0.)
     room = max(names, key=lambda n: (hi[n] - result[n]) if residual > 0 else (result[n] - lo[n]))
     result[room] = min(hi[room], max(lo[room], result[room] + residual))
-    return result
+    return result if abs(sum(result.values()) - 1) <= TOLERANCE else None
 
 
 class _Editor:
@@ -134,7 +135,7 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
 
     caps = {name: capacity(table, plans.get(name), settings) for name, table in pools.items()}
     budget = effective_budget(caps, constraints, settings.budget)
-    for name in _exclusions_below_min_share(plans, caps, budget, settings, constraints):
+    for name in _exclusions_below_min_share(plans, caps, settings, constraints):
         edit.note(f"objectives.{name}.focus.exclude", plans[name].focus.exclude, {},
                   "leaves too few rows for the objective's minimum share")
         plans[name] = plans[name].model_copy(update={"focus": plans[name].focus.model_copy(
@@ -143,7 +144,7 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
     budget = effective_budget(caps, constraints, settings.budget)
     bounds, room = {}, {}
     for name in pools:
-        bounds[name] = share_bounds(constraints, name)
+        bounds[name] = share_bounds(constraints, name, pools[name].slice_names)
         pins, forbidden = bucket_rules(constraints, name)
         room[name] = max_objective_tokens(caps[name], pins, forbidden) / budget if budget else 0.0
     ratios = _fit(ratios, bounds, room, edit, "ratios",
@@ -168,18 +169,15 @@ def repair_action(action: DataAction, pools: Mapping[str, PoolTable], settings: 
 
 
 def _exclusions_below_min_share(plans: Mapping[str, ObjectivePlan], caps: Mapping[str, Capacity],
-                                budget: float, settings: MixSettings,
-                                constraints: Sequence[Constraint]) -> list[str]:
-    """Objectives whose `exclude` leaves fewer tokens than a min_share Constraint needs (only
-    when the pools can fill the budget: otherwise capacity is not binding)."""
-    if budget < settings.budget:
-        return []
+                                settings: MixSettings, constraints: Sequence[Constraint]
+                                ) -> list[str]:
+    """Objectives whose `exclude` leaves fewer tokens than a min_share Constraint needs."""
     found = []
     for name, plan in plans.items():
         lo, _ = share_bounds(constraints, name)
         pins, forbidden = bucket_rules(constraints, name)
         if lo > 0 and plan.focus.exclude \
-                and max_objective_tokens(caps[name], pins, forbidden) + 1 < lo * budget:
+                and max_objective_tokens(caps[name], pins, forbidden) + 1 < lo * settings.budget:
             found.append(name)
     return found
 

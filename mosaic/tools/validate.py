@@ -211,7 +211,8 @@ def _constraint_problems(action: DataAction, pools: Mapping[str, PoolTable],
 def _contradictions(pools: Mapping[str, PoolTable], settings: MixSettings,
                     constraints: Sequence[Constraint]) -> list[Problem]:
     found = []
-    bounds = {name: share_bounds(constraints, name) for name in pools}
+    bounds = {name: share_bounds(constraints, name, table.slice_names)
+              for name, table in pools.items()}
     if sum(lo for lo, _ in bounds.values()) > 1 + TOLERANCE:
         found.append("minimum shares add up to more than 1")
     if sum(hi for _, hi in bounds.values()) < 1 - TOLERANCE:
@@ -245,19 +246,16 @@ def _contradictions(pools: Mapping[str, PoolTable], settings: MixSettings,
 def _constraints_beyond_pools(pools: Mapping[str, PoolTable], settings: MixSettings,
                               constraints: Sequence[Constraint],
                               bounds: Mapping[str, tuple[float, float]]) -> list[str]:
-    """Minimum shares the pools cannot hold, even with no exclusions (only when the pools can
-    fill the budget at all: otherwise capacity is reported, not refused)."""
-    caps = {name: capacity(table, None, settings) for name, table in pools.items()}
-    budget = effective_budget(caps, constraints, settings.budget)
-    if budget < settings.budget:
-        return []
+    """Minimum shares of the budget that the pools cannot hold, even with no exclusions."""
     found = []
     for name, (lo, _) in bounds.items():
         pins, forbidden = bucket_rules(constraints, name)
-        holds = max_objective_tokens(caps[name], pins, forbidden)
-        if lo * budget > holds + TOKEN_SLACK:
-            found.append(f"{name}: minimum share {lo:g} needs {lo * budget:,.0f} tokens but "
-                         f"its usable rows (under the bucket constraints) hold {holds:,.0f}")
+        holds = max_objective_tokens(capacity(pools[name], None, settings), pins, forbidden)
+        if lo * settings.budget > holds + TOKEN_SLACK:
+            found.append(f"{name}: minimum share {lo:g} of the {settings.budget:,}-token budget "
+                         f"needs {lo * settings.budget:,.0f} tokens but its usable rows (under "
+                         f"the bucket constraints) hold {holds:,.0f}; lower the share or the "
+                         "budget")
     return found
 
 
