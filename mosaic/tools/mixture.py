@@ -116,9 +116,11 @@ class _Bucket:
     used: int = 0
     head: int = 0
     """Every queue entry before `head` is taken."""
+    taken: int = 0
+    """Queue entries taken so far."""
 
     def exhausted(self) -> bool:
-        return not np.any(self.queue_tokens[self.head:] != TAKEN)
+        return self.taken == len(self.queue)
 
     def take(self, room: int) -> int:
         """Take queue entries into at most `room` more tokens; returns the tokens taken."""
@@ -135,6 +137,7 @@ class _Bucket:
         gained = int(self.queue_tokens[index].sum())
         self.picked.append(self.queue[index])
         self.queue_tokens[index] = TAKEN
+        self.taken += len(index)
         self.used += gained
         self._advance_head(len(index) + 1)
         return gained
