@@ -210,18 +210,22 @@ def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> 
 
 
 def load_pool_table(source: str | Path, *, objective: str, token_count: str,
-                    tokenizer: Any = None, fmt: str = "pool") -> PoolTable:
+                    tokenizer: Any = None, fmt: str = "pool",
+                    get_tokenizer: Callable[[], Any] | None = None) -> PoolTable:
     """Read a pool file and make its table, counting tokens for the target model.
 
     Token counts stored in the rows are kept only when a `manifest.json` beside the file
     says they were counted as `token_count` (the shipped starter pools, counted for the
-    demo model); otherwise every row is recounted with `tokenizer`, so the budget always
-    means the base model's own templated tokens.
+    demo model); otherwise every row is recounted with `tokenizer` (or the one
+    `get_tokenizer()` loads, only then), so the budget always means the base model's own
+    templated tokens.
     """
     from mosaic.data.formats import LOADERS
 
     rows = LOADERS[fmt](source, objective=objective).rows
     if not counted_as(source, token_count):
+        if tokenizer is None and get_tokenizer is not None:
+            tokenizer = get_tokenizer()
         if tokenizer is None:
             raise ConfigError(f"{source}: token counts are not for {token_count}; pass the "
                               "model's tokenizer to recount them")

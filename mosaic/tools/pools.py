@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mosaic.config import RunConfig
-from mosaic.data.pool_table import PoolTable, counted_as, load_pool_table
+from mosaic.data.pool_table import PoolTable, load_pool_table
 
 
 def token_count_id(model: str) -> str:
@@ -17,15 +17,19 @@ def token_count_id(model: str) -> str:
 
 def load_pools(config: RunConfig, *, tokenizer: Any = None) -> dict[str, PoolTable]:
     """Every pool of the run, in the config's objective order. Token counts made for another
-    model are redone with the base model's tokenizer (loaded here, once, when needed)."""
-    token_count = token_count_id(config.model)
-    tables = {}
-    for objective, source in config.pools.items():
-        path = source.resolved()
-        if tokenizer is None and not counted_as(path, token_count):
-            from mosaic.train.models import load_tokenizer
+    model are redone with the base model's tokenizer (loaded here, once, and only after a
+    pool file was read, so a missing file is reported before any model is looked for)."""
+    from mosaic.train.models import load_tokenizer
 
-            tokenizer = load_tokenizer(config.model)
-        tables[objective] = load_pool_table(path, objective=objective, token_count=token_count,
-                                            tokenizer=tokenizer, fmt=source.format)
-    return tables
+    token_count = token_count_id(config.model)
+    loaded = [tokenizer]
+
+    def get_tokenizer() -> Any:
+        if loaded[0] is None:
+            loaded[0] = load_tokenizer(config.model)
+        return loaded[0]
+
+    return {objective: load_pool_table(source.resolved(), objective=objective,
+                                       token_count=token_count, fmt=source.format,
+                                       get_tokenizer=get_tokenizer)
+            for objective, source in config.pools.items()}
