@@ -413,10 +413,12 @@ class Redistribution(Record):
     """
 
     objective: str
+    """The bucket's objective; `*` for an `unplaced` entry (the run as a whole)."""
     bucket: str | None = None
-    """None for an `unplaced` entry (the run as a whole)."""
+    """None for an `unplaced` entry."""
     planned: int = Field(ge=0)
-    """Tokens the action's ratios and bucket weights gave the bucket."""
+    """Tokens the action's ratios and bucket weights gave the bucket (`unplaced`: the
+    budget nobody could use)."""
     realised: int = Field(ge=0)
     """Tokens of the bucket in the mixture."""
     reason: RedistributionReason
