@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -31,6 +31,30 @@ class MixSettings(Record):
     """Most times one pool row may appear (1 = never repeat a row)."""
     min_quality: float | None = Field(default=None, ge=1, le=5)
     """Leave out pool rows whose gold quality is below this (unjudged rows too); None: keep all."""
+
+
+class TrainSettings(Record):
+    """How a round's LoRA is trained (defaults as the paper code: r 16, alpha 32, dropout
+    0.05 on all linear projections, lr 2e-4, one epoch)."""
+
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+    """peft's `all-linear` (every linear projection but the output head) or module names."""
+    lr: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    max_grad_norm: float = Field(default=1.0, ge=0)
+    pack_tokens: int = Field(default=2048, ge=64)
+    """Tokens per optimiser step: whole examples packed into one row (no padding, no
+    attention across examples). More = fewer, larger steps."""
+    max_example_tokens: int = Field(default=2048, ge=16)
+    """Longer examples are cut to this (counted and reported)."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 autocast on a GPU that supports it, fp32 otherwise."""
+    seed: int = 0
 
 
 class PoolSource(Record):

@@ -10,43 +10,12 @@ from mosaic.data.tokens import assistant_spans, count_tokens, render_chat, token
 from mosaic.errors import TemplateError
 from mosaic.schema import Message
 
-LLAMA3_TEMPLATE = (
-    "{{ '<|begin_of_text|>' }}{% for message in messages %}"
-    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
-    " + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
-    "{% endif %}"
-)
-DEFAULT_SYSTEM_TEMPLATE = (
-    "{% if messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a careful assistant.<|im_end|>\n' }}{% endif %}"
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 CHAT = [
     Message(role="user", content="What is a firewall?"),
     Message(role="assistant", content="A firewall filters network traffic by rules."),
     Message(role="user", content="And a VPN?  "),
     Message(role="assistant", content="  A VPN encrypts your traffic to a server.\n"),
 ]
-
-
-@pytest.fixture(scope="module")
-def llama3_tokenizer(tiny_tokenizer):
-    tokenizer = copy.deepcopy(tiny_tokenizer)
-    tokenizer.add_special_tokens({"additional_special_tokens": [
-        "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
-    tokenizer.eos_token = "<|eot_id|>"
-    tokenizer.chat_template = LLAMA3_TEMPLATE
-    return tokenizer
-
-
-@pytest.fixture(scope="module")
-def default_system_tokenizer(tiny_tokenizer):
-    tokenizer = copy.deepcopy(tiny_tokenizer)
-    tokenizer.chat_template = DEFAULT_SYSTEM_TEMPLATE
-    return tokenizer
 
 
 TEMPLATES = ["tiny_tokenizer", "smollm2_tokenizer", "llama3_tokenizer",

@@ -1,0 +1,198 @@
+"""One round's LoRA fine-tune: a mixture folder + a base model -> an adapter folder.
+
+    adapter = train(Path("runs/mix"), "smollm2-135m-instruct", TrainSettings(), Path("runs/lora"))
+
+setup (load the base model, wrap it in a fresh LoRA, encode and pack the mixture) ->
+train (`loop.train_lora`: progress bar with tokens/s, one metrics line per step) -> save
+(`adapter_model.safetensors` + `adapter_config.json` from peft, `mosaic_card.json` and a
+README card: mixture hash, base model, settings, seed, realised tokens, final loss).
+
+The loss covers exactly the assistant turns: each chat is rendered with the base model's
+own template and the tokens inside `assistant_spans` (content + end-of-turn token) are the
+targets, for any template (not a Llama-3 header search, reference §10.18). The budget was
+counted with the same spans (mosaic.data.tokens), so training and budget agree.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaic.config import TrainSettings
+from mosaic.errors import ConfigError, DataError
+from mosaic.schema import Message, MixtureManifest
+from mosaic.store import write_json_atomic
+from mosaic.train.loop import IGNORE, Example, LoopSettings, LoopStats, pack_examples, train_lora
+
+CARD_FILE = "mosaic_card.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A trained adapter: where it is, and what its card says."""
+
+    path: Path
+    card: dict[str, Any]
+
+
+def encode_chat(tokenizer: Any, messages: list[Message | dict], max_tokens: int) -> Example:
+    """Token ids of a chat under the tokenizer's template, and labels that keep only the
+    assistant turns (content + end-of-turn token); cut to `max_tokens`."""
+    from mosaic.data.tokens import assistant_spans, token_mask
+
+    text, spans = assistant_spans(tokenizer, messages)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(encoded["input_ids"])
+    mask = token_mask(encoded["offset_mapping"], spans)
+    labels = [t if inside else IGNORE for t, inside in zip(ids, mask, strict=True)]
+    return Example(ids[:max_tokens], labels[:max_tokens])
+
+
+def read_mixture(folder: Path) -> tuple[list[list[Message]], MixtureManifest]:
+    """The chats of a mixture folder (`mosaic mix --out`), in training order, and its
+    manifest; a folder without its manifest is incomplete and refused."""
+    manifest_path, rows_path = folder / "manifest.json", folder / "train.jsonl"
+    if not manifest_path.is_file() or not rows_path.is_file():
+        raise ConfigError(f"{folder} is not a complete mixture folder (needs train.jsonl and "
+                          "manifest.json, written by `mosaic mix`)")
+    manifest = MixtureManifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    chats = []
+    for number, line in enumerate(rows_path.read_text(encoding="utf-8").splitlines()):
+        try:
+            chats.append([Message.model_validate(m) for m in json.loads(line)["messages"]])
+        except (ValueError, KeyError, TypeError) as error:
+            from mosaic.errors import RowProblem
+
+            raise DataError([RowProblem(str(rows_path), number, "messages", str(error))]
+                            ) from None
+    return chats, manifest
+
+
+def precision_for(settings: TrainSettings) -> str:
+    """`bf16` or `no` (accelerate's mixed-precision names), from the setting and the
+    hardware: auto means bf16 on a GPU that supports it."""
+    import torch
+
+    if settings.precision == "bf16":
+        return "bf16"
+    if settings.precision == "auto" and torch.cuda.is_available() \
+            and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "no"
+
+
+def add_lora(model: Any, settings: TrainSettings) -> Any:
+    """The model wrapped in a fresh LoRA (only the LoRA weights train)."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                        lora_dropout=settings.lora_dropout,
+                        target_modules=settings.target_modules, task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
+          progress: bool = True) -> Adapter:
+    """Train a fresh LoRA on the mixture in `mixture` from `model_spec`; save it to `out`."""
+    import torch
+
+    from mosaic.train.models import load_model, resolve_model
+
+    chats, manifest = read_mixture(mixture)
+    torch.manual_seed(settings.seed)
+    resolved = resolve_model(model_spec)
+    model, tokenizer = load_model(model_spec, dtype=torch.float32)
+    examples = [encode_chat(tokenizer, chat, settings.max_example_tokens) for chat in chats]
+    cut = sum(len(e.input_ids) == settings.max_example_tokens for e in examples)
+    packs = pack_examples(examples, settings.pack_tokens)
+    model = add_lora(model, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = (out / METRICS_FILE).open("w", encoding="utf-8")
+    bar = _progress(len(packs), settings.epochs) if progress else None
+
+    def on_step(record: dict[str, Any]) -> None:
+        metrics.write(json.dumps(record) + "\n")
+        metrics.flush()
+        if bar is not None:
+            bar.set_postfix(loss=f"{record['loss']:.3f}",
+                            tok_s=f"{record['tokens'] / max(record['seconds'], 1e-9):.0f}")
+            bar.update(1)
+
+    loop = LoopSettings(lr=settings.lr, epochs=settings.epochs,
+                        warmup_ratio=settings.warmup_ratio,
+                        weight_decay=settings.weight_decay,
+                        max_grad_norm=settings.max_grad_norm, seed=settings.seed,
+                        mixed_precision=precision_for(settings))
+    try:
+        stats = train_lora(model, packs, loop, on_step=on_step)
+    finally:
+        metrics.close()
+        if bar is not None:
+            bar.close()
+    model.save_pretrained(out)
+    card = _card(manifest, resolved.model_id, model_spec, settings, loop, stats,
+                 examples=len(examples), cut=cut)
+    _write_readme(out, card)
+    write_json_atomic(out / CARD_FILE, card)  # last: its presence means the folder is done
+    return Adapter(out, card)
+
+
+def _progress(packs: int, epochs: float) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=max(1, round(packs * epochs)), desc="[mosaic] train", unit="step")
+
+
+def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: TrainSettings,
+          loop: LoopSettings, stats: LoopStats, *, examples: int, cut: int) -> dict[str, Any]:
+    import peft
+    import torch
+    import transformers
+
+    return {
+        "version": 1,
+        "base_model": model_spec,
+        "base_model_id": model_id,
+        "mixture_hash": manifest.content_hash,
+        "mixture_action_hash": manifest.action_hash,
+        "mixture_token_count": manifest.token_count,
+        "settings": settings.model_dump(mode="json"),
+        "mixed_precision": loop.mixed_precision,
+        "seed": settings.seed,
+        "examples": examples,
+        "examples_cut": cut,
+        "steps": stats.steps,
+        "realised_tokens": stats.tokens,
+        "trained_tokens": stats.trained_tokens,
+        "seconds": round(stats.seconds, 2),
+        "tokens_per_second": round(stats.tokens_per_second, 1),
+        "first_loss": stats.losses[0] if stats.losses else None,
+        "final_loss": stats.losses[-1] if stats.losses else None,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "peft": peft.__version__},
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _write_readme(out: Path, card: dict[str, Any]) -> None:
+    settings = card["settings"]
+    lines = [
+        f"# LoRA adapter for {card['base_model']}",
+        "",
+        f"Trained by mosaic on mixture `{card['mixture_hash']}` ({card['realised_tokens']:,} "
+        f"tokens, {card['trained_tokens']:,} of them assistant targets, "
+        f"{card['examples']} chats) in {card['steps']} steps, seed {card['seed']}.",
+        "",
+        f"LoRA r={settings['lora_r']}, alpha={settings['lora_alpha']}, dropout "
+        f"{settings['lora_dropout']}, modules {settings['target_modules']}; lr {settings['lr']},"
+        f" {settings['epochs']} epoch(s), {card['mixed_precision']} precision.",
+        f"Loss {card['first_loss']:.4f} -> {card['final_loss']:.4f}; "
+        f"{card['tokens_per_second']:,} tokens/s." if card["steps"] else "No steps were run.",
+        "",
+        "Everything above is in `mosaic_card.json`; per-step metrics in `metrics.jsonl`.",
+    ]
+    (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,205 @@
+"""The LoRA trainer: loss on exactly the assistant turns for any template, packing without
+attention across examples, and rounds on the tiny model that really learn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mosaic.config import MixSettings, TrainSettings, load_preset
+from mosaic.schema import DataAction, Message
+from mosaic.train.loop import IGNORE, Example, mean_loss, pack_examples
+from mosaic.train.sft import add_lora, encode_chat, read_mixture, train
+
+CHAT = [
+    Message(role="user", content="What is a firewall?"),
+    Message(role="assistant", content="A firewall filters network traffic by rules."),
+    Message(role="user", content="And a VPN?  "),
+    Message(role="assistant", content="  A VPN encrypts your traffic to a server.\n"),
+]
+TEMPLATES = {"tiny_tokenizer": "<|im_end|>", "smollm2_tokenizer": "<|im_end|>",
+             "llama3_tokenizer": "<|eot_id|>", "default_system_tokenizer": "<|im_end|>"}
+
+
+def target_runs(example: Example) -> list[list[int]]:
+    """The label tokens, as runs of consecutive targets."""
+    runs, current = [], []
+    for token, label in zip(example.input_ids, example.labels, strict=True):
+        if label == IGNORE:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            assert label == token
+            current.append(token)
+    return runs + ([current] if current else [])
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_labels_are_exactly_each_assistant_turn_and_its_end_token(name, request):
+    tokenizer = request.getfixturevalue(name)
+    example = encode_chat(tokenizer, CHAT, max_tokens=4096)
+    runs = target_runs(example)
+    replies = [m.content for m in CHAT if m.role == "assistant"]
+    assert len(runs) == len(replies)
+    for run, reply in zip(runs, replies, strict=True):
+        text = tokenizer.decode(run, skip_special_tokens=False,
+                                clean_up_tokenization_spaces=False)
+        assert text.endswith(TEMPLATES[name])
+        assert text[: -len(TEMPLATES[name])].split() == reply.split()
+    ignored = tokenizer.decode([t for t, lab in zip(example.input_ids, example.labels,
+                                                    strict=True) if lab == IGNORE])
+    assert "What is a firewall?" in ignored and "filters" not in ignored
+
+
+def test_packs_keep_order_restart_positions_and_never_target_an_examples_first_token():
+    examples = [Example(list(range(10 * i, 10 * i + n)), list(range(10 * i, 10 * i + n)))
+                for i, n in enumerate([4, 3, 5, 9, 2])]
+    packs = pack_examples(examples, pack_tokens=8)
+    assert [p.input_ids for p in packs] == [
+        [0, 1, 2, 3, 10, 11, 12], [20, 21, 22, 23, 24], [30, 31, 32, 33, 34, 35, 36, 37, 38],
+        [40, 41]]
+    assert packs[0].position_ids == [0, 1, 2, 3, 0, 1, 2]
+    assert packs[0].labels == [IGNORE, 1, 2, 3, IGNORE, 11, 12]
+    assert [p.examples for p in packs] == [2, 1, 1, 1]
+
+
+def test_packed_examples_do_not_attend_to_each_other(tiny_tokenizer):
+    import torch
+
+    from mosaic.train.models import load_model
+
+    model, tokenizer = load_model("tiny")
+    chats = [CHAT[:2], CHAT, [Message(role="user", content="hi"),
+                              Message(role="assistant", content="hello there")]]
+    examples = [encode_chat(tokenizer, chat, 4096) for chat in chats]
+    [pack] = pack_examples(examples, pack_tokens=4096)
+    with torch.no_grad():
+        # use_cache=False: with a cache, transformers skips packed-sequence masking
+        packed = model(input_ids=torch.tensor([pack.input_ids]),
+                       position_ids=torch.tensor([pack.position_ids]), use_cache=False).logits[0]
+        alone = torch.cat([model(input_ids=torch.tensor([e.input_ids])).logits[0]
+                           for e in examples])
+    assert torch.allclose(packed, alone, atol=1e-4)
+    # ...and without restarting positions the same row would see across examples
+    with torch.no_grad():
+        joined = model(input_ids=torch.tensor([pack.input_ids]), use_cache=False).logits[0]
+    assert not torch.allclose(joined, alone, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_mixture(tmp_path_factory) -> Path:
+    """A 6,000-token mixture of the starter pools, counted for the tiny model."""
+    from mosaic.tools.mixture import build_mixture, write_mixture
+    from mosaic.tools.pools import load_pools
+
+    config = load_preset("tiny")
+    pools = load_pools(config)
+    mixture = build_mixture(DataAction(ratios={"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3}),
+                            pools, MixSettings(budget=6_000, seed=1))
+    out = tmp_path_factory.mktemp("mixture")
+    write_mixture(mixture, pools, out)
+    return out
+
+
+FAST = TrainSettings(lr=3e-3, epochs=3, pack_tokens=512, seed=0)
+
+
+def test_a_round_lowers_the_loss_on_its_mixture_and_saves_a_card(tiny_mixture, tmp_path):
+    from mosaic.train.models import load_model
+
+    adapter = train(tiny_mixture, "tiny", FAST, tmp_path / "lora", progress=False)
+    card = adapter.card
+    assert (tmp_path / "lora" / "adapter_model.safetensors").is_file()
+    assert json.loads((tmp_path / "lora" / "mosaic_card.json").read_text()) == card
+    manifest = json.loads((tiny_mixture / "manifest.json").read_text())
+    assert card["mixture_hash"] == manifest["content_hash"]
+    assert card["realised_tokens"] == 3 * manifest["realised_tokens"]  # 3 epochs
+    assert card["settings"]["lora_r"] == 16 and card["seed"] == 0
+    lines = [json.loads(x) for x in (tmp_path / "lora" / "metrics.jsonl").read_text()
+             .splitlines()]
+    assert len(lines) == card["steps"] and {"loss", "lr", "tokens", "seconds"} <= set(lines[0])
+
+    # loss on the mixture itself, base vs base + adapter
+    from peft import PeftModel
+
+    chats, _ = read_mixture(tiny_mixture)
+    base, tokenizer = load_model("tiny")
+    packs = pack_examples([encode_chat(tokenizer, c, 2048) for c in chats], 1024)
+    before = mean_loss(base, packs)
+    tuned = PeftModel.from_pretrained(base, tmp_path / "lora")
+    after = mean_loss(tuned, packs)
+    assert after < before - 0.3, (before, after)
+
+
+def test_the_same_seed_trains_the_same_adapter(tiny_mixture, tmp_path):
+    from safetensors.torch import load_file
+
+    quick = FAST.model_copy(update={"epochs": 1.0})
+    one = train(tiny_mixture, "tiny", quick, tmp_path / "a", progress=False)
+    two = train(tiny_mixture, "tiny", quick, tmp_path / "b", progress=False)
+    assert one.card["final_loss"] == two.card["final_loss"]
+    a = load_file(tmp_path / "a" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "b" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_training_on_refusals_raises_the_refusal_rate_on_held_out_harmful_prompts(tmp_path):
+    """The tiny model starts as noise; a round on the starter xguard dialogues (every final
+    reply a refusal) must make it refuse held-out attack prompts it never saw."""
+    from mosaic.data.compose import STARTER_DIR
+    from mosaic.data.formats import load_eval_items
+    from mosaic.tools.generation import Decoding, TransformersGenerator
+    from mosaic.tools.judges.rules import is_refusal
+    from mosaic.tools.mixture import build_mixture, write_mixture
+    from mosaic.tools.pools import load_pools
+    from mosaic.train.models import load_model
+
+    config = load_preset("tiny")
+    pools = {"xguard": load_pools(config)["xguard"]}
+    # single-turn attacks only: each dialogue is one attack and its refusal
+    one_turn = DataAction.model_validate({"ratios": {"xguard": 1.0}, "objectives": {
+        "xguard": {"focus": {"exclude": {"turns_range": [2, 64]}}}}})
+    mixture = build_mixture(one_turn, pools, MixSettings(budget=8_000, seed=0))
+    write_mixture(mixture, pools, tmp_path / "mix")
+    train(tmp_path / "mix", "tiny", TrainSettings(lr=3e-3, epochs=6, pack_tokens=512),
+          tmp_path / "lora", progress=False)
+
+    held_out = load_eval_items(STARTER_DIR / "xguard_heldout.jsonl", objective="xguard").rows
+    prompts = [[Message(role="user", content=item.messages[-1].content)] for item in held_out]
+    decoding = Decoding(max_new_tokens=24, batch_size=25)
+    base, tokenizer = load_model("tiny")
+    generator = TransformersGenerator(base, tokenizer)
+    before = generator.generate(prompts, decoding)
+    after = generator.generate(prompts, decoding, adapter=str(tmp_path / "lora"))
+    rate_before = sum(map(is_refusal, before)) / len(prompts)
+    rate_after = sum(map(is_refusal, after)) / len(prompts)
+    # (an empty reply counts as a refusal, so the untrained model scores a little)
+    print(f"refusal rate {rate_before:.2f} -> {rate_after:.2f}")
+    assert rate_after >= 0.6 and rate_after >= rate_before + 0.4, (rate_before, rate_after,
+                                                                  after[:3])
+
+
+def test_an_incomplete_mixture_folder_is_refused(tmp_path):
+    from mosaic.errors import ConfigError
+
+    (tmp_path / "train.jsonl").write_text("")
+    with pytest.raises(ConfigError, match="not a complete mixture folder"):
+        train(tmp_path, "tiny", TrainSettings(), tmp_path / "out", progress=False)
+
+
+def test_lora_wraps_every_linear_projection_with_the_configured_shape():
+    from mosaic.train.models import load_model
+
+    model, _ = load_model("tiny")
+    wrapped = add_lora(model, TrainSettings(lora_r=4, lora_alpha=8))
+    adapted = {name.rsplit(".", 2)[0].rsplit(".", 1)[-1] for name, _ in wrapped.named_modules()
+               if name.endswith("lora_A.default")}
+    assert adapted == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                       "down_proj"}
+    config = wrapped.peft_config["default"]
+    assert config.r == 4 and config.lora_alpha == 8
+    trainable = [n for n, p in wrapped.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
