@@ -22,6 +22,8 @@ examples:
   mosaic data build --seed 0 --out /tmp/starter       recompose the starter data (docs/data.md)
   mosaic mix --action action.json --preset demo      build the mixture an action asks for
   mosaic mix --action action.json --budget 20000 --repair --out runs/mix
+  mosaic train --mixture runs/mix --model smollm2-135m-instruct --out runs/lora
+  mosaic train --mixture runs/mix --model tiny --lora-r 8 --lr 1e-3 --epochs 2
   mosaic eval --model smollm2-135m-instruct --limit 10 --out runs/eval-base
   mosaic eval --model smollm2-135m-instruct --heldout     on the starter held-out sets
   mosaic eval --model smollm2-135m-instruct --adapter runs/x/adapter --data orbench=or.csv
@@ -189,6 +191,31 @@ def _manifest_summary(manifest) -> str:
     return "\n".join(lines)
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mosaic.config import TrainSettings
+    from mosaic.train.sft import precision_for, train
+
+    overrides = {k: v for k, v in (("lora_r", args.lora_r), ("lora_alpha", args.lora_alpha),
+                                   ("lora_dropout", args.lora_dropout), ("lr", args.lr),
+                                   ("epochs", args.epochs), ("pack_tokens", args.pack_tokens),
+                                   ("precision", args.precision), ("seed", args.seed))
+                 if v is not None}
+    settings = TrainSettings(**overrides)  # a bad value fails before any model loads
+    out = Path(args.out or f"{args.mixture.rstrip('/')}-lora")
+    print(f"[mosaic] training a LoRA on {args.mixture} from {args.model} "
+          f"(r {settings.lora_r}, alpha {settings.lora_alpha}, lr {settings.lr:g}, "
+          f"{settings.epochs:g} epoch(s), {precision_for(settings)} precision) -> {out}",
+          flush=True)
+    adapter = train(Path(args.mixture), args.model, settings, out)
+    card = adapter.card
+    print(f"[mosaic] {card['steps']} steps, {card['realised_tokens']:,} tokens "
+          f"({card['trained_tokens']:,} targets) in {card['seconds']:.1f}s, "
+          f"{card['tokens_per_second']:,.0f} tokens/s; loss {card['first_loss']:.3f} -> "
+          f"{card['final_loss']:.3f}")
+    print(f"[mosaic] wrote {out}/adapter_model.safetensors, mosaic_card.json, metrics.jsonl")
+    return 0
+
+
 def _print_token_stats(rows: list, model_spec: str, max_tokens: int) -> None:
     from mosaic.data.tokens import count_tokens
     from mosaic.data.windows import window_conversation
@@ -339,6 +366,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="build the nearest valid action when this one is not valid")
     mix.add_argument("--out", help="output folder (default runs/mix-<content hash>)")
     mix.set_defaults(func=_cmd_mix)
+
+    tr = commands.add_parser("train", help="train a fresh LoRA on a mixture folder "
+                             "(`mosaic mix --out`): adapter, card and metrics")
+    tr.add_argument("--mixture", required=True, help="folder with train.jsonl + manifest.json")
+    tr.add_argument("--model", required=True,
+                    help="tiny | smollm2-135m-instruct | PATH | ORG/NAME (the base model)")
+    tr.add_argument("--out", help="adapter folder (default: <mixture>-lora)")
+    tr.add_argument("--lora-r", type=int, help="LoRA rank (default 16)")
+    tr.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 32)")
+    tr.add_argument("--lora-dropout", type=float, help="LoRA dropout (default 0.05)")
+    tr.add_argument("--lr", type=float, help="peak learning rate (default 2e-4)")
+    tr.add_argument("--epochs", type=float, help="passes over the mixture (default 1)")
+    tr.add_argument("--pack-tokens", type=int,
+                    help="tokens per step, whole examples packed in one row (default 2048)")
+    tr.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                    help="auto (default): bf16 on a GPU that supports it, else fp32")
+    tr.add_argument("--seed", type=int, help="default 0")
+    tr.set_defaults(func=_cmd_train)
 
     ev = commands.add_parser("eval", help="evaluate a model (+ adapter) on the objectives' "
                              "eval sets: report.json, samples.jsonl, summary.md")

@@ -120,3 +120,20 @@ def test_mix_builds_a_valid_action_and_refuses_an_invalid_one_unless_repaired(
     (tmp_path / "broken.json").write_text("{not json")
     assert main(["mix", "--action", str(tmp_path / "broken.json"), "--preset", "tiny"]) == 2
     assert "malformed" in capsys.readouterr().err
+
+
+def test_train_command_trains_an_adapter_on_a_mixture_folder(tmp_path, capsys):
+    action = tmp_path / "action.json"
+    action.write_text(json.dumps({"ratios": {"orbench": 1.0}}))
+    assert main(["mix", "--action", str(action), "--preset", "tiny", "--budget", "1500",
+                 "--out", str(tmp_path / "mix")]) == 0
+    capsys.readouterr()
+    assert main(["train", "--mixture", str(tmp_path / "mix"), "--model", "tiny",
+                 "--lora-r", "4", "--epochs", "1", "--pack-tokens", "512"]) == 0
+    out = capsys.readouterr().out
+    assert "r 4" in out and "tokens/s" in out
+    card = json.loads((tmp_path / "mix-lora" / "mosaic_card.json").read_text())
+    assert card["settings"]["lora_r"] == 4 and card["steps"] >= 1
+    assert main(["train", "--mixture", str(tmp_path / "mix"), "--model", "tiny",
+                 "--lr", "-1"]) == 2
+    assert "lr" in capsys.readouterr().err
