@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, help="peak learning rate (default 2e-4)")
     tr.add_argument("--epochs", type=float, help="passes over the mixture (default 1)")
     tr.add_argument("--pack-tokens", type=int,
-                    help="tokens per step, whole examples packed in one row (default 2048)")
+                    help="tokens per step, whole examples packed in one row (default 1024)")
     tr.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                     help="auto (default): bf16 on a GPU that supports it, else fp32")
     tr.add_argument("--seed", type=int, help="default 0")

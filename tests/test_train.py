@@ -203,3 +203,15 @@ def test_lora_wraps_every_linear_projection_with_the_configured_shape():
     assert config.r == 4 and config.lora_alpha == 8
     trainable = [n for n, p in wrapped.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_gpu_check_runs_the_loop_without_mosaics_typed_layer():
+    """scripts/gpu_check.py must run where only torch/transformers/peft/accelerate exist."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
+    out = subprocess.run([sys.executable, str(script), "--seconds", "2", "--hidden", "64",
+                          "--layers", "2", "--vocab", "500", "--pack-tokens", "512"],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    assert "tokens/s" in out and "pydantic imported: False" in out

@@ -103,6 +103,9 @@ class LoopStats:
     trained_tokens: int = 0
     seconds: float = 0.0
     losses: list[float] = field(default_factory=list)
+    main_process: bool = True
+    """False in the other processes of an `accelerate launch` run (they save nothing)."""
+    processes: int = 1
 
     @property
     def tokens_per_second(self) -> float:
@@ -116,7 +119,9 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
                on_step: StepHook | None = None) -> LoopStats:
     """Train the model's trainable (LoRA) parameters on `packs`; returns what it did.
 
-    `on_step` gets one record per optimiser step: step, loss, lr, tokens, seconds.
+    `on_step` gets one record per optimiser step (main process only): step, loss, lr,
+    tokens, seconds. Under `accelerate launch`, each of n processes trains on every n-th
+    pack of the schedule; `tokens` counts this process's.
     """
     import torch
     from accelerate import Accelerator
@@ -128,7 +133,10 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
     order = torch.randperm(len(packs), generator=torch.Generator().manual_seed(settings.seed))
     steps = max(1, math.ceil(len(packs) * settings.epochs)) if packs else 0
     schedule = [int(order[i % len(packs)]) for i in range(steps)]
-    mine = schedule[accelerator.process_index::accelerator.num_processes]
+    # Every process must run the same number of steps (gradients are averaged each step),
+    # so with n processes the last len % n packs of the schedule are left out.
+    per_process = max(1, len(schedule) // accelerator.num_processes) if schedule else 0
+    mine = schedule[accelerator.process_index::accelerator.num_processes][:per_process]
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     warmup = max(1, int(settings.warmup_ratio * len(mine)))
@@ -136,7 +144,8 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
         (s + 1) / warmup, max(0.0, (len(mine) - s) / max(1, len(mine) - warmup))))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     model.train()
-    stats = LoopStats()
+    stats = LoopStats(main_process=accelerator.is_main_process,
+                      processes=accelerator.num_processes)
     started = time.perf_counter()
     for step, index in enumerate(mine, start=1):
         pack = packs[index]
@@ -156,7 +165,7 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
         stats.trained_tokens += pack.trained_tokens
         stats.seconds = time.perf_counter() - started
         stats.losses.append(float(loss.detach()))
-        if on_step is not None:
+        if on_step is not None and accelerator.is_main_process:
             on_step({"step": step, "steps": len(mine), "loss": stats.losses[-1],
                      "lr": scheduler.get_last_lr()[0], "tokens": stats.tokens,
                      "trained_tokens": stats.trained_tokens,

@@ -133,11 +133,12 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
         metrics.close()
         if bar is not None:
             bar.close()
-    model.save_pretrained(out)
     card = _card(manifest, resolved.model_id, model_spec, settings, loop, stats,
                  examples=len(examples), cut=cut)
-    _write_readme(out, card)
-    write_json_atomic(out / CARD_FILE, card)  # last: its presence means the folder is done
+    if stats.main_process:  # under `accelerate launch`, one process writes
+        model.save_pretrained(out)
+        _write_readme(out, card)
+        write_json_atomic(out / CARD_FILE, card)  # last: its presence means the folder is done
     return Adapter(out, card)
 
 
@@ -166,6 +167,7 @@ def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: T
         "examples": examples,
         "examples_cut": cut,
         "steps": stats.steps,
+        "processes": stats.processes,
         "realised_tokens": stats.tokens,
         "trained_tokens": stats.trained_tokens,
         "seconds": round(stats.seconds, 2),
