@@ -202,11 +202,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
                  if v is not None}
     settings = TrainSettings(**overrides)  # a bad value fails before any model loads
     out = Path(args.out or f"{args.mixture.rstrip('/')}-lora")
-    print(f"[mosaic] training a LoRA on {args.mixture} from {args.model} "
-          f"(r {settings.lora_r}, alpha {settings.lora_alpha}, lr {settings.lr:g}, "
-          f"{settings.epochs:g} epoch(s), {precision_for(settings)} precision) -> {out}",
-          flush=True)
+    from mosaic.train.loop import is_main_process
+
+    if is_main_process():
+        print(f"[mosaic] training a LoRA on {args.mixture} from {args.model} "
+              f"(r {settings.lora_r}, alpha {settings.lora_alpha}, lr {settings.lr:g}, "
+              f"{settings.epochs:g} epoch(s), {precision_for(settings)} precision) -> {out}",
+              flush=True)
     adapter = train(Path(args.mixture), args.model, settings, out)
+    if not adapter.main_process:  # one report per run under `accelerate launch`
+        return 0
     card = adapter.card
     print(f"[mosaic] {card['steps']} steps, {card['realised_tokens']:,} tokens "
           f"({card['trained_tokens']:,} targets) in {card['seconds']:.1f}s, "
@@ -381,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--pack-tokens", type=int,
                     help="tokens per step, whole examples packed in one row (default 1024)")
     tr.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                    help="auto (default): bf16 on a GPU that supports it, else fp32")
+                    help="auto (default): bf16 where the hardware has it natively, else fp32")
     tr.add_argument("--seed", type=int, help="default 0")
     tr.set_defaults(func=_cmd_train)
 

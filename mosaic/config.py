@@ -54,7 +54,8 @@ class TrainSettings(Record):
     max_example_tokens: int = Field(default=2048, ge=16)
     """Longer examples are cut to this (counted and reported)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """auto: bf16 autocast on a GPU that supports it, fp32 otherwise."""
+    """auto: bf16 autocast where the hardware computes bf16 natively (most GPUs; CPUs with
+    AVX-512 BF16 or AMX), fp32 elsewhere."""
     seed: int = 0
 
 

@@ -215,3 +215,34 @@ def test_gpu_check_runs_the_loop_without_mosaics_typed_layer():
                           "--layers", "2", "--vocab", "500", "--pack-tokens", "512"],
                          capture_output=True, text=True, check=True, timeout=300).stdout
     assert "tokens/s" in out and "pydantic imported: False" in out
+
+
+def test_two_processes_share_the_steps_and_write_one_adapter(tiny_mixture, tmp_path):
+    """The `accelerate launch` / torchrun path, on the CPU with two processes (gloo)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run([torchrun, "--nproc_per_node", "2", "-m", "mosaic.cli", "train",
+                          "--mixture", str(tiny_mixture), "--model", "tiny", "--out",
+                          str(tmp_path / "lora"), "--pack-tokens", "512"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    card = json.loads((tmp_path / "lora" / "mosaic_card.json").read_text())
+    single = len(pack_examples(
+        [encode_chat(_tiny_tokenizer(), c, 2048) for c in read_mixture(tiny_mixture)[0]], 512))
+    assert card["processes"] == 2 and card["steps"] == single // 2
+    manifest = json.loads((tiny_mixture / "manifest.json").read_text())
+    assert card["realised_tokens"] <= manifest["realised_tokens"]
+    assert run.stdout.count("[mosaic] wrote") == 1
+
+
+def _tiny_tokenizer():
+    from mosaic.train.models import load_tokenizer
+
+    return load_tokenizer("tiny")

@@ -128,8 +128,11 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
     from accelerate.utils import set_seed
 
     set_seed(settings.seed)
-    accelerator = Accelerator(mixed_precision=settings.mixed_precision, cpu=not
-                              torch.cuda.is_available())
+    # Precision by our own autocast, not Accelerator(mixed_precision=...): accelerate keeps
+    # one global state per process, and a second round with another setting would fail.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    autocast = torch.autocast(accelerator.device.type, dtype=torch.bfloat16,
+                              enabled=settings.mixed_precision == "bf16")
     order = torch.randperm(len(packs), generator=torch.Generator().manual_seed(settings.seed))
     steps = max(1, math.ceil(len(packs) * settings.epochs)) if packs else 0
     schedule = [int(order[i % len(packs)]) for i in range(steps)]
@@ -153,7 +156,8 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
                  (("input_ids", pack.input_ids), ("labels", pack.labels),
                   ("position_ids", pack.position_ids))}
         # No cache: with one, transformers would skip the packed-sequence (block) mask.
-        loss = model(**batch, use_cache=False).loss
+        with autocast:
+            loss = model(**batch, use_cache=False).loss
         accelerator.backward(loss)
         if settings.max_grad_norm:
             accelerator.clip_grad_norm_(params, settings.max_grad_norm)
@@ -172,8 +176,21 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
                      "seconds": round(stats.seconds, 3)})
         if settings.max_seconds is not None and stats.seconds >= settings.max_seconds:
             break
+    if accelerator.num_processes > 1:  # the card reports the whole run, not one process
+        totals = accelerator.reduce(torch.tensor([stats.tokens, stats.trained_tokens],
+                                                 device=accelerator.device), reduction="sum")
+        stats.tokens, stats.trained_tokens = (int(v) for v in totals.tolist())
     model.eval()
     return stats
+
+
+def is_main_process() -> bool:
+    """Whether this is the process that reports and writes (always, without a launcher)."""
+    import torch
+    from accelerate import PartialState
+
+    # The same `cpu` flag as the loop's Accelerator: the first state made is the one kept.
+    return PartialState(cpu=not torch.cuda.is_available()).is_main_process
 
 
 def mean_loss(model: Any, packs: Sequence[Pack]) -> float:
