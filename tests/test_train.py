@@ -188,6 +188,11 @@ def test_an_incomplete_mixture_folder_is_refused(tmp_path):
     (tmp_path / "train.jsonl").write_text("")
     with pytest.raises(ConfigError, match="not a complete mixture folder"):
         train(tmp_path, "tiny", TrainSettings(), tmp_path / "out", progress=False)
+    manifest = {"action_hash": "a", "seed": 0, "budget": 0, "token_count": "t",
+                "realised_tokens": 0}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="nothing to train on"):
+        train(tmp_path, "tiny", TrainSettings(), tmp_path / "out", progress=False)
 
 
 def test_lora_wraps_every_linear_projection_with_the_configured_shape():

@@ -79,6 +79,9 @@ def read_mixture(folder: Path) -> tuple[list[list[Message]], MixtureManifest]:
 
             raise DataError([RowProblem(str(rows_path), number, "messages", str(error))]
                             ) from None
+    if not chats:
+        raise ConfigError(f"{rows_path} holds no chats: there is nothing to train on (was the "
+                          "mixture built with a budget of 0 or from empty pools?)")
     return chats, manifest
 
 
