@@ -73,7 +73,9 @@ def run_trl(model_spec: str, chats: list, fp32: bool) -> float:
     data = Dataset.from_list([{"messages": [m.model_dump() for m in chat]} for chat in chats])
     with tempfile.TemporaryDirectory() as folder:
         extra = {"bf16": False} if fp32 else {}
-        config = SFTConfig(output_dir=folder, use_cpu=True, learning_rate=2e-4, **extra,
+        if not torch.cuda.is_available():
+            extra["use_cpu"] = True  # TRL refuses its bf16 default on a CPU without it
+        config = SFTConfig(output_dir=folder, learning_rate=2e-4, **extra,
                            num_train_epochs=1, report_to="none", save_strategy="no",
                            logging_strategy="no", disable_tqdm=True, seed=0)
         lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",

@@ -245,9 +245,37 @@ def test_two_processes_share_the_steps_and_write_one_adapter(tiny_mixture, tmp_p
     manifest = json.loads((tiny_mixture / "manifest.json").read_text())
     assert card["realised_tokens"] <= manifest["realised_tokens"]
     assert run.stdout.count("[mosaic] wrote") == 1
+    rates = [json.loads(line)["lr"] for line in
+             (tmp_path / "lora" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rates) == card["steps"] and min(rates) > 0  # the schedule spans every step
 
 
 def _tiny_tokenizer():
     from mosaic.train.models import load_tokenizer
 
     return load_tokenizer("tiny")
+
+
+def test_the_step_schedule_splits_evenly_and_reshuffles_each_epoch():
+    from mosaic.train.loop import step_schedule
+
+    one = step_schedule(10, 2.0, seed=3)
+    assert sorted(one[:10]) == sorted(one[10:]) == list(range(10))
+    assert one[:10] != one[10:]  # a new order each epoch
+    assert step_schedule(10, 0.5, seed=3) == one[:5]
+    ranks = [step_schedule(11, 1.0, seed=3, rank=r, world=3) for r in range(3)]
+    assert [len(r) for r in ranks] == [3, 3, 3]  # 11 // 3 each: equal steps
+    assert not set(ranks[0]) & set(ranks[1])
+    with pytest.raises(ValueError, match="cannot be shared by 4 processes"):
+        step_schedule(3, 1.0, seed=0, world=4)
+
+
+def test_chats_cut_before_any_assistant_token_are_left_out_and_counted(tiny_tokenizer):
+    from mosaic.train.sft import _encode_all
+
+    long_question = [Message(role="user", content="why " * 400),
+                     Message(role="assistant", content="Because.")]
+    examples, cut, targetless = _encode_all(tiny_tokenizer, [CHAT, long_question], 64)
+    # both are cut; CHAT keeps part of its first answer, the long question loses its answer
+    assert (cut, targetless, len(examples)) == (2, 1, 1)
+    assert len(examples[0].input_ids) <= 64

@@ -115,13 +115,32 @@ class LoopStats:
 StepHook = Callable[[dict[str, Any]], None]
 
 
+def step_schedule(packs: int, epochs: float, seed: int, rank: int = 0, world: int = 1
+                  ) -> list[int]:
+    """The packs this process trains on, in order: a seeded reshuffle per epoch, the last
+    epoch cut at `epochs`; with `world` processes, every world-th step from `rank`, and the
+    same number of steps in every process (gradients are averaged each step), so the last
+    `len % world` steps are left out."""
+    import torch
+
+    steps = math.ceil(packs * epochs) if packs else 0
+    order: list[int] = []
+    for epoch in range(math.ceil(epochs)):
+        generator = torch.Generator().manual_seed(seed + epoch)
+        order += torch.randperm(packs, generator=generator).tolist()
+    if steps and steps < world:
+        raise ValueError(f"{steps} step(s) cannot be shared by {world} processes: use fewer "
+                         "processes, smaller packs (pack_tokens) or more data")
+    return order[:steps][rank::world][:steps // world]
+
+
 def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
                on_step: StepHook | None = None) -> LoopStats:
     """Train the model's trainable (LoRA) parameters on `packs`; returns what it did.
 
-    `on_step` gets one record per optimiser step (main process only): step, loss, lr,
-    tokens, seconds. Under `accelerate launch`, each of n processes trains on every n-th
-    pack of the schedule; `tokens` counts this process's.
+    `on_step` gets one record per optimiser step (main process only): step, steps, loss, the
+    lr that step used, tokens and seconds (this process's, under `accelerate launch`, where
+    each of n processes trains on every n-th step of the schedule).
     """
     import torch
     from accelerate import Accelerator
@@ -133,19 +152,15 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     autocast = torch.autocast(accelerator.device.type, dtype=torch.bfloat16,
                               enabled=settings.mixed_precision == "bf16")
-    order = torch.randperm(len(packs), generator=torch.Generator().manual_seed(settings.seed))
-    steps = max(1, math.ceil(len(packs) * settings.epochs)) if packs else 0
-    schedule = [int(order[i % len(packs)]) for i in range(steps)]
-    # Every process must run the same number of steps (gradients are averaged each step),
-    # so with n processes the last len % n packs of the schedule are left out.
-    per_process = max(1, len(schedule) // accelerator.num_processes) if schedule else 0
-    mine = schedule[accelerator.process_index::accelerator.num_processes][:per_process]
+    mine = step_schedule(len(packs), settings.epochs, settings.seed,
+                         accelerator.process_index, accelerator.num_processes)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     warmup = max(1, int(settings.warmup_ratio * len(mine)))
+    # Not given to accelerate.prepare: its wrapper steps a scheduler once per process.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
         (s + 1) / warmup, max(0.0, (len(mine) - s) / max(1, len(mine) - warmup))))
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
     stats = LoopStats(main_process=accelerator.is_main_process,
                       processes=accelerator.num_processes)
@@ -161,6 +176,7 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
         accelerator.backward(loss)
         if settings.max_grad_norm:
             accelerator.clip_grad_norm_(params, settings.max_grad_norm)
+        lr = scheduler.get_last_lr()[0]  # the rate this step uses
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -170,11 +186,10 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
         stats.seconds = time.perf_counter() - started
         stats.losses.append(float(loss.detach()))
         if on_step is not None and accelerator.is_main_process:
-            on_step({"step": step, "steps": len(mine), "loss": stats.losses[-1],
-                     "lr": scheduler.get_last_lr()[0], "tokens": stats.tokens,
-                     "trained_tokens": stats.trained_tokens,
+            on_step({"step": step, "steps": len(mine), "loss": stats.losses[-1], "lr": lr,
+                     "tokens": stats.tokens, "trained_tokens": stats.trained_tokens,
                      "seconds": round(stats.seconds, 3)})
-        if settings.max_seconds is not None and stats.seconds >= settings.max_seconds:
+        if _time_is_up(settings, stats, accelerator):
             break
     if accelerator.num_processes > 1:  # the card reports the whole run, not one process
         totals = accelerator.reduce(torch.tensor([stats.tokens, stats.trained_tokens],
@@ -182,6 +197,20 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
         stats.tokens, stats.trained_tokens = (int(v) for v in totals.tolist())
     model.eval()
     return stats
+
+
+def _time_is_up(settings: LoopSettings, stats: LoopStats, accelerator: Any) -> bool:
+    """Whether `max_seconds` has passed, agreed by all processes (one stopping alone would
+    leave the others waiting for it at the next gradient exchange)."""
+    if settings.max_seconds is None:
+        return False
+    up = stats.seconds >= settings.max_seconds
+    if accelerator.num_processes == 1:
+        return up
+    import torch
+
+    flag = torch.tensor([float(up)], device=accelerator.device)
+    return bool(accelerator.reduce(flag, reduction="max").item())
 
 
 def is_main_process() -> bool:
@@ -206,6 +235,8 @@ def mean_loss(model: Any, packs: Sequence[Pack]) -> float:
                      (("input_ids", pack.input_ids), ("labels", pack.labels),
                       ("position_ids", pack.position_ids))}
             n = pack.trained_tokens
+            if n == 0:  # no targets: the model's mean loss would be 0/0
+                continue
             total += float(model(**batch, use_cache=False).loss) * n
             count += n
     return total / count if count else float("nan")

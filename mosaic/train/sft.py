@@ -49,9 +49,10 @@ class Adapter:
     """False in the other processes of a multi-process run (they wrote nothing)."""
 
 
-def encode_chat(tokenizer: Any, messages: list[Message | dict], max_tokens: int) -> Example:
+def encode_chat(tokenizer: Any, messages: list[Message | dict],
+                max_tokens: int | None = None) -> Example:
     """Token ids of a chat under the tokenizer's template, and labels that keep only the
-    assistant turns (content + end-of-turn token); cut to `max_tokens`."""
+    assistant turns (content + end-of-turn token); cut to `max_tokens` when given."""
     from mosaic.data.tokens import assistant_spans, token_mask
 
     text, spans = assistant_spans(tokenizer, messages)
@@ -123,8 +124,7 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
     torch.manual_seed(settings.seed)
     resolved = resolve_model(model_spec)
     model, tokenizer = load_model(model_spec, dtype=torch.float32)
-    examples = [encode_chat(tokenizer, chat, settings.max_example_tokens) for chat in chats]
-    cut = sum(len(e.input_ids) == settings.max_example_tokens for e in examples)
+    examples, cut, targetless = _encode_all(tokenizer, chats, settings.max_example_tokens)
     packs = pack_examples(examples, settings.pack_tokens)
     model = add_lora(model, settings)
     main = is_main_process()
@@ -136,6 +136,7 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
         metrics.write(json.dumps(record) + "\n")
         metrics.flush()
         if bar is not None:
+            bar.total = record["steps"]  # the loop's own count (per process under a launcher)
             bar.set_postfix(loss=f"{record['loss']:.3f}",
                             tok_s=f"{record['tokens'] / max(record['seconds'], 1e-9):.0f}")
             bar.update(1)
@@ -153,12 +154,31 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
         if bar is not None:
             bar.close()
     card = _card(manifest, resolved.model_id, model_spec, settings, loop, stats,
-                 examples=len(examples), cut=cut)
+                 examples=len(examples), cut=cut, targetless=targetless)
     if stats.main_process:  # under `accelerate launch`, one process writes
         model.save_pretrained(out)
         _write_readme(out, card)
         write_json_atomic(out / CARD_FILE, card)  # last: its presence means the folder is done
     return Adapter(out, card, main_process=stats.main_process)
+
+
+def _encode_all(tokenizer: Any, chats: list[list[Message]], max_tokens: int
+                ) -> tuple[list[Example], int, int]:
+    """Examples to train on, how many were cut to `max_tokens`, and how many were left out
+    because the cut removed every assistant token (their loss would be 0/0)."""
+    examples, cut, targetless = [], 0, 0
+    for chat in chats:
+        full = encode_chat(tokenizer, chat)
+        cut += len(full.input_ids) > max_tokens
+        example = Example(full.input_ids[:max_tokens], full.labels[:max_tokens])
+        if all(label == IGNORE for label in example.labels[1:]):
+            targetless += 1
+            continue
+        examples.append(example)
+    if not examples:
+        raise ConfigError(f"no chat keeps an assistant token within {max_tokens} tokens; "
+                          "raise max_example_tokens")
+    return examples, cut, targetless
 
 
 def _progress(packs: int, epochs: float) -> Any:
@@ -168,7 +188,8 @@ def _progress(packs: int, epochs: float) -> Any:
 
 
 def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: TrainSettings,
-          loop: LoopSettings, stats: LoopStats, *, examples: int, cut: int) -> dict[str, Any]:
+          loop: LoopSettings, stats: LoopStats, *, examples: int, cut: int,
+          targetless: int) -> dict[str, Any]:
     import peft
     import torch
     import transformers
@@ -185,6 +206,7 @@ def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: T
         "seed": settings.seed,
         "examples": examples,
         "examples_cut": cut,
+        "examples_without_targets": targetless,
         "steps": stats.steps,
         "processes": stats.processes,
         "realised_tokens": stats.tokens,
