@@ -131,6 +131,7 @@ def test_a_round_lowers_the_loss_on_its_mixture_and_saves_a_card(tiny_mixture, t
     before = mean_loss(base, packs)
     tuned = PeftModel.from_pretrained(base, tmp_path / "lora")
     after = mean_loss(tuned, packs)
+    print(f"loss on the mixture {before:.3f} -> {after:.3f}")
     assert after < before - 0.3, (before, after)
 
 
