@@ -25,6 +25,7 @@ examples:
   mosaic train --mixture runs/mix --model smollm2-135m-instruct --out runs/lora
   mosaic train --mixture runs/mix --model tiny --lora-r 8 --lr 1e-3 --epochs 2
   mosaic eval --model smollm2-135m-instruct --limit 10 --out runs/eval-base
+  mosaic eval --model smollm2-135m-instruct --per-slice 4    4 items of every slice
   mosaic eval --model smollm2-135m-instruct --heldout     on the starter held-out sets
   mosaic eval --model smollm2-135m-instruct --adapter runs/x/adapter --data orbench=or.csv
   mosaic eval --backend openai --base-url http://127.0.0.1:8000/v1 --model round3 \
@@ -286,7 +287,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         judge = RuleJudge()
     eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit,
                                      skip_unlabelled=args.skip_unlabelled,
-                                     fmt=formats.get(name))
+                                     fmt=formats.get(name), per_slice=args.per_slice)
                  for name in objectives}
     print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
                                               eval_sets.items()), flush=True)
@@ -404,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="use the starter held-out (generalisation) sets instead of the "
                     "starter eval sets")
     ev.add_argument("--limit", type=int, help="first N items of each eval set")
+    ev.add_argument("--per-slice", type=int,
+                    help="first N items of every slice of each eval set (a small eval that "
+                    "still covers every slice)")
     ev.add_argument("--out", help="output folder (default runs/eval-<time>)")
     ev.add_argument("--backend", choices=["transformers", "openai", "vllm"],
                     default="transformers")

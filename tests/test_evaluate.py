@@ -184,3 +184,25 @@ def test_first_leak_turns_sort_numerically():
         samples.append(JudgedSample(id=str(i), objective="xguard", prompt=prompt,
                                     response=response))
     assert list(objective_report("xguard", samples).first_leak_turn) == ["2", "10"]
+
+
+def test_per_slice_keeps_the_first_items_of_every_slice(tmp_path, monkeypatch):
+    from collections import Counter
+
+    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT
+
+    monkeypatch.setenv("MOSAIC_CACHE_DIR", str(tmp_path))
+    full = load_eval_set("orbench", DEFAULT_EVAL_SETS["orbench"], judge=RuleJudge(),
+                         fmt=STARTER_FORMAT)
+    small = load_eval_set("orbench", DEFAULT_EVAL_SETS["orbench"], judge=RuleJudge(),
+                          fmt=STARTER_FORMAT, per_slice=3)
+    slices = Counter(item.prompt.slice for item in small)
+    assert slices == dict.fromkeys(Counter(i.prompt.slice for i in full), 3)
+    assert [i.id for i in small] == [i.id for i in full if i in small]  # order kept
+    firsts = {}
+    for item in full:
+        firsts.setdefault(item.prompt.slice, []).append(item.id)
+    assert {i.id for i in small} == {x for ids in firsts.values() for x in ids[:3]}
+    with pytest.raises(Exception, match="per_slice must be at least 1"):
+        load_eval_set("orbench", DEFAULT_EVAL_SETS["orbench"], judge=RuleJudge(),
+                      fmt=STARTER_FORMAT, per_slice=0)

@@ -69,13 +69,30 @@ def _read_frozen(path: Path) -> list[EvalItem] | None:
         return None
 
 
+def per_slice_subset(items: list[EvalItem], per_slice: int) -> list[EvalItem]:
+    """The first `per_slice` items of every slice, in their original order: a small eval that
+    still covers each slice (`--limit` takes the first N items, which in a set sorted by
+    slice is one or two slices only)."""
+    if per_slice < 1:
+        raise ConfigError(f"per_slice must be at least 1, got {per_slice}")
+    taken: dict[str, int] = {}
+    subset = []
+    for item in items:
+        label = item.prompt.slice if item.prompt is not None else "(unlabelled)"
+        if taken.get(label, 0) < per_slice:
+            taken[label] = taken.get(label, 0) + 1
+            subset.append(item)
+    return subset
+
+
 def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
                   limit: int | None = None, split: str | None = None,
                   config: str | None = None, skip_unlabelled: bool = False,
-                  fmt: str | None = None) -> list[EvalItem]:
+                  fmt: str | None = None, per_slice: int | None = None) -> list[EvalItem]:
     """The objective's eval set from `source` (its first `limit` items), labelled once and
     frozen. Only those items are labelled, so a small `--limit` with a paid judge stays cheap.
-    `fmt` names the loader (default: the objective's eval format)."""
+    `per_slice` then keeps the first N items of each slice. `fmt` names the loader (default:
+    the objective's eval format)."""
     objective = get_objective(objective_name)
     fmt = fmt or objective.eval_format
     if fmt not in LOADERS:
@@ -97,4 +114,4 @@ def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
             handle.writelines(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n"
                               for i in items)
         os.replace(tmp, frozen)
-    return items
+    return per_slice_subset(items, per_slice) if per_slice is not None else items
