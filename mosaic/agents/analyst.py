@@ -1,0 +1,84 @@
+"""The analyst: the offline diagnoser. Eval samples in, a DataAction out, deterministically.
+
+Need-driven, as the reference's `score/need.py` describes (§1.6) but never used: a sample's
+need is `valid x (6 - score) x weight`, a slice's need the sum over its samples. The target
+shares are proportional to need: objectives by their total need, each objective's buckets by
+their slice need. The analyst then moves from the previous action towards that target by at
+most `max_step` per share (rounds stay comparable and one noisy evaluation cannot swing the
+mixture), and hands the result to repair, so it never breaks a Constraint or asks a pool for
+more than it holds. The rationale and evidence name the slices with the most need.
+
+Used when no LLM endpoint is configured, and as the fallback when the LLM diagnoser fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from mosaic.config import MixSettings
+from mosaic.data.pool_table import PoolTable
+from mosaic.objectives import need
+from mosaic.schema import Constraint, DataAction, Evidence, JudgedSample, ObjectivePlan
+from mosaic.tools.capacity import normalised
+from mosaic.tools.repair import repair_action
+
+MAX_STEP = 0.15
+"""Largest change of any one share (ratio or bucket weight) from one round to the next."""
+EVIDENCE_SLICES = 3
+"""How many of the neediest slices the evidence lists."""
+
+
+def slice_needs(samples: Mapping[str, Sequence[JudgedSample]]) -> dict[str, dict[str, float]]:
+    """Objective -> slice -> total need of its scored samples (unscored samples carry none)."""
+    needs: dict[str, dict[str, float]] = {}
+    for name, judged in samples.items():
+        per_slice = needs.setdefault(name, {})
+        for sample in judged:
+            value = need(sample.prompt, sample.response)
+            if value is not None:
+                per_slice[sample.prompt.slice] = per_slice.get(sample.prompt.slice, 0.0) + value
+    return needs
+
+
+def _step_towards(current: Mapping[str, float], target: Mapping[str, float], max_step: float
+                  ) -> dict[str, float]:
+    """Shares moved along the straight line towards `target`, no share by more than
+    `max_step` (both sides are shares summing to 1, so the result does too)."""
+    names = sorted(set(current) | set(target))
+    here, there = normalised({n: current.get(n, 0.0) for n in names}), normalised(
+        {n: target.get(n, 0.0) for n in names})
+    if not any(here.values()):
+        return there
+    largest = max(abs(there[n] - here[n]) for n in names)
+    fraction = 1.0 if largest <= max_step else max_step / largest
+    return {n: here[n] + fraction * (there[n] - here[n]) for n in names}
+
+
+def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, PoolTable],
+            settings: MixSettings, constraints: Sequence[Constraint] = (), *,
+            previous: DataAction | None = None, max_step: float = MAX_STEP) -> DataAction:
+    """The next round's action from this round's judged samples (see the module docstring).
+    Without a previous action the target is taken whole."""
+    needs = {name: per for name, per in slice_needs(samples).items() if name in pools}
+    totals = {name: sum(per.values()) for name, per in needs.items()}
+    target = normalised({name: totals.get(name, 0.0) for name in pools})
+    ratios = (target if previous is None else
+              _step_towards({n: previous.ratios.get(n, 0.0) for n in pools}, target, max_step))
+    plans = {}
+    for name, per_slice in needs.items():
+        weights = normalised(per_slice)
+        before = previous.objectives.get(name) if previous is not None else None
+        if before is not None and before.bucket_weights:
+            weights = _step_towards(before.bucket_weights, weights, max_step)
+        plans[name] = ObjectivePlan(bucket_weights={b: w for b, w in weights.items() if w > 0})
+    neediest = sorted(((v, n, s) for n, per in needs.items() for s, v in per.items()),
+                      reverse=True)[:EVIDENCE_SLICES]
+    evidence = [Evidence(objective=n, slice=s, metric="need", value=round(v, 2))
+                for v, n, s in neediest]
+    rationale = ("Need-driven: shares follow total need per objective and slice "
+                 f"(valid x (6 - score) x weight), moved at most {max_step:g} per share from "
+                 "the previous action; neediest: "
+                 + ", ".join(f"{n}/{s} ({v:.0f})" for v, n, s in neediest) + ".")
+    action = DataAction(ratios=ratios, objectives=plans, rationale=rationale,
+                        evidence=evidence)
+    return repair_action(action, pools, settings, constraints).action
