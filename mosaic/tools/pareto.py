@@ -1,0 +1,85 @@
+"""The archive's Pareto front over objective means, with noise-aware acceptance.
+
+The reference accepted a point on raw means (§10.27), although its judges are stochastic and
+eval sets small. Here a round enters the front unless an archived round *clearly dominates*
+it: at least as good on every objective's mean, and better beyond noise on at least one
+(its 95% CI lies wholly above the new round's CI there). When a round enters, archived
+rounds it clearly dominates leave the front. Rounds whose differences are inside the CIs
+therefore sit on the front together, which is what the data can tell apart.
+
+Hypervolume is measured from the reference point 1 on every objective (the bottom of the
+1..5 scales); the recommended round is the front round with the best worst objective
+(max-min), ties broken by the mean over objectives, then the earlier round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import product
+
+from mosaic.schema import RoundRecord
+
+FLOOR = 1.0
+"""The hypervolume's reference point on every objective (the bottom of the 1..5 scales)."""
+
+
+def _means(record: RoundRecord, objectives: Sequence[str]) -> list[float]:
+    return [record.means.get(o) if record.means.get(o) is not None else FLOOR
+            for o in objectives]
+
+
+def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str]) -> bool:
+    """a is at least as good as b on every mean and better beyond both CIs on one."""
+    if any(x < y for x, y in zip(_means(a, objectives), _means(b, objectives), strict=True)):
+        return False
+    for o in objectives:
+        a_low = a.ci.get(o, (a.means.get(o), a.means.get(o)))[0]
+        b_high = b.ci.get(o, (b.means.get(o), b.means.get(o)))[1]
+        if a_low is not None and b_high is not None and a_low > b_high:
+            return True
+    return False
+
+
+def front(records: Sequence[RoundRecord], objectives: Sequence[str]) -> list[RoundRecord]:
+    """The rounds no other round clearly dominates, in round order."""
+    return [r for r in records
+            if not any(clearly_dominates(o, r, objectives) for o in records if o is not r)]
+
+
+def hypervolume(points: Sequence[Sequence[float]], floor: float = FLOOR) -> float:
+    """Volume dominated by `points` above `floor` on every axis (exact, by grid cells:
+    fine for the few points an archive holds)."""
+    points = [[max(v, floor) for v in p] for p in points]
+    if not points:
+        return 0.0
+    axes = [sorted({floor, *(p[d] for p in points)}) for d in range(len(points[0]))]
+    volume = 0.0
+    for cell in product(*(range(len(axis) - 1) for axis in axes)):
+        upper = [axes[d][i + 1] for d, i in enumerate(cell)]
+        if any(all(p[d] >= upper[d] for d in range(len(upper))) for p in points):
+            size = 1.0
+            for d, i in enumerate(cell):
+                size *= axes[d][i + 1] - axes[d][i]
+            volume += size
+    return volume
+
+
+def recommend(records: Sequence[RoundRecord], objectives: Sequence[str]) -> RoundRecord | None:
+    """The front round with the best worst objective (then best mean, then earliest)."""
+    candidates = front(records, objectives)
+    if not candidates:
+        return None
+    return max(candidates, key=lambda r: (min(_means(r, objectives)),
+                                          sum(_means(r, objectives)), -r.round))
+
+
+def archive_summary(records: Sequence[RoundRecord], objectives: Sequence[str]
+                    ) -> Mapping[str, object]:
+    """Front, hypervolume after each round, and the recommended round, as plain data."""
+    volumes = [round(hypervolume([_means(r, objectives) for r in front(records[:i + 1],
+                                                                        objectives)]), 4)
+               for i in range(len(records))]
+    best = recommend(records, objectives)
+    return {"front": [r.round for r in front(records, objectives)],
+            "hypervolume": volumes,
+            "recommended": best.round if best is not None else None}

@@ -1,0 +1,57 @@
+"""The archive's front: noise-aware acceptance, exact hypervolume, a recommended round."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mosaic.schema import RoundRecord
+from mosaic.tools.pareto import (
+    archive_summary,
+    clearly_dominates,
+    front,
+    hypervolume,
+    recommend,
+)
+
+OBJ = ("xguard", "orbench", "ifeval")
+
+
+def rec(n, means, width=0.1):
+    return RoundRecord(round=n, means=dict(zip(OBJ, means, strict=True)),
+                       ci={o: (m - width, m + width) for o, m in zip(OBJ, means, strict=True)})
+
+
+def test_a_round_better_only_within_noise_does_not_push_another_off_the_front():
+    base, close = rec(0, [3.0, 4.0, 3.0], width=0.3), rec(1, [3.2, 4.0, 3.0], width=0.3)
+    assert not clearly_dominates(close, base, OBJ)
+    assert [r.round for r in front([base, close], OBJ)] == [0, 1]
+    far = rec(2, [4.0, 4.0, 3.0], width=0.3)
+    assert clearly_dominates(far, base, OBJ)
+    assert [r.round for r in front([base, close, far], OBJ)] == [2]
+
+
+def test_trade_offs_stay_on_the_front_together():
+    safe, helpful = rec(1, [4.5, 3.5, 3.0]), rec(2, [3.0, 4.8, 3.0])
+    assert [r.round for r in front([safe, helpful], OBJ)] == [1, 2]
+
+
+def test_hypervolume_is_exact_on_boxes():
+    assert hypervolume([[3, 3, 3]]) == 8.0
+    assert hypervolume([[3, 2, 2], [2, 3, 2]]) == 2 + 2 - 1
+    assert hypervolume([]) == 0.0
+
+
+@given(st.lists(st.tuples(*(st.floats(1, 5, allow_nan=False),) * 3), max_size=5),
+       st.tuples(*(st.floats(1, 5, allow_nan=False),) * 3))
+def test_hypervolume_never_falls_when_a_point_is_added(points, extra):
+    before = hypervolume([list(p) for p in points])
+    assert hypervolume([list(p) for p in points] + [list(extra)]) >= before - 1e-9
+
+
+def test_recommendation_is_the_best_worst_objective_and_the_summary_is_plain_data():
+    rounds = [rec(0, [2.8, 4.7, 2.0]), rec(1, [4.5, 4.0, 2.2]), rec(2, [3.9, 4.5, 2.6])]
+    assert recommend(rounds, OBJ).round == 2
+    summary = archive_summary(rounds, OBJ)
+    assert summary["recommended"] == 2 and summary["front"] == [0, 1, 2]
+    assert summary["hypervolume"] == sorted(summary["hypervolume"])
