@@ -30,8 +30,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 def build_demo_mixture(budget: int, out: Path) -> tuple[list, int]:
     from mosaic.config import MixSettings, load_preset
+    from mosaic.data.mixture_files import write_mixture
     from mosaic.schema import DataAction
-    from mosaic.tools.mixture import build_mixture, write_mixture
+    from mosaic.tools.mixture import build_mixture
     from mosaic.tools.pools import load_pools
     from mosaic.train.sft import read_mixture
 

@@ -124,7 +124,8 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 
 def _cmd_mix(args: argparse.Namespace) -> int:
     from mosaic.config import load_preset
-    from mosaic.tools.mixture import build_mixture, write_mixture
+    from mosaic.data.mixture_files import describe_manifest, write_mixture
+    from mosaic.tools.mixture import build_mixture
     from mosaic.tools.pools import load_pools
     from mosaic.tools.repair import repair_action
     from mosaic.tools.validate import parse_action, validate_action
@@ -166,30 +167,9 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "action.json").write_text(action.model_dump_json(indent=2) + "\n", encoding="utf-8")
     write_mixture(mixture, pools, out)  # its manifest, written last, marks the folder complete
-    print(_manifest_summary(mixture.manifest))
+    print(describe_manifest(mixture.manifest))
     print(f"[mosaic] wrote {out}/train.jsonl ({len(mixture)} rows), manifest.json, action.json")
     return 0
-
-
-def _manifest_summary(manifest) -> str:
-    budget = manifest.budget
-    lines = [f"budget {budget:,} tokens ({manifest.token_count}), realised "
-             f"{manifest.realised_tokens:,} ({manifest.realised_tokens / budget:.1%}), "
-             f"assistant {manifest.assistant_tokens:,}; seed {manifest.seed}, "
-             f"content hash {manifest.content_hash}"]
-    for name, tokens in manifest.tokens_by_objective.items():
-        rows = len(manifest.row_ids.get(name, []))
-        lines.append(f"  {name:<8} {tokens:>9,} tokens {tokens / budget:6.1%}  {rows:>6} rows"
-                     f"  focus {manifest.focus_tokens.get(name, 0):,}")
-        for bucket, planned in manifest.bucket_budgets.get(name, {}).items():
-            got = manifest.tokens_by_bucket[name].get(bucket, 0)
-            lines.append(f"    {bucket:<14} planned {planned:>9,}  realised {got:>9,}")
-    for entry in manifest.redistributed:
-        if entry.reason in ("exhausted", "unplaced"):
-            where = f"{entry.objective}/{entry.bucket}" if entry.bucket else "the run"
-            lines.append(f"  {entry.reason}: {where}: {entry.planned - entry.realised:,} tokens"
-                         f" ({entry.note})")
-    return "\n".join(lines)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -12,10 +12,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mosaic.config import MixSettings
+from mosaic.data.mixture_files import write_mixture
 from mosaic.data.pool_table import pool_table
 from mosaic.errors import ActionError, ConfigError
 from mosaic.schema import DataAction, MixtureManifest, ObjectivePlan
-from mosaic.tools.mixture import build_mixture, first_fit, write_mixture
+from mosaic.tools.mixture import build_mixture, first_fit
 from mosaic.tools.repair import repair_action
 from tests.toy_pools import TOKEN_COUNT, toy_pool, toy_pools, toy_row
 

@@ -1,7 +1,7 @@
 """The token-budgeted mixture builder: a valid DataAction + pools -> the rows to train on.
 
     mixture = build_mixture(action, pools, MixSettings(budget=40_000, seed=0))
-    write_mixture(mixture, pools, Path("runs/mix"))       # train.jsonl + manifest.json
+    write_mixture(mixture, pools, Path("runs/mix"))   # mosaic.data.mixture_files
 
 How the budget is spent (ARCHITECTURE.md §7):
 
@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from mosaic.config import MixSettings
+from mosaic.data.mixture_files import Mixture
 from mosaic.data.pool_table import PoolTable
 from mosaic.errors import ActionError, ConfigError
 from mosaic.schema import (
@@ -48,7 +46,6 @@ from mosaic.schema import (
     ObjectivePlan,
     Redistribution,
 )
-from mosaic.store import readable_by_all, write_json_atomic
 from mosaic.tools.capacity import (
     TOLERANCE,
     bucket_rules,
@@ -63,8 +60,6 @@ from mosaic.tools.validate import validate_action
 
 MAX_SPREAD_ROUNDS = 8
 """Proportional redistribution rounds before the last sequential top-up."""
-MIXTURE_FILE = "train.jsonl"
-MANIFEST_FILE = "manifest.json"
 
 
 TAKEN = np.iinfo(np.int64).max
@@ -155,21 +150,6 @@ class _Bucket:
 
     def rows(self) -> np.ndarray:
         return np.concatenate(self.picked) if self.picked else np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """A built mixture: which pool rows, in training order, and its manifest."""
-
-    manifest: MixtureManifest
-    objectives: tuple[str, ...]
-    objective_index: np.ndarray
-    """Per mixture row: index into `objectives`."""
-    row_index: np.ndarray
-    """Per mixture row: the row's index in its objective's PoolTable."""
-
-    def __len__(self) -> int:
-        return len(self.row_index)
 
 
 def _rng(seed: int, *names: str) -> np.random.Generator:
@@ -377,34 +357,3 @@ def _redistributions(buckets: Mapping[str, list[_Bucket]], unplaced: int,
                                   reason="unplaced",
                                   note="budget no usable row of any objective could take"))
     return out
-
-
-# ---------------------------------------------------------------------------------------
-# Writing
-
-
-def write_mixture(mixture: Mixture, pools: Mapping[str, PoolTable], out: Path) -> Path:
-    """Write `train.jsonl` (one chat per line, in training order) and then `manifest.json`
-    into `out`; the manifest is written last, so its presence means the folder is complete."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST_FILE).unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{MIXTURE_FILE}.", suffix=".tmp")
-    try:
-        readable_by_all(tmp)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for i, r in zip(mixture.objective_index.tolist(), mixture.row_index.tolist(),
-                            strict=True):
-                table = pools[mixture.objectives[i]]
-                if table.rows is None:
-                    raise ConfigError(f"pool of '{table.objective}' has no rows to write "
-                                      "(a synthetic table)")
-                row = table.rows[r]
-                line = {"id": row.id, "objective": row.objective, "slice": row.slice,
-                        "messages": [m.model_dump() for m in row.messages]}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-        os.replace(tmp, out / MIXTURE_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    write_json_atomic(out / MANIFEST_FILE, mixture.manifest.model_dump(mode="json"))
-    return out / MIXTURE_FILE

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mosaic.config import TrainSettings
-from mosaic.errors import ConfigError, DataError
+from mosaic.data.mixture_files import read_mixture
+from mosaic.errors import ConfigError
 from mosaic.schema import Message, MixtureManifest
 from mosaic.store import write_json_atomic
 from mosaic.train.loop import (
@@ -61,29 +62,6 @@ def encode_chat(tokenizer: Any, messages: list[Message | dict],
     mask = token_mask(encoded["offset_mapping"], spans)
     labels = [t if inside else IGNORE for t, inside in zip(ids, mask, strict=True)]
     return Example(ids[:max_tokens], labels[:max_tokens])
-
-
-def read_mixture(folder: Path) -> tuple[list[list[Message]], MixtureManifest]:
-    """The chats of a mixture folder (`mosaic mix --out`), in training order, and its
-    manifest; a folder without its manifest is incomplete and refused."""
-    manifest_path, rows_path = folder / "manifest.json", folder / "train.jsonl"
-    if not manifest_path.is_file() or not rows_path.is_file():
-        raise ConfigError(f"{folder} is not a complete mixture folder (needs train.jsonl and "
-                          "manifest.json, written by `mosaic mix`)")
-    manifest = MixtureManifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
-    chats = []
-    for number, line in enumerate(rows_path.read_text(encoding="utf-8").splitlines()):
-        try:
-            chats.append([Message.model_validate(m) for m in json.loads(line)["messages"]])
-        except (ValueError, KeyError, TypeError) as error:
-            from mosaic.errors import RowProblem
-
-            raise DataError([RowProblem(str(rows_path), number, "messages", str(error))]
-                            ) from None
-    if not chats:
-        raise ConfigError(f"{rows_path} holds no chats: there is nothing to train on (was the "
-                          "mixture built with a budget of 0 or from empty pools?)")
-    return chats, manifest
 
 
 def precision_for(settings: TrainSettings) -> str:
