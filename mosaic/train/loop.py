@@ -53,6 +53,14 @@ class Pack:
     def trained_tokens(self) -> int:
         return sum(label != IGNORE for label in self.labels)
 
+    def tensors(self, device: Any) -> dict[str, Any]:
+        """The model's inputs: one row each of ids, labels and position ids."""
+        import torch
+
+        return {name: torch.tensor([values], device=device) for name, values in
+                (("input_ids", self.input_ids), ("labels", self.labels),
+                 ("position_ids", self.position_ids))}
+
 
 def pack_examples(examples: Sequence[Example], pack_tokens: int) -> list[Pack]:
     """Lay examples end to end, in order, starting a new pack when the next one would not
@@ -167,9 +175,7 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
     started = time.perf_counter()
     for step, index in enumerate(mine, start=1):
         pack = packs[index]
-        batch = {name: torch.tensor([values], device=accelerator.device) for name, values in
-                 (("input_ids", pack.input_ids), ("labels", pack.labels),
-                  ("position_ids", pack.position_ids))}
+        batch = pack.tensors(accelerator.device)
         # No cache: with one, transformers would skip the packed-sequence (block) mask.
         with autocast:
             loss = model(**batch, use_cache=False).loss
@@ -231,9 +237,7 @@ def mean_loss(model: Any, packs: Sequence[Pack]) -> float:
     model.eval()
     with torch.no_grad():
         for pack in packs:
-            batch = {name: torch.tensor([values], device=device) for name, values in
-                     (("input_ids", pack.input_ids), ("labels", pack.labels),
-                      ("position_ids", pack.position_ids))}
+            batch = pack.tensors(device)
             n = pack.trained_tokens
             if n == 0:  # no targets: the model's mean loss would be 0/0
                 continue
