@@ -13,6 +13,11 @@ from mosaic.errors import MosaicError
 
 EXAMPLES = """\
 examples:
+  mosaic run                                         the MOSAIC loop on the demo preset (CPU)
+  mosaic run --preset tiny --rounds 2 --out runs/tiny train.lr=1e-3
+  mosaic resume runs/tiny                            continue a killed or crashed run
+  mosaic status runs/tiny                            rounds, front, current step
+  mosaic report runs/tiny                            report.md + report.html
   mosaic objectives                                  slices, focus keys and rules of each objective
   mosaic schema action > data-action.schema.json     the JSON Schema every DataAction follows
   mosaic schema action --preset demo                 ... narrowed to the demo run's objectives
@@ -293,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    from mosaic.cli_loop import add_loop_commands
+
+    add_loop_commands(commands)
 
     objectives = commands.add_parser("objectives", help="list objectives, slices and focus keys")
     objectives.set_defaults(func=_cmd_objectives)

@@ -8,6 +8,7 @@ or a value of the wrong type is a ConfigError naming the file and the field.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,38 @@ class PoolSource(Record):
         return self.path
 
 
+class LoopSettings(Record):
+    """How long the search goes and how far one round may move the mixture."""
+
+    rounds: int = Field(default=5, ge=0)
+    """Trained rounds after the base model's round 0."""
+    patience: int | None = Field(default=None, ge=1)
+    """Stop early after this many rounds in a row that did not grow the front's
+    hypervolume; None: always run every round."""
+    max_step: float = Field(default=0.15, gt=0, le=1)
+    """The analyst's largest move of one share (ratio or bucket weight) in one round; it
+    halves after each round that did not grow the front (a trust region)."""
+
+
+class RunEvalSettings(Record):
+    """How every round (and the base model) is evaluated."""
+
+    data: dict[str, str] = Field(default_factory=dict)
+    """Objective -> eval set (file, folder or hub id in the objective's public format);
+    objectives left out use the shipped starter eval sets."""
+    per_slice: int | None = Field(default=None, ge=1)
+    """Keep the first N items of every slice (a small eval that covers every slice)."""
+    limit: int | None = Field(default=None, ge=1)
+    """Keep the first N items of each eval set (before per_slice)."""
+    backend: Literal["transformers", "vllm"] = "transformers"
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Reply length cap per turn; multi-turn replay generates once per user turn."""
+    batch_size: int = Field(default=16, ge=1)
+    system_prompt: str | None = None
+    seed: int = 0
+    """Seed of generation and of the bootstrap CIs."""
+
+
 class RunConfig(Record):
     """One run's settings (a preset plus overrides)."""
 
@@ -88,6 +121,13 @@ class RunConfig(Record):
     mixture: MixSettings
     constraints: list[Constraint] = Field(default_factory=list)
     """Rules every action must satisfy (reviewers and chat add more during a run)."""
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    eval: RunEvalSettings = Field(default_factory=RunEvalSettings)
+    loop: LoopSettings = Field(default_factory=LoopSettings)
+    cache: str | None = None
+    """Folder of the content-addressed artifact cache (mixtures, adapters, generations,
+    judgements); None: `$MOSAIC_CACHE_DIR/artifacts` (shared by runs, so a second run
+    reuses what the first computed)."""
 
 
 def preset_names() -> list[str]:
@@ -114,3 +154,59 @@ def load_preset(name: str) -> RunConfig:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in error.errors())
         raise ConfigError(f"{path}: {problems}") from None
+
+
+def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunConfig, list[str]]:
+    """`config` with `key=value` overrides applied (`mixture.budget=8000`, `train.lr=1e-3`,
+    `loop.rounds=2`), and one line per override saying what changed.
+
+    Keys are dotted paths of existing settings: an unknown key is a ConfigError naming it
+    and the keys that exist there. Values are read as YAML scalars (`8000`, `1e-3`, `null`,
+    `true`) and must fit the setting's type; every problem is listed at once.
+    """
+    import yaml
+
+    data = config.model_dump(mode="json")
+    lines, problems = [], []
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"{override!r}: expected KEY=VALUE, e.g. mixture.budget=8000")
+            continue
+        parts = key.strip().split(".")
+        node: Any = data
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(parts[:depth]) or "the top level"
+                known = ", ".join(sorted(node)) if isinstance(node, dict) else "(not a section)"
+                problems.append(f"{key.strip()}: unknown setting '{part}' in {where} "
+                                f"(known: {known})")
+                break
+            if depth == len(parts) - 1:
+                try:
+                    value = yaml.safe_load(raw) if raw.strip() else ""
+                except yaml.YAMLError:
+                    value = raw
+                if (isinstance(value, str) and isinstance(node[part], int | float)
+                        and _looks_numeric(value)):
+                    value = float(value)  # YAML 1.1 reads `1e-3` as a string
+                lines.append(f"{key.strip()}: {node[part]!r} -> {value!r} (override)")
+                node[part] = value
+            else:
+                node = node[part]
+    if problems:
+        raise ConfigError("bad override(s): " + "; ".join(problems))
+    try:
+        resolved = RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError("bad override(s): " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+    return resolved, lines
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -468,8 +468,21 @@ class RoundRecord(Record):
     ci: dict[str, tuple[float, float]] = Field(default_factory=dict)
     """Objective -> bootstrap 95% CI of its mean."""
     accepted: bool = False
-    """Whether the point entered the Pareto front when it was added."""
+    """Whether the point entered the Pareto front when it was added (see tools/pareto.py)."""
+    hypervolume: float | None = None
+    """Hypervolume of the front over rounds 0..this one (reference point 1 on every axis)."""
+    breaches: list[str] = Field(default_factory=list)
+    """score_floor Constraints this round's means break: such a round never enters the front."""
+    diagnoser: str = ""
+    """Who proposed the action: `analyst`, `llm:<model>`, `person`; empty for round 0."""
+    budget: int | None = None
+    """The token budget of this round's mixture."""
+    tokens_by_objective: dict[str, int] = Field(default_factory=dict)
+    """Templated tokens the mixture realised per objective."""
     report_path: str | None = None
+    """The round's eval report, relative to the run folder."""
+    seconds: dict[str, float] = Field(default_factory=dict)
+    """Wall seconds of each step that ran in this round (0 when a cached result was reused)."""
     started_at: str = ""
     finished_at: str = ""
     notes: list[str] = Field(default_factory=list)

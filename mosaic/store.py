@@ -7,6 +7,7 @@ then renamed into place in one step: a folder at the final path is complete or a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,14 +27,15 @@ def cache_root() -> Path:
     return root
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` via a temporary file and a rename (never a torn file)."""
+def write_json_atomic(path: Path, data: Any, *, sort_keys: bool = True) -> None:
+    """Write JSON to `path` via a temporary file and a rename (never a torn file).
+    `sort_keys=False` keeps mappings whose order means something (a config's objectives)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         readable_by_all(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
+            json.dump(data, handle, indent=2, sort_keys=sort_keys, ensure_ascii=False)
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
@@ -78,3 +80,110 @@ def building(folder: Path, marker: dict[str, Any]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to `path` via a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        readable_by_all(tmp)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def content_key(*parts: Any) -> str:
+    """A short hash of JSON-serialisable parts: the name of a content-addressed artifact."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class ArtifactCache:
+    """Expensive results stored under the hash of everything that determines them.
+
+        <root>/mixtures/<key>/      train.jsonl + manifest.json        (a folder)
+        <root>/adapters/<key>/      the peft adapter + mosaic_card.json (a folder)
+        <root>/generations/<key>.json   replies to one objective's eval set
+        <root>/judgements/<key>.json    those replies judged (L1-L3 per sample)
+
+    Folders are built with `building` (complete or absent), files written atomically, so a
+    process killed at any moment leaves either the finished artifact or nothing.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def folder(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def has_folder(self, kind: str, key: str) -> bool:
+        return is_complete(self.folder(kind, key))
+
+    def read(self, kind: str, key: str) -> Any | None:
+        """A cached JSON artifact, or None when absent (or unreadable: then recomputed)."""
+        path = self.root / kind / f"{key}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write(self, kind: str, key: str, data: Any) -> None:
+        write_json_atomic(self.root / kind / f"{key}.json", data)
+
+
+class RunFolder:
+    """One run's folder: its resolved config, checkpoints, event log, rounds and reports.
+
+        config.json         the resolved RunConfig (preset + overrides), written at start
+        checkpoints.sqlite  LangGraph's checkpoints (one thread, named after the run)
+        events.jsonl        one line per step started/finished, with timings and cache hits
+        rounds/NNN/         action.json, validation.json, manifest.json, adapter.json,
+                            eval/ (report.json, samples.jsonl, summary.md), record.json last
+        archive.json        every round record, the front, hypervolumes, the recommendation
+        report.md/.html     the run report
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.config = self.root / "config.json"
+        self.checkpoints = self.root / "checkpoints.sqlite"
+        self.events = self.root / "events.jsonl"
+        self.archive = self.root / "archive.json"
+
+    @property
+    def run_id(self) -> str:
+        return self.root.resolve().name
+
+    def round_dir(self, round_number: int) -> Path:
+        return self.root / "rounds" / f"{round_number:03d}"
+
+    def log(self, event: str, **fields: Any) -> None:
+        """Append one event; a line torn by a kill is skipped when the log is read."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"time": _now(), "event": event, **fields}, ensure_ascii=False,
+                          default=str)
+        with self.events.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_events(self) -> list[dict[str, Any]]:
+        if not self.events.is_file():
+            return []
+        events = []
+        for line in self.events.read_text(encoding="utf-8").splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

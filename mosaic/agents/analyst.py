@@ -13,13 +13,21 @@ Used when no LLM endpoint is configured, and as the fallback when the LLM diagno
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from mosaic.config import MixSettings
 from mosaic.data.pool_table import PoolTable
 from mosaic.objectives import need
-from mosaic.schema import Constraint, DataAction, Evidence, JudgedSample, ObjectivePlan
-from mosaic.tools.capacity import normalised
+from mosaic.schema import (
+    Constraint,
+    DataAction,
+    Evidence,
+    JudgedSample,
+    ObjectivePlan,
+    RoundRecord,
+)
+from mosaic.tools.capacity import capacity, natural_weights, normalised
+from mosaic.tools.pareto import recommend, stalled_rounds
 from mosaic.tools.repair import repair_action
 
 MAX_STEP = 0.15
@@ -82,3 +90,41 @@ def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, P
     action = DataAction(ratios=ratios, objectives=plans, rationale=rationale,
                         evidence=evidence)
     return repair_action(action, pools, settings, constraints).action
+
+
+def starting_action(pools: Mapping[str, PoolTable], settings: MixSettings) -> DataAction:
+    """Where the search starts from: equal ratios, each objective's buckets as its pool
+    comes (the "static mixture" the paper compares against)."""
+    share = 1.0 / len(pools)
+    return DataAction(
+        ratios=dict.fromkeys(pools, share),
+        objectives={name: ObjectivePlan(bucket_weights=natural_weights(
+            capacity(table, None, settings))) for name, table in pools.items()},
+        rationale="Equal ratios over objectives, buckets as their pools come.")
+
+
+def next_action(records: Sequence[RoundRecord],
+                samples_of: Callable[[int], Mapping[str, Sequence[JudgedSample]]],
+                pools: Mapping[str, PoolTable], settings: MixSettings,
+                constraints: Sequence[Constraint] = (), *, max_step: float = MAX_STEP
+                ) -> DataAction:
+    """The analyst's proposal for the round after `records` (the archive so far).
+
+    It anchors on the archive's recommended round (its action and its judged samples; the
+    starting action when that is the base model) and steps towards that round's needs. The
+    step halves for every round in a row that did not grow the front's hypervolume, so a
+    search that stops improving tries smaller moves around its best point instead of
+    repeating itself.
+    """
+    objectives = list(pools)
+    anchor = recommend(records, objectives) or records[-1]
+    stalled = stalled_rounds(records)
+    step = max_step * 0.5 ** stalled
+    previous = anchor.action or starting_action(pools, settings)
+    action = analyse(samples_of(anchor.round), pools, settings, constraints,
+                     previous=previous, max_step=step)
+    where = ("the base model (from the starting mixture)" if anchor.action is None
+             else f"round {anchor.round}, the recommended round")
+    stall = f" after {stalled} round(s) without front growth" if stalled else ""
+    return action.model_copy(update={"rationale": (
+        f"Anchored on {where}; step {step:.3g}{stall}. " + action.rationale)})

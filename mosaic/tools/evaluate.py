@@ -19,6 +19,7 @@ from pydantic import Field
 from mosaic.errors import MosaicError
 from mosaic.objectives import get_objective, unscored
 from mosaic.schema import EvalItem, EvalReport, JudgedSample, Record
+from mosaic.store import ArtifactCache, content_key
 from mosaic.tools.generation import Decoding, Generator
 from mosaic.tools.judges import Judge
 from mosaic.tools.replay import replay
@@ -98,8 +99,17 @@ def judge_samples(objective_name: str, items: Sequence[EvalItem],
 
 def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, judge: Judge,
              settings: EvalSettings, *, model: str, adapter: str | None = None,
-             progress: bool = False) -> EvalResult:
-    """Generate (single-turn or multi-turn replay), judge and report every objective."""
+             progress: bool = False, cache: ArtifactCache | None = None,
+             adapter_id: str | None = None) -> EvalResult:
+    """Generate (single-turn or multi-turn replay), judge and report every objective.
+
+    With a `cache`, each objective's replies and judgements are stored under the hash of
+    what determines them (generator and model, `adapter_id` (the adapter's content key,
+    required with an adapter), eval set, decoding, system prompt; then judge and objective
+    version), so an evaluation interrupted after some objectives redoes only the rest.
+    """
+    if cache is not None and adapter is not None and adapter_id is None:
+        raise ValueError("a cached evaluation of an adapter needs its adapter_id")
     samples: dict[str, list[JudgedSample]] = {}
     for name, items in eval_sets.items():
         objective = get_objective(name)
@@ -107,12 +117,30 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
         if unlabelled:
             raise JudgeError(f"{len(unlabelled)} {name} items have no frozen prompt labels "
                              f"(e.g. {unlabelled[0]}); call freeze_prompt_labels first")
-        if progress:
-            print(f"[mosaic] {name}: generating {len(items)} items", flush=True)
-        replies = replay(items, generator, settings.decoding, multi_turn=objective.multi_turn,
-                         system_prompt=settings.system_prompt, adapter=adapter,
-                         progress=progress)
-        samples[name] = judge_samples(name, items, replies, judge)
+        generation_key = content_key(generator.name, adapter_id, eval_set_fingerprint(items),
+                                     settings.decoding.model_dump(), settings.system_prompt)
+        replies = cache.read("generations", generation_key) if cache is not None else None
+        if replies is None:
+            if progress:
+                print(f"[mosaic] {name}: generating {len(items)} items", flush=True)
+            replies = replay(items, generator, settings.decoding,
+                             multi_turn=objective.multi_turn,
+                             system_prompt=settings.system_prompt, adapter=adapter,
+                             progress=progress)
+            if cache is not None:
+                cache.write("generations", generation_key, replies)
+        elif progress:
+            print(f"[mosaic] {name}: {len(items)} replies from the cache", flush=True)
+        judgement_key = content_key(generation_key, judge.id, objective.version)
+        judged = cache.read("judgements", judgement_key) if cache is not None else None
+        if judged is not None:
+            samples[name] = [JudgedSample.model_validate(s) for s in judged]
+        else:
+            samples[name] = judge_samples(name, items, replies, judge)
+            if cache is not None and not getattr(judge, "failures", None):
+                # A judge that failed on some samples is retried next time, not cached.
+                cache.write("judgements", judgement_key,
+                            [s.model_dump(mode="json") for s in samples[name]])
     provenance = {
         "generator": generator.name,
         "judge": judge.id,

@@ -15,9 +15,9 @@ Hypervolume is measured from the reference point 1 on every objective (the botto
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import product
+from itertools import pairwise, product
 
-from mosaic.schema import RoundRecord
+from mosaic.schema import Constraint, RoundRecord
 
 FLOOR = 1.0
 """The hypervolume's reference point on every objective (the bottom of the 1..5 scales)."""
@@ -41,9 +41,11 @@ def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str])
 
 
 def front(records: Sequence[RoundRecord], objectives: Sequence[str]) -> list[RoundRecord]:
-    """The rounds no other round clearly dominates, in round order."""
-    return [r for r in records
-            if not any(clearly_dominates(o, r, objectives) for o in records if o is not r)]
+    """The rounds no other round clearly dominates, in round order. Rounds that break a
+    score floor (`breaches`) take no part."""
+    eligible = [r for r in records if not r.breaches]
+    return [r for r in eligible
+            if not any(clearly_dominates(o, r, objectives) for o in eligible if o is not r)]
 
 
 def hypervolume(points: Sequence[Sequence[float]], floor: float = FLOOR) -> float:
@@ -73,13 +75,46 @@ def recommend(records: Sequence[RoundRecord], objectives: Sequence[str]) -> Roun
                                           sum(_means(r, objectives)), -r.round))
 
 
+def front_hypervolume(records: Sequence[RoundRecord], objectives: Sequence[str]) -> float:
+    """Hypervolume of the front of `records`."""
+    return round(hypervolume([_means(r, objectives) for r in front(records, objectives)]), 4)
+
+
 def archive_summary(records: Sequence[RoundRecord], objectives: Sequence[str]
                     ) -> Mapping[str, object]:
     """Front, hypervolume after each round, and the recommended round, as plain data."""
-    volumes = [round(hypervolume([_means(r, objectives) for r in front(records[:i + 1],
-                                                                        objectives)]), 4)
-               for i in range(len(records))]
+    volumes = [front_hypervolume(records[:i + 1], objectives) for i in range(len(records))]
     best = recommend(records, objectives)
     return {"front": [r.round for r in front(records, objectives)],
             "hypervolume": volumes,
             "recommended": best.round if best is not None else None}
+
+
+IMPROVEMENT = 1e-6
+"""Smallest hypervolume gain that counts as the front improving."""
+
+
+def stalled_rounds(records: Sequence[RoundRecord]) -> int:
+    """How many of the latest trained rounds in a row did not grow the front's hypervolume
+    (each record carries the hypervolume after it; round 0 never counts as stalled)."""
+    stalled = 0
+    for before, after in reversed(list(pairwise(records))):
+        if (after.hypervolume or 0.0) > (before.hypervolume or 0.0) + IMPROVEMENT:
+            break
+        stalled += 1
+    return stalled
+
+
+def floor_breaches(means: Mapping[str, float | None], constraints: Sequence[Constraint]
+                   ) -> list[str]:
+    """The score_floor Constraints these objective means break, as sentences. A round that
+    breaks one is archived but never enters the front (and is never recommended)."""
+    breaches = []
+    for rule in constraints:
+        if rule.kind != "score_floor" or rule.value is None:
+            continue
+        mean = means.get(rule.objective)
+        if mean is None or mean < rule.value:
+            shown = "nothing scored" if mean is None else f"mean {mean:.3f}"
+            breaches.append(f"{rule.describe()} ({shown})")
+    return breaches

@@ -1,0 +1,144 @@
+"""The MOSAIC loop as a LangGraph state machine (ARCHITECTURE §11).
+
+    baseline_eval -> update_archive -> diagnose -> validate -> approve -> build_mixture
+                          ^                                                   |
+                          |                                                   v
+                          +------------- evaluate <------------- train <------+
+    update_archive -> report (when a stop rule fires)
+
+Nodes are thin: each calls one plain function of `mosaic.rounds` and returns a partial
+state update. State is small plain data (the action as a dict, cache keys, paths, the
+round records); the heavy objects live in the `RunContext` passed with each invocation,
+never in checkpoints. A SQLite checkpointer in the run folder saves the state after every
+node, so a killed run resumes at the node it was in, and that node's expensive work is
+found in the artifact cache when it had finished.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from mosaic import rounds
+from mosaic.rounds import RunContext
+from mosaic.schema import DataAction, RoundRecord
+
+THREAD_ID = "mosaic-run"
+"""One thread per run: each run folder has its own checkpoint database."""
+
+
+class LoopState(TypedDict, total=False):
+    """The graph's state: what one round has produced so far, and the archive."""
+
+    round: int
+    """The round in progress (0 is the base model)."""
+    started_at: str
+    action: dict[str, Any] | None
+    """This round's DataAction (`model_dump`), once diagnosed; validated and approved later."""
+    diagnoser: str
+    """Who proposed the action (`analyst`, ...)."""
+    validation: dict[str, Any] | None
+    """The action's ValidationReport."""
+    mixture_key: str | None
+    adapter_key: str | None
+    report_path: str | None
+    """This round's eval report, relative to the run folder."""
+    records: list[dict[str, Any]]
+    """Every finished round's RoundRecord (`model_dump`): the archive."""
+    stop_reason: str | None
+
+
+def _records(state: LoopState) -> list[RoundRecord]:
+    return [RoundRecord.model_validate(r) for r in state.get("records", [])]
+
+
+def _action(state: LoopState) -> DataAction:
+    return DataAction.model_validate(state["action"])
+
+
+def baseline_eval(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    ctx = runtime.context
+    return {"round": 0, "started_at": rounds.now(), "action": None, "diagnoser": "",
+            "mixture_key": None, "adapter_key": None,
+            "report_path": rounds.evaluate_round(ctx, 0, adapter=None)}
+
+
+def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    records = _records(state)
+    number = records[-1].round + 1
+    with runtime.context.step("diagnose", number):
+        action, diagnoser = rounds.propose_action(runtime.context, records)
+    return {"round": number, "started_at": rounds.now(), "diagnoser": diagnoser,
+            "action": action.model_dump(mode="json"), "validation": None,
+            "mixture_key": None, "adapter_key": None, "report_path": None}
+
+
+def validate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    action, report, _ = rounds.check_action(runtime.context, state["round"], _action(state))
+    return {"action": action.model_dump(mode="json"),
+            "validation": report.model_dump(mode="json")}
+
+
+def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    # Autonomous mode approves every validated action; review mode (a person) comes here.
+    runtime.context.run.log("approved", round=state["round"], by="autonomous")
+    return {}
+
+
+def build_mixture(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    return {"mixture_key": rounds.make_mixture(runtime.context, state["round"],
+                                               _action(state))}
+
+
+def train(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    return {"adapter_key": rounds.train_adapter(runtime.context, state["round"],
+                                                state["mixture_key"])}
+
+
+def evaluate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    return {"report_path": rounds.evaluate_round(runtime.context, state["round"],
+                                                 adapter=state["adapter_key"])}
+
+
+def update_archive(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    ctx, records = runtime.context, _records(state)
+    record = rounds.record_round(
+        ctx, records, state["round"], report_path=state["report_path"],
+        action=_action(state) if state.get("action") else None,
+        diagnoser=state.get("diagnoser", ""), mixture=state.get("mixture_key"),
+        adapter=state.get("adapter_key"), started_at=state.get("started_at", ""))
+    records.append(record)
+    return {"records": [r.model_dump(mode="json") for r in records],
+            "stop_reason": rounds.stop_reason(ctx, records)}
+
+
+def report(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    from mosaic.run_summary import write_report
+
+    runtime.context.run.log("stopped", reason=state.get("stop_reason"))
+    write_report(runtime.context.run.root)
+    return {}
+
+
+def after_archive(state: LoopState) -> Literal["diagnose", "report"]:
+    return "report" if state.get("stop_reason") else "diagnose"
+
+
+def build_graph() -> StateGraph:
+    builder = StateGraph(LoopState, context_schema=RunContext)
+    for node in (baseline_eval, diagnose, validate, approve, build_mixture, train, evaluate,
+                 update_archive, report):
+        builder.add_node(node.__name__, node)
+    builder.add_edge(START, "baseline_eval")
+    builder.add_edge("baseline_eval", "update_archive")
+    builder.add_conditional_edges("update_archive", after_archive)
+    builder.add_edge("diagnose", "validate")
+    builder.add_edge("validate", "approve")
+    builder.add_edge("approve", "build_mixture")
+    builder.add_edge("build_mixture", "train")
+    builder.add_edge("train", "evaluate")
+    builder.add_edge("evaluate", "update_archive")
+    builder.add_edge("report", END)
+    return builder

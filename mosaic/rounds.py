@@ -1,0 +1,394 @@
+"""The steps of a MOSAIC round as plain functions: what each graph node calls.
+
+    ctx = RunContext.open("runs/demo")
+    report = evaluate_round(ctx, 0, adapter=None)               # round 0: the base model
+    action, diagnoser = propose_action(ctx, records)            # the analyst
+    action, validation, changes = check_action(ctx, action)     # validate (+ repair)
+    mixture = make_mixture(ctx, 1, action)                      # content-addressed
+    adapter = train_adapter(ctx, 1, mixture)                    # a fresh LoRA from the base
+    report = evaluate_round(ctx, 1, adapter)
+    record = record_round(ctx, records, 1, ...)                 # archive + front
+
+Each function is usable (and tested) without LangGraph. The expensive ones look in the
+artifact cache first, under the hash of everything that determines their result
+(ARCHITECTURE §4), so a resumed, repeated or forked run never redoes finished work; each
+logs `step` events (started / finished, seconds, whether the cache answered) to the run's
+events.jsonl, and writes what it produced into the round's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mosaic.config import RunConfig
+from mosaic.errors import ConfigError
+from mosaic.schema import (
+    DataAction,
+    EvalReport,
+    JudgedSample,
+    MixtureManifest,
+    RoundRecord,
+    ValidationReport,
+)
+from mosaic.store import ArtifactCache, RunFolder, building, cache_root, content_key
+
+Samples = Mapping[str, Sequence[JudgedSample]]
+
+
+@dataclass
+class RunContext:
+    """What a run needs besides its graph state: its settings and folders, and the heavy
+    objects (pools, eval sets, the generation model), loaded on first use and kept for the
+    life of the process so the model stays warm across rounds. Never checkpointed: a
+    resumed run builds a new one from the run folder."""
+
+    config: RunConfig
+    run: RunFolder
+    cache: ArtifactCache
+    progress: bool = True
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(cls, config: RunConfig, folder: Path, *, progress: bool = True) -> RunContext:
+        """A new run in `folder` (which must not hold another run's config)."""
+        from mosaic.store import write_json_atomic
+
+        run = RunFolder(folder)
+        if run.config.exists():
+            raise ConfigError(f"{folder} already holds a run; continue it with "
+                              f"`mosaic resume {folder}` or choose another --out")
+        write_json_atomic(run.config, config.model_dump(mode="json"), sort_keys=False)
+        return cls(config, run, _artifact_cache(config), progress)
+
+    @classmethod
+    def open(cls, folder: Path, *, progress: bool = True) -> RunContext:
+        """The run in `folder`, with the config it was started with."""
+        run = RunFolder(folder)
+        try:
+            config = RunConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{folder} is not a mosaic run (no config.json)") from None
+        return cls(config, run, _artifact_cache(config), progress)
+
+    def _memo(self, name: str, build: Any) -> Any:
+        if name not in self._loaded:
+            self._loaded[name] = build()
+        return self._loaded[name]
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.config.pools)
+
+    def pools(self) -> dict[str, Any]:
+        from mosaic.tools.pools import load_pools
+
+        return self._memo("pools", lambda: load_pools(self.config))
+
+    def judge(self) -> Any:
+        from mosaic.tools.judges import RuleJudge
+
+        return self._memo("judge", RuleJudge)
+
+    def eval_sets(self) -> dict[str, list[Any]]:
+        from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
+
+        def load() -> dict[str, list[Any]]:
+            settings, sets = self.config.eval, {}
+            for name in self.objectives:
+                source: str | Path | None = settings.data.get(name)
+                fmt = None if source is not None else STARTER_FORMAT
+                source = source if source is not None else DEFAULT_EVAL_SETS.get(name)
+                if source is None:
+                    raise ConfigError(f"no eval set for objective '{name}': set "
+                                      f"eval.data.{name} in the config")
+                sets[name] = load_eval_set(name, source, judge=self.judge(),
+                                           limit=settings.limit, fmt=fmt,
+                                           per_slice=settings.per_slice)
+            return sets
+
+        return self._memo("eval_sets", load)
+
+    def generator(self) -> Any:
+        from mosaic.tools.generation import make_generator
+
+        return self._memo("generator", lambda: make_generator(
+            self.config.eval.backend, self.config.model, seed=self.config.eval.seed))
+
+    def say(self, text: str) -> None:
+        if self.progress:
+            print(f"[mosaic] {text}", flush=True)
+
+    @contextmanager
+    def step(self, name: str, round_number: int) -> Iterator[dict[str, Any]]:
+        """Log a step's start and finish (seconds, and `cached` if the body sets it)."""
+        self.run.log("step_started", step=name, round=round_number)
+        facts: dict[str, Any] = {"cached": False}
+        start = time.perf_counter()
+        yield facts
+        facts["seconds"] = round(time.perf_counter() - start, 2)
+        self.run.log("step_finished", step=name, round=round_number, **facts)
+
+
+def _artifact_cache(config: RunConfig) -> ArtifactCache:
+    return ArtifactCache(Path(config.cache) if config.cache else cache_root() / "artifacts")
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluate (round 0: the base model; later rounds: base + that round's adapter)
+
+
+def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None) -> str:
+    """Evaluate the base model (+ the adapter with cache key `adapter`) on every eval set;
+    write the round's eval folder and return its report path (relative to the run)."""
+    from mosaic.tools.evaluate import EvalSettings, evaluate
+    from mosaic.tools.generation import Decoding
+    from mosaic.tools.report import write_eval_outputs
+
+    settings = ctx.config.eval
+    eval_settings = EvalSettings(system_prompt=settings.system_prompt, seed=settings.seed,
+                                 decoding=Decoding(max_new_tokens=settings.max_new_tokens,
+                                                   batch_size=settings.batch_size,
+                                                   seed=settings.seed))
+    folder = ctx.run.round_dir(round_number) / "eval"
+    with ctx.step("evaluate", round_number) as facts:
+        eval_sets = ctx.eval_sets()
+        what = "the base model" if adapter is None else f"round {round_number}'s adapter"
+        ctx.say(f"round {round_number}: evaluating {what} on "
+                + ", ".join(f"{n} ({len(s)} items)" for n, s in eval_sets.items()))
+        path = str(ctx.cache.folder("adapters", adapter)) if adapter is not None else None
+        generations_before = _count(ctx.cache, "generations")
+        result = evaluate(eval_sets, ctx.generator(), ctx.judge(), eval_settings,
+                          model=ctx.config.model, adapter=path, progress=ctx.progress,
+                          cache=ctx.cache, adapter_id=adapter)
+        facts["cached"] = _count(ctx.cache, "generations") == generations_before
+        write_eval_outputs(folder, result.report, result.samples)
+    return str((folder / "report.json").relative_to(ctx.run.root))
+
+
+def _count(cache: ArtifactCache, kind: str) -> int:
+    folder = cache.root / kind
+    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+
+
+def read_report(ctx: RunContext, report_path: str) -> EvalReport:
+    return EvalReport.model_validate_json((ctx.run.root / report_path).read_text("utf-8"))
+
+
+def read_samples(ctx: RunContext, round_number: int) -> dict[str, list[JudgedSample]]:
+    """A round's judged samples, by objective (from its eval folder)."""
+    path = ctx.run.round_dir(round_number) / "eval" / "samples.jsonl"
+    samples: dict[str, list[JudgedSample]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        sample = JudgedSample.model_validate_json(line)
+        samples.setdefault(sample.objective, []).append(sample)
+    return samples
+
+
+# ---------------------------------------------------------------------------------------
+# Diagnose and validate
+
+
+def propose_action(ctx: RunContext, records: Sequence[RoundRecord]) -> tuple[DataAction, str]:
+    """The next round's action and who proposed it (the offline analyst, for now)."""
+    from mosaic.agents.analyst import next_action
+
+    action = next_action(records, lambda r: read_samples(ctx, r), ctx.pools(),
+                         ctx.config.mixture, ctx.config.constraints,
+                         max_step=ctx.config.loop.max_step)
+    return action, "analyst"
+
+
+def check_action(ctx: RunContext, round_number: int, action: DataAction
+                 ) -> tuple[DataAction, ValidationReport, list[dict[str, Any]]]:
+    """Validate an action against the pools, budget and Constraints; an invalid one is
+    repaired to the nearest valid action (every edit listed). Writes the round's
+    action.json and validation.json."""
+    from mosaic.store import write_json_atomic
+    from mosaic.tools.repair import repair_action
+    from mosaic.tools.validate import validate_action
+
+    pools, settings, rules = ctx.pools(), ctx.config.mixture, ctx.config.constraints
+    report = validate_action(action, pools, settings, rules)
+    changes: list[dict[str, Any]] = []
+    if not report.ok:
+        repaired = repair_action(action, pools, settings, rules)
+        changes = [c.model_dump(mode="json") for c in repaired.changes]
+        ctx.say(f"round {round_number}: the action was not valid ({len(report.errors)} "
+                f"problem(s)); repaired with {len(changes)} edit(s)")
+        action, report = repaired.action, repaired.report
+    folder = ctx.run.round_dir(round_number)
+    write_json_atomic(folder / "action.json", action.model_dump(mode="json"))
+    write_json_atomic(folder / "validation.json",
+                      {"ok": report.ok, "report": report.model_dump(mode="json"),
+                       "repairs": changes})
+    return action, report, changes
+
+
+# ---------------------------------------------------------------------------------------
+# Build the mixture, train the adapter
+
+
+def mixture_key(ctx: RunContext, action: DataAction) -> str:
+    """What determines a mixture: the action's plan, the pools' contents, the mixing
+    settings and the Constraints the builder respects."""
+    from mosaic.tools.mixture import action_hash
+
+    pools = ctx.pools()
+    return content_key("mixture", action_hash(action),
+                       {name: table.fingerprint for name, table in pools.items()},
+                       ctx.config.mixture.model_dump(mode="json"),
+                       [c.model_dump(mode="json") for c in ctx.config.constraints
+                        if c.kind != "score_floor"])
+
+
+def make_mixture(ctx: RunContext, round_number: int, action: DataAction) -> str:
+    """Build (or find in the cache) the action's mixture; return its cache key. The
+    manifest is copied into the round folder."""
+    from mosaic.data.mixture_files import MANIFEST_FILE, describe_manifest, write_mixture
+    from mosaic.store import write_json_atomic
+    from mosaic.tools.mixture import build_mixture
+
+    key = mixture_key(ctx, action)
+    folder = ctx.cache.folder("mixtures", key)
+    with ctx.step("build_mixture", round_number) as facts:
+        facts["cached"] = ctx.cache.has_folder("mixtures", key)
+        if not facts["cached"]:
+            mixture = build_mixture(action, ctx.pools(), ctx.config.mixture,
+                                    ctx.config.constraints)
+            with building(folder, {"kind": "mixture", "key": key}) as tmp:
+                write_mixture(mixture, ctx.pools(), tmp)
+        manifest = read_manifest(folder)
+        ctx.say(f"round {round_number}: mixture {key}"
+                + (" (cached)" if facts["cached"] else "") + "\n"
+                + describe_manifest(manifest))
+        write_json_atomic(ctx.run.round_dir(round_number) / MANIFEST_FILE,
+                          manifest.model_dump(mode="json"))
+    return key
+
+
+def read_manifest(folder: Path) -> MixtureManifest:
+    from mosaic.data.mixture_files import MANIFEST_FILE
+
+    return MixtureManifest.model_validate_json((folder / MANIFEST_FILE).read_text("utf-8"))
+
+
+def train_adapter(ctx: RunContext, round_number: int, mixture: str) -> str:
+    """Train (or find in the cache) a fresh LoRA from the base model on the mixture with
+    cache key `mixture`; return the adapter's cache key."""
+    from mosaic.store import write_json_atomic
+    from mosaic.train.models import resolve_model
+    from mosaic.train.sft import train
+
+    mixture_folder = ctx.cache.folder("mixtures", mixture)
+    manifest = read_manifest(mixture_folder)
+    settings = ctx.config.train
+    key = content_key("adapter", manifest.content_hash, resolve_model(ctx.config.model).model_id,
+                      settings.model_dump(mode="json"))
+    folder = ctx.cache.folder("adapters", key)
+    with ctx.step("train", round_number) as facts:
+        facts["cached"] = ctx.cache.has_folder("adapters", key)
+        if facts["cached"]:
+            ctx.say(f"round {round_number}: adapter {key} (cached)")
+        else:
+            ctx.say(f"round {round_number}: training a LoRA on {manifest.realised_tokens:,} "
+                    f"tokens from {ctx.config.model}")
+            with building(folder, {"kind": "adapter", "key": key}) as tmp:
+                adapter = train(mixture_folder, ctx.config.model, settings, tmp,
+                                progress=ctx.progress)
+            card = adapter.card
+            ctx.say(f"round {round_number}: {card['steps']} steps, loss "
+                    f"{card['first_loss']:.3f} -> {card['final_loss']:.3f}, "
+                    f"{card['tokens_per_second']:,.0f} tokens/s")
+        write_json_atomic(ctx.run.round_dir(round_number) / "adapter.json",
+                          {"key": key, "path": str(folder), "mixture": mixture})
+    return key
+
+
+# ---------------------------------------------------------------------------------------
+# The archive
+
+
+def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: int, *,
+                 report_path: str, action: DataAction | None = None,
+                 diagnoser: str = "", mixture: str | None = None, adapter: str | None = None,
+                 seconds: Mapping[str, float] | None = None, started_at: str = ""
+                 ) -> RoundRecord:
+    """The round's record, placed in the archive: whether it entered the front, the
+    front's hypervolume after it, any score floor it breaks. Writes the round's
+    record.json (last: the round folder is complete), archive.json and the run report."""
+    from mosaic.store import write_json_atomic
+    from mosaic.tools.pareto import floor_breaches, front, front_hypervolume
+
+    report = read_report(ctx, report_path)
+    means = {name: report.objectives[name].mean if name in report.objectives else None
+             for name in ctx.objectives}
+    ci = {name: (rep.ci_low, rep.ci_high) for name, rep in report.objectives.items()
+          if rep.ci_low is not None and rep.ci_high is not None}
+    manifest = None
+    if mixture is not None:
+        manifest = read_manifest(ctx.cache.folder("mixtures", mixture))
+    record = RoundRecord(
+        round=round_number, action=action, diagnoser=diagnoser,
+        mixture_hash=manifest.content_hash if manifest else None, adapter=adapter,
+        means=means, ci=ci, breaches=floor_breaches(means, ctx.config.constraints),
+        budget=ctx.config.mixture.budget if manifest else None,
+        tokens_by_objective=dict(manifest.tokens_by_objective) if manifest else {},
+        report_path=report_path, seconds=dict(seconds or step_seconds(ctx.run, round_number)),
+        started_at=started_at, finished_at=now())
+    archive = [*records, record]
+    accepted = any(r is record for r in front(archive, ctx.objectives))
+    record = record.model_copy(update={
+        "accepted": accepted, "hypervolume": front_hypervolume(archive, ctx.objectives)})
+    write_json_atomic(ctx.run.round_dir(round_number) / "record.json",
+                      record.model_dump(mode="json"))
+    write_archive(ctx, [*records, record])
+    return record
+
+
+def step_seconds(run: RunFolder, round_number: int) -> dict[str, float]:
+    """Wall seconds of each step of a round, from the event log (the last finish of each
+    step: a step killed and redone counts once, by its finished run)."""
+    return {e["step"]: e["seconds"] for e in run.read_events()
+            if e.get("event") == "step_finished" and e.get("round") == round_number}
+
+
+def write_archive(ctx: RunContext, records: Sequence[RoundRecord]) -> None:
+    from mosaic.store import write_json_atomic
+    from mosaic.tools.pareto import archive_summary
+
+    summary = archive_summary(records, ctx.objectives)
+    write_json_atomic(ctx.run.archive, {
+        "objectives": ctx.objectives, **summary,
+        "records": [r.model_dump(mode="json") for r in records]})
+
+
+def stop_reason(ctx: RunContext, records: Sequence[RoundRecord]) -> str | None:
+    """Why the search should stop after `records`, or None to go on."""
+    from mosaic.tools.pareto import stalled_rounds
+
+    loop = ctx.config.loop
+    if records and records[-1].round >= loop.rounds:
+        return f"round limit ({loop.rounds} rounds)"
+    stalled = stalled_rounds(records)
+    if loop.patience is not None and stalled >= loop.patience:
+        return f"no front improvement for {stalled} rounds (patience {loop.patience})"
+    return None
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load_records(path: Path) -> list[RoundRecord]:
+    """The round records of an archive.json (empty when there is none yet)."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [RoundRecord.model_validate(r) for r in data.get("records", [])]

@@ -1,0 +1,211 @@
+"""The MOSAIC loop end to end on the tiny preset: `mosaic run`, `resume` after SIGKILL,
+`status` and `report`, through the real CLI in subprocesses (the real graph, checkpointer,
+mixture builder, trainer and evaluator; no test doubles)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+# Two rounds on the tiny model; a slightly longer eval than the preset's so a kill can land
+# inside it. Every run in this module uses the same settings (and so the same results).
+OVERRIDES = ["eval.per_slice=2", "eval.max_new_tokens=24"]
+STABLE_FIELDS = ("round", "action", "diagnoser", "mixture_hash", "adapter", "means", "ci",
+                 "accepted", "hypervolume", "breaches", "budget", "tokens_by_objective",
+                 "report_path")
+
+
+def mosaic(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "mosaic.cli", *args], capture_output=True,
+                            text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"mosaic {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def start_run(out: Path, cache: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mosaic.cli", "run", "--preset", "tiny", "--out", str(out),
+         f"cache={cache}", *OVERRIDES],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def events(out: Path) -> list[dict]:
+    path = out / "events.jsonl"
+    if not path.is_file():
+        return []
+    lines = []
+    for line in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return lines
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the run exited ({process.returncode}) before the kill point")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("the kill point was never reached")
+        time.sleep(0.02)
+
+
+def stable(out: Path) -> list[dict]:
+    archive = json.loads((out / "archive.json").read_text())
+    return [{k: r[k] for k in STABLE_FIELDS} for r in archive["records"]]
+
+
+def computed_steps(out: Path) -> Counter:
+    """(step, round) -> how many times it finished by computing (not from the cache)."""
+    return Counter((e["step"], e["round"]) for e in events(out)
+                   if e["event"] == "step_finished" and not e.get("cached"))
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> Path:
+    """One uninterrupted two-round run on the tiny preset."""
+    root = tmp_path_factory.mktemp("reference")
+    out = root / "run"
+    result = mosaic("run", "--preset", "tiny", "--out", str(out), f"cache={root / 'cache'}",
+                    *OVERRIDES)
+    assert "state: finished: round limit (2 rounds)" in result.stdout
+    return out
+
+
+def test_a_two_round_tiny_run_leaves_a_complete_archive_rounds_and_report(reference_run):
+    """The whole loop ran: base + 2 rounds, each round folder complete, the archive holds
+    the front, hypervolumes and a recommendation, and both reports exist."""
+    archive = json.loads((reference_run / "archive.json").read_text())
+    assert [r["round"] for r in archive["records"]] == [0, 1, 2]
+    assert archive["objectives"] == ["xguard", "orbench", "ifeval"]
+    assert archive["recommended"] in archive["front"]
+    assert len(archive["hypervolume"]) == 3
+    assert [r["hypervolume"] for r in archive["records"]] == archive["hypervolume"]
+    assert archive["hypervolume"] == sorted(archive["hypervolume"])  # a front only grows
+    for record in archive["records"][1:]:
+        assert record["diagnoser"] == "analyst" and record["action"]["ratios"]
+        assert abs(sum(record["action"]["ratios"].values()) - 1) < 1e-6
+        assert 0 < sum(record["tokens_by_objective"].values()) <= record["budget"]
+        folder = reference_run / "rounds" / f"{record['round']:03d}"
+        for name in ("action.json", "validation.json", "manifest.json", "adapter.json",
+                     "record.json", "eval/report.json", "eval/samples.jsonl"):
+            assert (folder / name).is_file(), name
+        assert json.loads((folder / "validation.json").read_text())["ok"]
+    html = (reference_run / "report.html").read_text()
+    assert html.count("<svg") >= 4 and "http://" not in html.replace(
+        "http://www.w3.org/2000/svg", "")
+    markdown = (reference_run / "report.md").read_text().replace("**", "")
+    assert "| base" in markdown and "| 2 |" in markdown
+    # Every expensive step of every round was computed exactly once.
+    steps = computed_steps(reference_run)
+    assert steps[("evaluate", 0)] == 1
+    for round_number in (1, 2):
+        for step in ("build_mixture", "train", "evaluate"):
+            assert steps[(step, round_number)] == 1
+
+
+def test_status_and_report_commands_read_the_run_folder(reference_run):
+    out = mosaic("status", str(reference_run)).stdout
+    assert "preset tiny" in out and "finished: round limit (2 rounds)" in out
+    assert "recommended" in out and "base" in out
+    (reference_run / "report.html").unlink()
+    assert "report.html" in mosaic("report", str(reference_run)).stdout
+    assert (reference_run / "report.html").is_file()
+
+
+def test_resuming_a_finished_run_changes_nothing(reference_run):
+    before = (reference_run / "archive.json").read_text()
+    out = mosaic("resume", str(reference_run)).stdout
+    assert "nothing to resume" in out
+    assert (reference_run / "archive.json").read_text() == before
+
+
+def test_a_run_killed_during_training_resumes_to_the_same_archive(reference_run, tmp_path):
+    """SIGKILL in round 1's training; `mosaic resume` retrains only that adapter (the
+    baseline evaluation and the mixture come back from checkpoint and cache) and ends with
+    the archive of the uninterrupted run."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    process = start_run(out, cache)
+    wait_for(lambda: any(e["event"] == "step_started" and e.get("step") == "train"
+                         and e.get("round") == 1 for e in events(out)), process)
+    time.sleep(1.0)  # well inside the training (model load + ~6 s of steps)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not any(e["event"] == "step_finished" and e.get("step") == "train"
+                   for e in events(out)), "the kill landed after training finished"
+    assert not list((cache / "adapters").glob("[!.]*"))  # no half adapter in the cache
+
+    result = mosaic("resume", str(out))
+    assert "resuming" in result.stdout and "at train (round 1)" in result.stdout
+    assert stable(out) == stable(reference_run)
+    steps = computed_steps(out)
+    assert max(steps.values()) == 1, steps  # nothing finished was computed twice
+    starts = Counter((e["step"], e["round"]) for e in events(out)
+                     if e["event"] == "step_started")
+    assert starts[("train", 1)] == 2 and starts[("evaluate", 0)] == 1
+    assert starts[("build_mixture", 1)] == 1
+
+
+def test_a_run_killed_during_evaluation_keeps_the_objectives_it_finished(reference_run,
+                                                                         tmp_path):
+    """SIGKILL in round 1's evaluation after its first objective's replies were cached;
+    the resumed evaluation reuses them and the archive equals the uninterrupted run's."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    process = start_run(out, cache)
+    generations = cache / "generations"
+
+    def first_objective_of_round_1_done() -> bool:
+        # Round 0 writes one generation file per objective (3); the 4th is round 1's xguard.
+        return generations.is_dir() and len(list(generations.glob("*.json"))) >= 4
+
+    wait_for(first_objective_of_round_1_done, process)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not any(e["event"] == "step_finished" and e.get("step") == "evaluate"
+                   and e.get("round") == 1 for e in events(out))
+    kept = {p.name: p.stat().st_mtime_ns for p in generations.glob("*.json")}
+
+    mosaic("resume", str(out))
+    assert stable(out) == stable(reference_run)
+    for name, mtime in kept.items():  # finished generations were read, not redone
+        assert (generations / name).stat().st_mtime_ns == mtime
+    assert len(list(generations.glob("*.json"))) == 9
+    assert max(computed_steps(out).values()) == 1
+
+
+def test_a_second_process_cannot_drive_a_running_run(tmp_path):
+    """While one process holds the run, `mosaic resume` of it fails at once, naming why."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    process = start_run(out, cache)
+    try:
+        wait_for(lambda: bool(events(out)), process)
+        result = mosaic("resume", str(out), check=False)
+        assert result.returncode == 2 and "being run by another process" in result.stderr
+        status = mosaic("status", str(out)).stdout
+        assert "(running now)" in status
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_run_rejects_unknown_and_mistyped_overrides(tmp_path):
+    result = mosaic("run", "--preset", "tiny", "--out", str(tmp_path / "r"),
+                    "train.nope=1", check=False)
+    assert result.returncode == 2 and "unknown setting 'nope' in train" in result.stderr
+    result = mosaic("run", "--preset", "tiny", "--out", str(tmp_path / "r"),
+                    "mixture.budget=lots", check=False)
+    assert result.returncode == 2 and "mixture.budget" in result.stderr
+    assert not (tmp_path / "r" / "config.json").exists()

@@ -1,0 +1,158 @@
+"""The run report: escaped, self-contained HTML with four plots, and Markdown that holds up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from mosaic.schema import (
+    Constraint,
+    DataAction,
+    EvalReport,
+    Evidence,
+    JudgedSample,
+    ObjectivePlan,
+    ObjectiveReport,
+    PromptChannel,
+    ResponseChannel,
+    RoundRecord,
+    SliceStats,
+)
+from mosaic.tools.run_report import RunView, render_html, render_markdown, write_run_report
+
+SCRIPT = "<script>alert(1)</script>"
+ODD = 'odd<b>&"'
+"""An objective name and a slice name that would break HTML if written raw."""
+OBJ = ["xguard", "orbench", ODD]
+MEANS = {0: [2.5, 4.0, 3.0], 1: [3.25, 3.9, 3.1], 2: [3.8, 3.7, 3.4]}
+
+
+def report(n: int) -> EvalReport:
+    parts = {}
+    for o, m in zip(OBJ, MEANS[n], strict=True):
+        slices = {s: SliceStats(slice=s, n=12, mean=m - 0.5 + i, ci_low=m - 1, ci_high=m)
+                  for i, s in enumerate(["level_1", ODD])}
+        parts[o] = ObjectiveReport(objective=o, mean=m, count=24, ci_low=m - 0.2,
+                                   ci_high=m + 0.2, slices=slices)
+    return EvalReport(model="tiny", objectives=parts)
+
+
+def record(n: int, means: list[float | None], objectives: list[str] = OBJ) -> RoundRecord:
+    action = None if n == 0 else DataAction(
+        ratios={"xguard": 0.5, "orbench": 0.3, ODD: 0.2},
+        objectives={"xguard": ObjectivePlan(bucket_weights={"level_1": 0.7, ODD: 0.3})},
+        rationale=f"xguard leaks at level 1. {SCRIPT}",
+        evidence=[Evidence(objective="xguard", slice="level_1", metric="mean", value=2.1)])
+    return RoundRecord(
+        round=n, action=action, diagnoser="" if n == 0 else "analyst",
+        means=dict(zip(objectives, means, strict=True)),
+        ci={o: (m - 0.2, m + 0.2) for o, m in zip(objectives, means, strict=True)
+            if m is not None},
+        hypervolume=1.5 + n, budget=None if n == 0 else 10_000,
+        tokens_by_objective={} if n == 0 else {"xguard": 5_000, "orbench": 3_000, ODD: 1_900},
+        seconds={"eval": 60.0} if n == 0 else {"train": 120.0, "eval": 60.5},
+        notes=[f"note {SCRIPT}"] if n == 2 else [])
+
+
+def sample(reply: str, score: float | None = 1.0) -> JudgedSample:
+    response = (ResponseChannel(score=score) if score is not None
+                else ResponseChannel(score=None, error="judge failed"))
+    return JudgedSample(id="xg-7", objective="xguard", prompt=PromptChannel(slice=ODD, weight=1),
+                        response=response, replies=["first turn", reply])
+
+
+def view(**changes) -> RunView:
+    base = RunView(
+        run_id="run-1", preset="demo", model="smollm2-135m-instruct", objectives=OBJ,
+        budget=10_000, status="finished: round limit (2 rounds)",
+        records=[record(n, MEANS[n]) for n in sorted(MEANS)], front=[1, 2], recommended=2,
+        reports={n: report(n) for n in MEANS},
+        examples={"xguard": [sample(f"Sure, here it is {SCRIPT}"),
+                             sample("```\n# not a heading\n```", score=None)]},
+        constraints=[Constraint(kind="min_share", objective="xguard", value=0.2,
+                                note=SCRIPT)])
+    return replace(base, **changes)
+
+
+def test_data_strings_are_escaped_and_the_page_has_no_script_tag():
+    """Replies, rationales, notes, constraint notes and odd objective/slice names appear as
+    escaped text; the raw strings never reach the page."""
+    page = render_html(view())
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in page.lower()
+    assert "odd&lt;b&gt;&amp;&quot;" in page
+    assert ODD not in page and "<b>" not in page
+
+
+def test_the_html_page_fetches_nothing():
+    """No link/script tags, no src/href to anything, and the only URL is the SVG namespace."""
+    page = render_html(view())
+    assert not re.search(r"<(link|script|img|iframe)\b", page, re.IGNORECASE)
+    assert not re.search(r"\b(src|href)\s*=", page, re.IGNORECASE)
+    assert not re.search(r"@import|url\(", page, re.IGNORECASE)
+    urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
+    assert urls == {"http://www.w3.org/2000/svg"}
+    assert '<meta charset="utf-8">' in page
+
+
+def test_the_html_has_the_four_plots_with_two_rounds_or_more():
+    """Front, means per round, slice heatmap and budget bars: one <svg> each, whatever the
+    number of objective pairs the front plot shows."""
+    assert render_html(view()).count("<svg") == 4
+    two = view(objectives=["xguard", "orbench"],
+               records=[record(n, MEANS[n][:2], OBJ[:2]) for n in (0, 1)])
+    assert render_html(two).count("<svg") == 4
+
+
+def test_the_markdown_table_shows_means_cis_and_the_recommended_round():
+    """Round 1's xguard mean and CI are in its row; round 2 is marked recommended; base is
+    labelled "base"."""
+    text = render_markdown(view())
+    row_1 = next(line for line in text.splitlines() if line.startswith("| 1 |"))
+    assert "3.25 [3.05, 3.45]" in row_1
+    assert any(line.startswith("| **2 (recommended)** |") for line in text.splitlines())
+    assert any(line.startswith("| base |") for line in text.splitlines())
+    assert "## Recommended round" in text and "Round 2 (recommended), proposed by analyst" in text
+
+
+def test_a_reply_holding_a_fence_stays_inside_a_longer_fence():
+    """A reply with ``` lines is wrapped in a four-backtick fence it cannot close."""
+    lines = render_markdown(view()).splitlines()
+    start = lines.index("````text")
+    assert lines[start + 1:start + 5] == ["```", "# not a heading", "```", "````"]
+
+
+def test_the_markdown_escapes_html_in_inline_text():
+    """Rationale and names are shown as text by Markdown viewers that pass raw HTML on."""
+    text = render_markdown(view())
+    outside_fences = re.sub(r"(`{3,})text\n.*?\n\1", "", text, flags=re.DOTALL)
+    assert "<script" not in outside_fences and "&lt;script&gt;" in outside_fences
+
+
+def test_a_base_only_view_renders():
+    """One round, no action, no front, no recommendation, no examples, one objective."""
+    base = view(objectives=["xguard"], records=[record(0, [2.5], ["xguard"])], front=[0],
+                recommended=None, reports={}, examples={}, constraints=[])
+    page, text = render_html(base), render_markdown(base)
+    assert "No round is recommended yet." in text and "No round is recommended yet." in page
+    assert "front plot needs two objectives" in page
+    assert "| base | 2.50 [2.30, 2.70] |" in text
+
+
+def test_none_means_and_missing_reports_render_as_dashes():
+    """An objective with nothing scored shows "-" and a round without a report is grey."""
+    records = [record(0, [2.5, None, 3.0]), record(1, [None, None, None])]
+    page = render_html(view(records=records, reports={0: report(0)}, front=[0], recommended=0))
+    text = render_markdown(view(records=records, reports={0: report(0)}, front=[0],
+                                recommended=0))
+    assert "| 1 | - | - | - | no |" in text
+    assert "Round base (recommended): the base model" in text
+    assert "#dddddd" in page
+
+
+def test_write_run_report_writes_both_files_and_no_temp_files(tmp_path):
+    """Both files appear with the rendered content; nothing else is left in the folder."""
+    md_path, html_path = write_run_report(tmp_path / "run", view())
+    assert md_path.read_text(encoding="utf-8") == render_markdown(view())
+    assert html_path.read_text(encoding="utf-8") == render_html(view())
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["report.html", "report.md"]
