@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -31,15 +34,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.preset}-{datetime.now():%Y%m%d-%H%M%S}")
     print(f"[mosaic] run folder {out}: model {config.model}, budget "
           f"{config.mixture.budget:,} tokens, {config.loop.rounds} rounds", flush=True)
-    state = run(config, out)
+    with _resumable(out):
+        state = run(config, out)
     return _finished(out, state)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from mosaic.api import resume
 
-    state = resume(args.run)
+    with _resumable(Path(args.run)):
+        state = resume(args.run)
     return _finished(Path(args.run), state)
+
+
+@contextlib.contextmanager
+def _resumable(out: Path) -> Iterator[None]:
+    """Say how to continue when a run stops on an error or Ctrl-C (nothing finished is lost:
+    checkpoints and the artifact cache keep it)."""
+    from mosaic.api import RunBusy
+    from mosaic.errors import MosaicError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"\n[mosaic] interrupted; continue with `mosaic resume {out}`", file=sys.stderr)
+        raise SystemExit(130) from None
+    except RunBusy:
+        raise
+    except MosaicError:
+        if (out / "config.json").is_file():
+            print(f"[mosaic] the run stopped; fix the cause below and continue with "
+                  f"`mosaic resume {out}`", file=sys.stderr)
+        raise
 
 
 def _finished(out: Path, state: dict) -> int:

@@ -87,7 +87,8 @@ class LoopSettings(Record):
     hypervolume; None: always run every round."""
     max_step: float = Field(default=0.15, gt=0, le=1)
     """The analyst's largest move of one share (ratio or bucket weight) in one round; it
-    halves after each round that did not grow the front (a trust region)."""
+    halves for each round tried since the best round without displacing it (a trust
+    region)."""
 
 
 class RunEvalSettings(Record):

@@ -25,8 +25,9 @@ def _config(run: RunFolder) -> RunConfig:
     return RunConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
 
 
-def progress_line(run: RunFolder) -> str:
-    """Where the run is, from its event log: finished (why), or its latest step."""
+def progress_line(run: RunFolder, *, running: bool = True) -> str:
+    """Where the run is, from its event log: finished (why), or its latest step (which was
+    interrupted if no process is `running` it)."""
     events = run.read_events()
     stopped = [e for e in events if e.get("event") == "stopped"]
     if stopped:
@@ -35,7 +36,8 @@ def progress_line(run: RunFolder) -> str:
     if not steps:
         return "starting"
     last = steps[-1]
-    verb = "in progress" if last["event"] == "step_started" else "done"
+    verb = (("in progress" if running else "interrupted") if last["event"] == "step_started"
+            else "done")
     return f"round {last.get('round')}: {last.get('step')} {verb}"
 
 
@@ -104,7 +106,7 @@ def run_status(folder: Path, checkpoint: tuple[dict[str, Any], tuple[str, ...]] 
     archive = json.loads(run.archive.read_text("utf-8")) if run.archive.is_file() else {}
     lines = [f"run {run.run_id}: preset {config.preset}, model {config.model}, "
              f"budget {config.mixture.budget:,} tokens, {config.loop.rounds} rounds",
-             f"state: {progress_line(run)}"
+             f"state: {progress_line(run, running=running)}"
              + (" (running now)" if running else "")]
     if checkpoint is not None and checkpoint[1] and not running:
         lines.append(f"paused before: {', '.join(checkpoint[1])} "

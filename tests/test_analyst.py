@@ -63,3 +63,56 @@ def test_the_analyst_never_breaks_a_constraint():
     assert validate_action(action, POOLS, MIX, constraints).ok
     assert action.ratios["orbench"] >= 0.3 - 1e-9
     assert action.objectives["xguard"].bucket_weights.get("complexity_5", 0.0) == 0.0
+
+
+def records_with(anchor_action, hypervolumes):
+    """An archive whose round 1 (with `anchor_action`) is the clear best, then worse rounds
+    (with the given hypervolumes) tried after it."""
+    from mosaic.schema import RoundRecord
+
+    objectives = ("xguard", "orbench", "ifeval")
+    base = RoundRecord(round=0, means=dict.fromkeys(objectives, 2.0),
+                       ci={o: (1.9, 2.1) for o in objectives}, hypervolume=1.0)
+    best = RoundRecord(round=1, action=anchor_action, means=dict.fromkeys(objectives, 4.0),
+                       ci={o: (3.9, 4.1) for o in objectives}, hypervolume=27.0)
+    later = [RoundRecord(round=2 + i, action=anchor_action,
+                         means=dict.fromkeys(objectives, 3.0),
+                         ci={o: (2.9, 3.1) for o in objectives}, hypervolume=value)
+             for i, value in enumerate(hypervolumes)]
+    return [base, best, *later]
+
+
+def test_next_action_anchors_on_the_recommended_round_and_halves_its_step_per_round_tried():
+    from mosaic.agents.analyst import next_action
+
+    anchor = DataAction(ratios={"xguard": 0.2, "orbench": 0.4, "ifeval": 0.4})
+    seen = []
+
+    def samples_of(round_number):
+        seen.append(round_number)
+        return samples()
+
+    fresh = next_action(records_with(anchor, []), samples_of, POOLS, MIX, max_step=0.2)
+    stalled = next_action(records_with(anchor, [27.0, 27.0]), samples_of, POOLS, MIX,
+                          max_step=0.2)
+    assert seen == [1, 1]  # the recommended round's samples, not the latest round's
+    moved = max(abs(fresh.ratios[n] - anchor.ratios[n]) for n in anchor.ratios)
+    moved_stalled = max(abs(stalled.ratios[n] - anchor.ratios[n]) for n in anchor.ratios)
+    assert abs(moved - 0.2) < 1e-6 and abs(moved_stalled - 0.05) < 1e-6
+    assert "round 1, the recommended round" in fresh.rationale
+    assert "halved for 2 round(s) tried since it" in stalled.rationale
+
+
+def test_next_action_from_the_base_model_starts_from_equal_ratios():
+    from mosaic.agents.analyst import next_action, starting_action
+    from mosaic.schema import RoundRecord
+
+    base = RoundRecord(round=0, means=dict.fromkeys(("xguard", "orbench", "ifeval"), 2.0),
+                       hypervolume=1.0)
+    start = starting_action(POOLS, MIX)
+    assert validate_action(start, POOLS, MIX).ok
+    assert all(abs(r - 1 / 3) < 1e-9 for r in start.ratios.values())
+    action = next_action([base], lambda _: samples(), POOLS, MIX, max_step=0.1)
+    assert all(abs(action.ratios[n] - 1 / 3) <= 0.1 + 1e-6 for n in action.ratios)
+    assert action.ratios["xguard"] > 1 / 3  # towards the neediest objective
+    assert validate_action(action, POOLS, MIX).ok

@@ -17,11 +17,11 @@ def test_every_shipped_preset_validates_and_names_the_three_objectives():
         assert loaded.mixture.budget > 0
 
 
-def test_the_demo_preset_uses_the_shipped_starter_pools_at_their_sized_budget():
+def test_the_demo_preset_uses_the_shipped_starter_pools_within_their_sized_budget():
     from mosaic.data.compose.build import SIZED_FOR_BUDGET
 
     demo = load_preset("demo")
-    assert demo.mixture.budget == SIZED_FOR_BUDGET
+    assert 0 < demo.mixture.budget <= SIZED_FOR_BUDGET
     assert all(source.resolved().is_file() for source in demo.pools.values())
 
 
@@ -38,3 +38,30 @@ def test_unknown_preset_and_bad_fields_are_named(tmp_path, monkeypatch):
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_preset("list")
+
+
+def test_overrides_change_typed_settings_and_say_what_changed():
+    from mosaic.config import apply_overrides
+
+    config, lines = apply_overrides(load_preset("tiny"), [
+        "mixture.budget=8000", "train.lr=1e-3", "loop.patience=2", "eval.per_slice=null",
+        "pools.xguard.path=data/x.jsonl"])
+    assert config.mixture.budget == 8000 and config.train.lr == 1e-3
+    assert config.loop.patience == 2 and config.eval.per_slice is None
+    assert config.pools["xguard"].path == "data/x.jsonl"
+    assert list(config.pools) == ["xguard", "orbench", "ifeval"]  # order kept
+    assert "mixture.budget: 10000 -> 8000 (override)" in lines
+
+
+def test_bad_overrides_are_all_named_at_once():
+    from mosaic.config import apply_overrides
+
+    with pytest.raises(ConfigError) as error:
+        apply_overrides(load_preset("tiny"), ["train.nope=1", "loop", "mixture.x.y=2"])
+    message = str(error.value)
+    assert "unknown setting 'nope' in train" in message and "known: " in message
+    assert "'loop': expected KEY=VALUE" in message and "unknown setting 'x' in mixture" in message
+    with pytest.raises(ConfigError, match=r"mixture\.budget"):
+        apply_overrides(load_preset("tiny"), ["mixture.budget=lots"])
+    with pytest.raises(ConfigError, match=r"loop\.rounds"):
+        apply_overrides(load_preset("tiny"), ["loop.rounds=-1"])

@@ -55,3 +55,30 @@ def test_recommendation_is_the_best_worst_objective_and_the_summary_is_plain_dat
     summary = archive_summary(rounds, OBJ)
     assert summary["recommended"] == 2 and summary["front"] == [0, 1, 2]
     assert summary["hypervolume"] == sorted(summary["hypervolume"])
+
+
+def test_a_round_below_a_score_floor_never_enters_the_front():
+    from mosaic.schema import Constraint
+    from mosaic.tools.pareto import floor_breaches
+
+    floor = [Constraint(kind="score_floor", objective="ifeval", value=3.5)]
+    assert floor_breaches({"ifeval": 3.4}, floor) == [
+        "ifeval mean score stays >= 3.5 (mean 3.400)"]
+    assert floor_breaches({"ifeval": 3.5}, floor) == []
+    assert floor_breaches({"ifeval": None}, floor)  # nothing scored cannot meet a floor
+    strong = rec(1, [5.0, 5.0, 3.4]).model_copy(
+        update={"breaches": floor_breaches({"ifeval": 3.4}, floor)})
+    assert [r.round for r in front([rec(0, [2.0, 2.0, 3.6]), strong], OBJ)] == [0]
+    assert recommend([strong], OBJ) is None
+
+
+def test_stalled_rounds_counts_the_latest_rounds_that_did_not_grow_the_hypervolume():
+    from mosaic.tools.pareto import stalled_rounds
+
+    def hv(n, value):
+        return rec(n, [3.0, 3.0, 3.0]).model_copy(update={"hypervolume": value})
+
+    assert stalled_rounds([hv(0, 8.0)]) == 0
+    assert stalled_rounds([hv(0, 8.0), hv(1, 9.0)]) == 0
+    assert stalled_rounds([hv(0, 8.0), hv(1, 9.0), hv(2, 9.0), hv(3, 9.0)]) == 2
+    assert stalled_rounds([hv(0, 8.0), hv(1, 8.0), hv(2, 9.5)]) == 0

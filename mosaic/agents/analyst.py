@@ -27,7 +27,7 @@ from mosaic.schema import (
     RoundRecord,
 )
 from mosaic.tools.capacity import capacity, natural_weights, normalised
-from mosaic.tools.pareto import recommend, stalled_rounds
+from mosaic.tools.pareto import recommend
 from mosaic.tools.repair import repair_action
 
 MAX_STEP = 0.15
@@ -112,19 +112,19 @@ def next_action(records: Sequence[RoundRecord],
 
     It anchors on the archive's recommended round (its action and its judged samples; the
     starting action when that is the base model) and steps towards that round's needs. The
-    step halves for every round in a row that did not grow the front's hypervolume, so a
-    search that stops improving tries smaller moves around its best point instead of
-    repeating itself.
+    step halves for every round already tried since the anchor without displacing it (a
+    trust region that shrinks around the best point), so the search never proposes the
+    same move from the same place twice.
     """
     objectives = list(pools)
     anchor = recommend(records, objectives) or records[-1]
-    stalled = stalled_rounds(records)
-    step = max_step * 0.5 ** stalled
+    tried = sum(1 for r in records if r.round > anchor.round)
+    step = max_step * 0.5 ** tried
     previous = anchor.action or starting_action(pools, settings)
     action = analyse(samples_of(anchor.round), pools, settings, constraints,
                      previous=previous, max_step=step)
     where = ("the base model (from the starting mixture)" if anchor.action is None
              else f"round {anchor.round}, the recommended round")
-    stall = f" after {stalled} round(s) without front growth" if stalled else ""
+    stall = f", halved for {tried} round(s) tried since it" if tried else ""
     return action.model_copy(update={"rationale": (
         f"Anchored on {where}; step {step:.3g}{stall}. " + action.rationale)})

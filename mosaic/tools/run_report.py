@@ -10,15 +10,13 @@ configs or models reaches the page through `esc`.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mosaic.schema import Constraint, DataAction, EvalReport, JudgedSample, RoundRecord
-from mosaic.store import readable_by_all
+from mosaic.store import write_text_atomic
 from mosaic.tools.svg_plots import Point, esc, fmt, front_plot, heatmap, line_plot, stacked_bars
 
 REPLY_CHARS = 300
@@ -413,20 +411,6 @@ def render_html(view: RunView) -> str:
 
 # ---------------------------------------------------------------------------------------
 # Writing
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to `path` via a temporary sibling and a rename (never a torn file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        readable_by_all(tmp)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_run_report(folder: Path, view: RunView) -> tuple[Path, Path]:

@@ -1,0 +1,98 @@
+"""The round steps as plain functions (no LangGraph), on the tiny preset, and the graph's
+wiring as ARCHITECTURE §11 draws it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mosaic import rounds
+from mosaic.config import apply_overrides, load_preset
+from mosaic.errors import ConfigError
+from mosaic.schema import DataAction, RoundRecord
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    config, _ = apply_overrides(load_preset("tiny"), [
+        f"cache={tmp_path / 'cache'}", "eval.per_slice=1", "eval.max_new_tokens=8",
+        "train.epochs=1", "mixture.budget=4000"])
+    return rounds.RunContext.create(config, tmp_path / "run", progress=False)
+
+
+def test_one_round_by_hand_reuses_every_cached_artifact_the_second_time(ctx):
+    """base eval -> analyst -> validate -> mixture -> adapter -> eval -> record; doing the
+    round again finds the mixture, adapter and evaluation in the cache."""
+    base_report = rounds.evaluate_round(ctx, 0, adapter=None)
+    base = rounds.record_round(ctx, [], 0, report_path=base_report)
+    assert base.accepted and base.hypervolume is not None and base.action is None
+
+    action, who = rounds.propose_action(ctx, [base])
+    action, validation, changes = rounds.check_action(ctx, 1, action)
+    assert who == "analyst" and validation.ok and changes == []
+    mixture = rounds.make_mixture(ctx, 1, action)
+    adapter = rounds.train_adapter(ctx, 1, mixture)
+    report = rounds.evaluate_round(ctx, 1, adapter=adapter)
+    record = rounds.record_round(ctx, [base], 1, report_path=report, action=action,
+                                 diagnoser=who, mixture=mixture, adapter=adapter)
+    assert record.mixture_hash and record.budget == 4000
+    assert 0 < sum(record.tokens_by_objective.values()) <= 4000
+    assert set(record.seconds) == {"build_mixture", "train", "evaluate"}
+
+    assert rounds.make_mixture(ctx, 1, action) == mixture
+    assert rounds.train_adapter(ctx, 1, mixture) == adapter
+    assert rounds.evaluate_round(ctx, 1, adapter=adapter) == report
+    finished = [e for e in ctx.run.read_events() if e["event"] == "step_finished"]
+    assert [e["cached"] for e in finished[-3:]] == [True, True, True]
+
+    archive = json.loads(ctx.run.archive.read_text())
+    assert [r["round"] for r in archive["records"]] == [0, 1]
+    assert archive["recommended"] in archive["front"]
+
+
+def test_a_changed_action_is_a_new_mixture_and_an_invalid_one_is_repaired(ctx):
+    ratios = {"xguard": 0.5, "orbench": 0.25, "ifeval": 0.25}
+    first = rounds.mixture_key(ctx, DataAction(ratios=ratios))
+    assert rounds.mixture_key(ctx, DataAction(ratios=ratios, rationale="why")) == first
+    assert rounds.mixture_key(ctx, DataAction(
+        ratios={"xguard": 0.25, "orbench": 0.5, "ifeval": 0.25})) != first
+    action, report, changes = rounds.check_action(
+        ctx, 1, DataAction(ratios={"xguard": 2.0, "orbench": 1.0, "ifeval": 1.0}))
+    assert report.ok and changes and abs(sum(action.ratios.values()) - 1) < 1e-9
+    saved = json.loads((ctx.run.round_dir(1) / "validation.json").read_text())
+    assert saved["ok"] and saved["repairs"]
+
+
+def test_stop_rules_round_limit_and_patience(ctx):
+    def rec(n, hv):
+        return RoundRecord(round=n, hypervolume=hv)
+
+    assert rounds.stop_reason(ctx, [rec(0, 1.0)]) is None
+    assert rounds.stop_reason(ctx, [rec(0, 1.0), rec(1, 2.0), rec(2, 2.0)]) == (
+        "round limit (2 rounds)")
+    ctx.config = apply_overrides(ctx.config, ["loop.rounds=9", "loop.patience=2"])[0]
+    assert rounds.stop_reason(ctx, [rec(0, 1.0), rec(1, 1.0)]) is None
+    assert rounds.stop_reason(ctx, [rec(0, 1.0), rec(1, 1.0), rec(2, 1.0)]).startswith(
+        "no front improvement for 2 rounds")
+
+
+def test_a_run_folder_is_never_started_twice(ctx):
+    with pytest.raises(ConfigError, match="already holds a run"):
+        rounds.RunContext.create(ctx.config, ctx.run.root)
+    reopened = rounds.RunContext.open(ctx.run.root)
+    assert reopened.config == ctx.config and reopened.objectives == ctx.objectives
+    with pytest.raises(ConfigError, match="not a mosaic run"):
+        rounds.RunContext.open(ctx.run.root / "nope")
+
+
+def test_the_graph_is_wired_as_the_round_diagram():
+    from mosaic.graph import build_graph
+
+    graph = build_graph().compile().get_graph()
+    edges = {(e.source, e.target) for e in graph.edges}
+    assert {("__start__", "baseline_eval"), ("baseline_eval", "update_archive"),
+            ("update_archive", "diagnose"), ("update_archive", "report"),
+            ("diagnose", "validate"), ("validate", "approve"), ("approve", "build_mixture"),
+            ("build_mixture", "train"), ("train", "evaluate"),
+            ("evaluate", "update_archive"), ("report", "__end__")} == edges
