@@ -157,6 +157,11 @@ def load_preset(name: str) -> RunConfig:
         raise ConfigError(f"{path}: {problems}") from None
 
 
+OPEN_MAPS = ("pools", "eval.data")
+"""Settings that are maps keyed by objective: an override may add an entry
+(`eval.data.orbench=or.csv`, `pools.xguard.path=x.jsonl`)."""
+
+
 def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunConfig, list[str]]:
     """`config` with `key=value` overrides applied (`mixture.budget=8000`, `train.lr=1e-3`,
     `loop.rounds=2`), and one line per override saying what changed.
@@ -177,6 +182,9 @@ def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunCon
         parts = key.strip().split(".")
         node: Any = data
         for depth, part in enumerate(parts):
+            if (isinstance(node, dict) and part not in node
+                    and ".".join(parts[:depth]) in OPEN_MAPS):
+                node[part] = {} if depth < len(parts) - 1 else None  # a new entry of a map
             if not isinstance(node, dict) or part not in node:
                 where = ".".join(parts[:depth]) or "the top level"
                 known = ", ".join(sorted(node)) if isinstance(node, dict) else "(not a section)"

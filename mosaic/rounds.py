@@ -3,11 +3,11 @@
     ctx = RunContext.open("runs/demo")
     report = evaluate_round(ctx, 0, adapter=None)               # round 0: the base model
     action, diagnoser = propose_action(ctx, records)            # the analyst
-    action, validation, changes = check_action(ctx, action)     # validate (+ repair)
+    action, validation, changes = check_action(ctx, 1, action)  # validate (+ repair)
     mixture = make_mixture(ctx, 1, action)                      # content-addressed
     adapter = train_adapter(ctx, 1, mixture)                    # a fresh LoRA from the base
     report = evaluate_round(ctx, 1, adapter)
-    record = record_round(ctx, records, 1, ...)                 # archive + front
+    record = record_round(ctx, records, 1, report_path=report, ...)   # archive + front
 
 Each function is usable (and tested) without LangGraph. The expensive ones look in the
 artifact cache first, under the hash of everything that determines their result
@@ -57,15 +57,24 @@ class RunContext:
 
     @classmethod
     def create(cls, config: RunConfig, folder: Path, *, progress: bool = True) -> RunContext:
-        """A new run in `folder` (which must not hold another run's config)."""
+        """A new run in `folder` (which must not hold another run's config).
+
+        Everything that can be checked cheaply is checked before the config is written
+        (pools, eval sets, Constraints: `preflight`), so a run folder never freezes a
+        config that cannot work. The artifact cache's path is made absolute and written
+        down, so `mosaic resume` finds it from any directory and environment."""
         from mosaic.store import write_json_atomic
 
         run = RunFolder(folder)
         if run.config.exists():
             raise ConfigError(f"{folder} already holds a run; continue it with "
                               f"`mosaic resume {folder}` or choose another --out")
+        cache = Path(config.cache).expanduser() if config.cache else cache_root() / "artifacts"
+        config = config.model_copy(update={"cache": str(cache.resolve())})
+        ctx = cls(config, run, ArtifactCache(Path(config.cache)), progress)
+        preflight(ctx)
         write_json_atomic(run.config, config.model_dump(mode="json"), sort_keys=False)
-        return cls(config, run, _artifact_cache(config), progress)
+        return ctx
 
     @classmethod
     def open(cls, folder: Path, *, progress: bool = True) -> RunContext:
@@ -115,11 +124,8 @@ class RunContext:
 
         return self._memo("eval_sets", load)
 
-    def generator(self) -> Any:
-        from mosaic.tools.generation import make_generator
-
-        return self._memo("generator", lambda: make_generator(
-            self.config.eval.backend, self.config.model, seed=self.config.eval.seed))
+    def generator(self) -> LazyGenerator:
+        return self._memo("generator", lambda: LazyGenerator(self.config))
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -138,6 +144,57 @@ class RunContext:
 
 def _artifact_cache(config: RunConfig) -> ArtifactCache:
     return ArtifactCache(Path(config.cache) if config.cache else cache_root() / "artifacts")
+
+
+class LazyGenerator:
+    """The run's generation backend, loaded on the first `generate` call: an evaluation
+    answered from the cache (a resumed or repeated round) never loads the model. Its name,
+    part of generation cache keys, is the backend and the base model's content id (not a
+    path), so the same weights anywhere share replies and new weights never reuse them."""
+
+    def __init__(self, config: RunConfig) -> None:
+        from mosaic.train.models import resolve_model
+
+        self.config = config
+        self.name = f"{config.eval.backend}:{resolve_model(config.model).model_id}"
+        self._loaded: Any = None
+
+    def generate(self, conversations: Any, decoding: Any, *, adapter: str | None = None,
+                 progress: bool = False) -> list[str]:
+        from mosaic.tools.generation import make_generator
+
+        if self._loaded is None:
+            # The model is built with the trainer's seed (0): `eval.seed` seeds decoding and
+            # the bootstrap only, never the weights (the tiny model is random-init).
+            self._loaded = make_generator(self.config.eval.backend, self.config.model)
+        return self._loaded.generate(conversations, decoding, adapter=adapter,
+                                     progress=progress)
+
+
+def preflight(ctx: RunContext) -> None:
+    """Load the pools and eval sets and check the Constraints against them: a ConfigError
+    naming every problem, before any model is trained or evaluated."""
+    from mosaic.agents.analyst import starting_action
+    from mosaic.objectives import get_objective
+    from mosaic.tools.validate import validate_action
+
+    pools = ctx.pools()
+    ctx.eval_sets()
+    problems = []
+    for rule in ctx.config.constraints:
+        if rule.objective not in pools:
+            problems.append(f"constraint '{rule.describe()}': objective '{rule.objective}' "
+                            f"is not one of this run's ({', '.join(pools)})")
+        elif rule.slice is not None and rule.slice not in get_objective(rule.objective).slices:
+            problems.append(f"constraint '{rule.describe()}': '{rule.slice}' is not a slice "
+                            f"of {rule.objective}")
+    if not problems:
+        report = validate_action(starting_action(pools, ctx.config.mixture), pools,
+                                 ctx.config.mixture, ctx.config.constraints)
+        problems = [f"{p.path}: {p.message}" for p in report.errors
+                    if p.code in ("constraint_unknown", "constraints_infeasible")]
+    if problems:
+        raise ConfigError("the run's Constraints cannot hold: " + "; ".join(problems))
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,19 +219,26 @@ def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None) -> s
         what = "the base model" if adapter is None else f"round {round_number}'s adapter"
         ctx.say(f"round {round_number}: evaluating {what} on "
                 + ", ".join(f"{n} ({len(s)} items)" for n, s in eval_sets.items()))
-        path = str(ctx.cache.folder("adapters", adapter)) if adapter is not None else None
-        generations_before = _count(ctx.cache, "generations")
+        path = None
+        if adapter is not None:
+            path = str(ctx.cache.folder("adapters", adapter))
+            _require(ctx, "adapters", adapter)
         result = evaluate(eval_sets, ctx.generator(), ctx.judge(), eval_settings,
                           model=ctx.config.model, adapter=path, progress=ctx.progress,
                           cache=ctx.cache, adapter_id=adapter)
-        facts["cached"] = _count(ctx.cache, "generations") == generations_before
+        facts["cached"] = len(result.cached) == len(eval_sets)
         write_eval_outputs(folder, result.report, result.samples)
     return str((folder / "report.json").relative_to(ctx.run.root))
 
 
-def _count(cache: ArtifactCache, kind: str) -> int:
-    folder = cache.root / kind
-    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+def _require(ctx: RunContext, kind: str, key: str) -> None:
+    """A cached artifact a later step needs; gone only if the cache was moved or pruned."""
+    from mosaic.errors import MosaicError
+
+    if not ctx.cache.has_folder(kind, key):
+        raise MosaicError(f"{kind[:-1]} {key} is missing from the artifact cache "
+                          f"{ctx.cache.root} (moved or pruned?): restore it there, or start "
+                          "a new run")
 
 
 def read_report(ctx: RunContext, report_path: str) -> EvalReport:
@@ -223,6 +287,11 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction
         ctx.say(f"round {round_number}: the action was not valid ({len(report.errors)} "
                 f"problem(s)); repaired with {len(changes)} edit(s)")
         action, report = repaired.action, repaired.report
+    if not report.ok:  # preflight checked the Constraints, so this is a bug, not bad input
+        from mosaic.errors import ActionError
+
+        raise ActionError(f"round {round_number}: no valid action could be made:\n"
+                          f"{report.describe()}", report)
     folder = ctx.run.round_dir(round_number)
     write_json_atomic(folder / "action.json", action.model_dump(mode="json"))
     write_json_atomic(folder / "validation.json",
@@ -244,8 +313,9 @@ def mixture_key(ctx: RunContext, action: DataAction) -> str:
     return content_key("mixture", action_hash(action),
                        {name: table.fingerprint for name, table in pools.items()},
                        ctx.config.mixture.model_dump(mode="json"),
-                       [c.model_dump(mode="json") for c in ctx.config.constraints
-                        if c.kind != "score_floor"])
+                       # what a rule does, not who said it or why
+                       sorted((c.kind, c.objective, c.slice or "", c.value or 0.0)
+                              for c in ctx.config.constraints if c.kind != "score_floor"))
 
 
 def make_mixture(ctx: RunContext, round_number: int, action: DataAction) -> str:
@@ -284,13 +354,15 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str) -> str:
     cache key `mixture`; return the adapter's cache key."""
     from mosaic.store import write_json_atomic
     from mosaic.train.models import resolve_model
-    from mosaic.train.sft import train
+    from mosaic.train.sft import precision_for, train
 
+    _require(ctx, "mixtures", mixture)
     mixture_folder = ctx.cache.folder("mixtures", mixture)
     manifest = read_manifest(mixture_folder)
     settings = ctx.config.train
+    # `precision: auto` trains in bf16 on one machine and fp32 on another: key on the result.
     key = content_key("adapter", manifest.content_hash, resolve_model(ctx.config.model).model_id,
-                      settings.model_dump(mode="json"))
+                      settings.model_dump(mode="json"), precision_for(settings))
     folder = ctx.cache.folder("adapters", key)
     with ctx.step("train", round_number) as facts:
         facts["cached"] = ctx.cache.has_folder("adapters", key)
@@ -322,7 +394,7 @@ def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: 
                  ) -> RoundRecord:
     """The round's record, placed in the archive: whether it entered the front, the
     front's hypervolume after it, any score floor it breaks. Writes the round's
-    record.json (last: the round folder is complete), archive.json and the run report."""
+    record.json (last: the round folder is complete) and archive.json."""
     from mosaic.store import write_json_atomic
     from mosaic.tools.pareto import floor_breaches, front, front_hypervolume
 
@@ -353,10 +425,14 @@ def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: 
 
 
 def step_seconds(run: RunFolder, round_number: int) -> dict[str, float]:
-    """Wall seconds of each step of a round, from the event log (the last finish of each
-    step: a step killed and redone counts once, by its finished run)."""
-    return {e["step"]: e["seconds"] for e in run.read_events()
-            if e.get("event") == "step_finished" and e.get("round") == round_number}
+    """Wall seconds of each step of a round, from the event log: the finish that did the
+    work (a step re-run after a kill, that found its result cached, does not hide it)."""
+    seconds: dict[str, float] = {}
+    finished = [e for e in run.read_events()
+                if e.get("event") == "step_finished" and e.get("round") == round_number]
+    for event in sorted(finished, key=lambda e: not e.get("cached")):  # computed ones last
+        seconds[event["step"]] = event["seconds"]
+    return seconds
 
 
 def write_archive(ctx: RunContext, records: Sequence[RoundRecord]) -> None:

@@ -166,8 +166,12 @@ class RunFolder:
         self.root.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"time": _now(), "event": event, **fields}, ensure_ascii=False,
                           default=str)
-        with self.events.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        with self.events.open("a+b") as handle:
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":  # a line torn by a kill: end it, keep ours whole
+                    line = "\n" + line
+            handle.write((line + "\n").encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 

@@ -99,8 +99,8 @@ def test_next_action_anchors_on_the_recommended_round_and_halves_its_step_per_ro
     moved = max(abs(fresh.ratios[n] - anchor.ratios[n]) for n in anchor.ratios)
     moved_stalled = max(abs(stalled.ratios[n] - anchor.ratios[n]) for n in anchor.ratios)
     assert abs(moved - 0.2) < 1e-6 and abs(moved_stalled - 0.05) < 1e-6
-    assert "round 1, the recommended round" in fresh.rationale
-    assert "halved for 2 round(s) tried since it" in stalled.rationale
+    assert "round 1, the best round so far" in fresh.rationale
+    assert "2 round(s) tried since it" in stalled.rationale
 
 
 def test_next_action_from_the_base_model_starts_from_equal_ratios():
@@ -116,3 +116,34 @@ def test_next_action_from_the_base_model_starts_from_equal_ratios():
     assert all(abs(action.ratios[n] - 1 / 3) <= 0.1 + 1e-6 for n in action.ratios)
     assert action.ratios["xguard"] > 1 / 3  # towards the neediest objective
     assert validate_action(action, POOLS, MIX).ok
+
+
+def test_next_action_never_proposes_an_action_the_archive_already_holds():
+    """Even with a step so large that the target is reached at once (where halving the
+    cap alone would change nothing), every round from the same anchor is a new action."""
+    from mosaic.agents.analyst import next_action
+    from mosaic.schema import RoundRecord
+    from mosaic.tools.mixture import action_hash
+
+    objectives = ("xguard", "orbench", "ifeval")
+    records = [RoundRecord(round=0, means=dict.fromkeys(objectives, 3.0),
+                           ci={o: (2.9, 3.1) for o in objectives}, hypervolume=8.0)]
+    hashes = []
+    for number in range(1, 5):
+        action = next_action(records, lambda _: samples(), POOLS, MIX, max_step=1.0)
+        assert validate_action(action, POOLS, MIX).ok
+        hashes.append(action_hash(action))
+        records.append(RoundRecord(round=number, action=action,  # clearly worse: base stays
+                                   means=dict.fromkeys(objectives, 2.0),
+                                   ci={o: (1.9, 2.1) for o in objectives}, hypervolume=8.0))
+    assert len(set(hashes)) == 4
+
+
+def test_with_every_round_below_a_floor_the_anchor_is_the_closest_miss():
+    from mosaic.agents.analyst import anchor_round
+    from mosaic.schema import RoundRecord
+
+    floor = [Constraint(kind="score_floor", objective="ifeval", value=4.0)]
+    rounds = [RoundRecord(round=n, means={"ifeval": m}, breaches=["below"])
+              for n, m in enumerate([3.0, 3.5, 3.2])]
+    assert anchor_round(rounds, ["ifeval"], floor).round == 1

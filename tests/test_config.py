@@ -45,10 +45,11 @@ def test_overrides_change_typed_settings_and_say_what_changed():
 
     config, lines = apply_overrides(load_preset("tiny"), [
         "mixture.budget=8000", "train.lr=1e-3", "loop.patience=2", "eval.per_slice=null",
-        "pools.xguard.path=data/x.jsonl"])
+        "pools.xguard.path=data/x.jsonl", "eval.data.orbench=or.csv"])
     assert config.mixture.budget == 8000 and config.train.lr == 1e-3
     assert config.loop.patience == 2 and config.eval.per_slice is None
     assert config.pools["xguard"].path == "data/x.jsonl"
+    assert config.eval.data == {"orbench": "or.csv"}  # a new entry of a map setting
     assert list(config.pools) == ["xguard", "orbench", "ifeval"]  # order kept
     assert "mixture.budget: 10000 -> 8000 (override)" in lines
 

@@ -96,3 +96,31 @@ def test_the_graph_is_wired_as_the_round_diagram():
             ("diagnose", "validate"), ("validate", "approve"), ("approve", "build_mixture"),
             ("build_mixture", "train"), ("train", "evaluate"),
             ("evaluate", "update_archive"), ("report", "__end__")} == edges
+
+
+def test_a_run_whose_constraints_cannot_hold_is_refused_before_its_folder_is_written(
+        tmp_path):
+    from mosaic.schema import Constraint
+
+    config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
+    both = [Constraint(kind="min_share", objective="xguard", value=0.7),
+            Constraint(kind="min_share", objective="orbench", value=0.7)]
+    with pytest.raises(ConfigError, match=r"cannot hold.*add up to more than 1"):
+        rounds.RunContext.create(config.model_copy(update={"constraints": both}),
+                                 tmp_path / "run", progress=False)
+    typo = [Constraint(kind="score_floor", objective="ifevl", value=3.0)]
+    with pytest.raises(ConfigError, match="objective 'ifevl' is not one of this run's"):
+        rounds.RunContext.create(config.model_copy(update={"constraints": typo}),
+                                 tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_the_cache_path_is_written_absolute_so_resume_works_from_anywhere(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config, _ = apply_overrides(load_preset("tiny"), ["cache=relative-cache"])
+    ctx = rounds.RunContext.create(config, tmp_path / "run", progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["cache"]
+    assert saved == str(tmp_path / "relative-cache") == str(ctx.cache.root)
+    monkeypatch.chdir("/")
+    assert rounds.RunContext.open(tmp_path / "run").cache.root == tmp_path / "relative-cache"

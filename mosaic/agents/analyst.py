@@ -27,6 +27,7 @@ from mosaic.schema import (
     RoundRecord,
 )
 from mosaic.tools.capacity import capacity, natural_weights, normalised
+from mosaic.tools.mixture import action_hash
 from mosaic.tools.pareto import recommend
 from mosaic.tools.repair import repair_action
 
@@ -48,44 +49,48 @@ def slice_needs(samples: Mapping[str, Sequence[JudgedSample]]) -> dict[str, dict
     return needs
 
 
-def _step_towards(current: Mapping[str, float], target: Mapping[str, float], max_step: float
-                  ) -> dict[str, float]:
+def _step_towards(current: Mapping[str, float], target: Mapping[str, float], max_step: float,
+                  shrink: float = 1.0) -> dict[str, float]:
     """Shares moved along the straight line towards `target`, no share by more than
-    `max_step` (both sides are shares summing to 1, so the result does too)."""
+    `max_step`, and then only `shrink` of that way (both sides are shares summing to 1, so
+    the result does too)."""
     names = sorted(set(current) | set(target))
     here, there = normalised({n: current.get(n, 0.0) for n in names}), normalised(
         {n: target.get(n, 0.0) for n in names})
     if not any(here.values()):
         return there
     largest = max(abs(there[n] - here[n]) for n in names)
-    fraction = 1.0 if largest <= max_step else max_step / largest
+    fraction = (1.0 if largest <= max_step else max_step / largest) * shrink
     return {n: here[n] + fraction * (there[n] - here[n]) for n in names}
 
 
 def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, PoolTable],
             settings: MixSettings, constraints: Sequence[Constraint] = (), *,
-            previous: DataAction | None = None, max_step: float = MAX_STEP) -> DataAction:
+            previous: DataAction | None = None, max_step: float = MAX_STEP,
+            shrink: float = 1.0) -> DataAction:
     """The next round's action from this round's judged samples (see the module docstring).
-    Without a previous action the target is taken whole."""
+    Without a previous action the target is taken whole; `shrink` < 1 takes only that part
+    of the step from the previous action."""
     needs = {name: per for name, per in slice_needs(samples).items() if name in pools}
     totals = {name: sum(per.values()) for name, per in needs.items()}
     target = normalised({name: totals.get(name, 0.0) for name in pools})
     ratios = (target if previous is None else
-              _step_towards({n: previous.ratios.get(n, 0.0) for n in pools}, target, max_step))
+              _step_towards({n: previous.ratios.get(n, 0.0) for n in pools}, target, max_step,
+                            shrink))
     plans = {}
     for name, per_slice in needs.items():
         weights = normalised(per_slice)
         before = previous.objectives.get(name) if previous is not None else None
         if before is not None and before.bucket_weights:
-            weights = _step_towards(before.bucket_weights, weights, max_step)
+            weights = _step_towards(before.bucket_weights, weights, max_step, shrink)
         plans[name] = ObjectivePlan(bucket_weights={b: w for b, w in weights.items() if w > 0})
     neediest = sorted(((v, n, s) for n, per in needs.items() for s, v in per.items()),
                       reverse=True)[:EVIDENCE_SLICES]
     evidence = [Evidence(objective=n, slice=s, metric="need", value=round(v, 2))
                 for v, n, s in neediest]
     rationale = ("Need-driven: shares follow total need per objective and slice "
-                 f"(valid x (6 - score) x weight), moved at most {max_step:g} per share from "
-                 "the previous action; neediest: "
+                 f"(valid x (6 - score) x weight), moved at most {max_step * shrink:.3g} per "
+                 "share from the previous action; neediest: "
                  + ", ".join(f"{n}/{s} ({v:.0f})" for v, n, s in neediest) + ".")
     action = DataAction(ratios=ratios, objectives=plans, rationale=rationale,
                         evidence=evidence)
@@ -110,21 +115,46 @@ def next_action(records: Sequence[RoundRecord],
                 ) -> DataAction:
     """The analyst's proposal for the round after `records` (the archive so far).
 
-    It anchors on the archive's recommended round (its action and its judged samples; the
-    starting action when that is the base model) and steps towards that round's needs. The
-    step halves for every round already tried since the anchor without displacing it (a
-    trust region that shrinks around the best point), so the search never proposes the
-    same move from the same place twice.
+    It anchors on the best round so far (`anchor_round`): its action (the starting action
+    when that is the base model) and its judged samples, and steps towards that round's
+    needs. The step halves for every round already tried since the anchor without
+    displacing it (a trust region that shrinks around the best point), and halves again
+    while the result is an action the archive already holds, so a round is not spent on
+    a mixture that was already measured.
     """
-    objectives = list(pools)
-    anchor = recommend(records, objectives) or records[-1]
+    anchor = anchor_round(records, list(pools), constraints)
     tried = sum(1 for r in records if r.round > anchor.round)
-    step = max_step * 0.5 ** tried
     previous = anchor.action or starting_action(pools, settings)
-    action = analyse(samples_of(anchor.round), pools, settings, constraints,
-                     previous=previous, max_step=step)
+    samples = samples_of(anchor.round)
+    seen = {action_hash(r.action) for r in records if r.action is not None}
+    shrink = 0.5 ** tried
+    for _ in range(REPEAT_HALVINGS):
+        action = analyse(samples, pools, settings, constraints, previous=previous,
+                         max_step=max_step, shrink=shrink)
+        if action_hash(action) not in seen:
+            break
+        shrink /= 2
     where = ("the base model (from the starting mixture)" if anchor.action is None
-             else f"round {anchor.round}, the recommended round")
-    stall = f", halved for {tried} round(s) tried since it" if tried else ""
+             else f"round {anchor.round}, the best round so far")
     return action.model_copy(update={"rationale": (
-        f"Anchored on {where}; step {step:.3g}{stall}. " + action.rationale)})
+        f"Anchored on {where}; {tried} round(s) tried since it. " + action.rationale)})
+
+
+REPEAT_HALVINGS = 8
+"""How often the step is halved to avoid an action the archive holds; after that the
+repeat stands (the anchor's needs point nowhere new, and the cache answers the round)."""
+
+
+def anchor_round(records: Sequence[RoundRecord], objectives: Sequence[str],
+                 constraints: Sequence[Constraint] = ()) -> RoundRecord:
+    """The round to move from: the recommended round of the front; when every round breaks
+    a score floor (no front), the one that misses the floors by least, then the latest."""
+    best = recommend(records, objectives)
+    if best is not None:
+        return best
+    floors = [c for c in constraints if c.kind == "score_floor" and c.value is not None]
+
+    def shortfall(record: RoundRecord) -> float:
+        return sum(max(0.0, c.value - (record.means.get(c.objective) or 0.0)) for c in floors)
+
+    return min(reversed(records), key=shortfall)

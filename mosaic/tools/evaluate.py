@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import Field
 
@@ -44,6 +44,8 @@ class EvalSettings(Record):
 class EvalResult:
     report: EvalReport
     samples: dict[str, list[JudgedSample]]
+    cached: list[str] = field(default_factory=list)
+    """Objectives whose replies came from the cache (nothing was generated for them)."""
 
 
 def freeze_prompt_labels(objective_name: str, items: Sequence[EvalItem], judge: Judge, *,
@@ -111,6 +113,7 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
     if cache is not None and adapter is not None and adapter_id is None:
         raise ValueError("a cached evaluation of an adapter needs its adapter_id")
     samples: dict[str, list[JudgedSample]] = {}
+    cached: list[str] = []
     for name, items in eval_sets.items():
         objective = get_objective(name)
         unlabelled = [i.id for i in items if i.prompt is None]
@@ -129,16 +132,20 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
                              progress=progress)
             if cache is not None:
                 cache.write("generations", generation_key, replies)
-        elif progress:
-            print(f"[mosaic] {name}: {len(items)} replies from the cache", flush=True)
+        else:
+            cached.append(name)
+            if progress:
+                print(f"[mosaic] {name}: {len(items)} replies from the cache", flush=True)
         judgement_key = content_key(generation_key, judge.id, objective.version)
         judged = cache.read("judgements", judgement_key) if cache is not None else None
         if judged is not None:
             samples[name] = [JudgedSample.model_validate(s) for s in judged]
         else:
+            failures_before = sum(getattr(judge, "failures", {}).values())
             samples[name] = judge_samples(name, items, replies, judge)
-            if cache is not None and not getattr(judge, "failures", None):
-                # A judge that failed on some samples is retried next time, not cached.
+            failed = sum(getattr(judge, "failures", {}).values()) > failures_before
+            if cache is not None and not failed:
+                # Judgements with failures among them are retried next time, not cached.
                 cache.write("judgements", judgement_key,
                             [s.model_dump(mode="json") for s in samples[name]])
     provenance = {
@@ -152,7 +159,7 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
     report = build_report(samples, model=model, adapter=adapter,
                           system_prompt=settings.system_prompt, decoding=settings.decoding,
                           judge=judge.id, seed=settings.seed, provenance=provenance)
-    return EvalResult(report=report, samples=samples)
+    return EvalResult(report=report, samples=samples, cached=cached)
 
 
 def eval_set_fingerprint(items: Sequence[EvalItem]) -> str:
