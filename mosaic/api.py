@@ -27,7 +27,8 @@ from mosaic.errors import ConfigError, MosaicError
 from mosaic.rounds import RunContext
 from mosaic.run_summary import run_status, write_report
 
-__all__ = ["RunBusy", "checkpoint_state", "report", "resume", "run", "status"]
+__all__ = ["RunBusy", "approve", "chat", "checkpoint_state", "paused_card", "report",
+           "resume", "run", "status"]
 
 
 class RunBusy(MosaicError):
@@ -100,7 +101,7 @@ def resume(out: str | Path, *, progress: bool = True) -> dict[str, Any]:
             # Killed before the first checkpoint: nothing to continue, start from the top.
             ctx.run.log("run_resumed", at="start")
             return _drive(ctx, {"records": []})
-        values, next_nodes = snapshot
+        values, next_nodes, _ = snapshot
         if not next_nodes:
             ctx.say(f"{folder} has finished ({values.get('stop_reason')}); nothing to resume")
             return values
@@ -110,15 +111,68 @@ def resume(out: str | Path, *, progress: bool = True) -> dict[str, Any]:
         return _drive(ctx, None)
 
 
-def checkpoint_state(ctx: RunContext) -> tuple[dict[str, Any], tuple[str, ...]] | None:
-    """The last checkpointed state and the nodes due next; None before the first one."""
+def paused_card(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The approval card a run paused on (review mode), or None if it is not paused."""
+    interrupts = state.get("__interrupt__") or []
+    return interrupts[0].value if interrupts else None
+
+
+def approve(out: str | Path, decision: dict[str, Any], *, progress: bool = True
+            ) -> dict[str, Any]:
+    """Answer the approval card a paused run waits on (see mosaic.review for decisions),
+    then run on until the next card or the end. Refused when the run is not paused."""
+    from langgraph.types import Command
+
+    folder = Path(out)
+    with _locked(folder):
+        ctx = RunContext.open(folder, progress=progress)
+        snapshot = checkpoint_state(ctx)
+        if snapshot is None or "approve" not in snapshot[1] or not snapshot[2]:
+            raise ConfigError(f"{folder} is not waiting for an approval "
+                              f"(`mosaic status {folder}` says where it is)")
+        return _drive(ctx, Command(resume=decision))
+
+
+def chat(out: str | Path, text: str) -> str:
+    """One steering message. A run paused at approval resumes with it (never a second
+    run); otherwise a rule is added for every later round, `/stop` asks the running loop to
+    stop after its current round, and a note is kept. Returns what happened."""
+    from mosaic.agents.steering import parse_command
+
+    folder = Path(out)
+    ctx = RunContext.open(folder, progress=False)
+    snapshot = checkpoint_state(ctx)
+    if snapshot is not None and not snapshot[1]:
+        raise ConfigError(f"{folder} has finished; start a new run to steer")
+    if snapshot is not None and snapshot[2] and not _is_running(folder):
+        state = approve(folder, {"kind": "message", "text": text, "origin": "chat"})
+        card = paused_card(state)
+        return ("answered the approval card" + (f"; paused again: {card.get('last_answer')}"
+                                                if card and card.get("last_answer") else ""))
+    steering = parse_command(text, origin="chat")
+    if steering.kind == "constraint":
+        problem = ctx.add_constraint(steering.constraint)
+        if problem:
+            raise ConfigError(problem)
+        return f"added for every later round: {steering.constraint.describe()}"
+    if steering.kind == "stop":
+        ctx.run.log("stop_requested", by="chat")
+        return "the run stops after its current round"
+    ctx.run.log("note", text=steering.text)
+    return "noted"
+
+
+def checkpoint_state(ctx: RunContext
+                     ) -> tuple[dict[str, Any], tuple[str, ...], list[Any]] | None:
+    """The last checkpointed state, the nodes due next and the pending interrupts (the
+    approval card a review-mode run waits on); None before the first checkpoint."""
     if not ctx.run.checkpoints.is_file():
         return None
     with _compiled(ctx) as graph:
         snapshot = graph.get_state(_thread(ctx))
     if not snapshot.values and not snapshot.next:
         return None
-    return dict(snapshot.values), tuple(snapshot.next)
+    return dict(snapshot.values), tuple(snapshot.next), [i.value for i in snapshot.interrupts]
 
 
 def status(out: str | Path) -> str:

@@ -6,6 +6,11 @@
     mosaic resume runs/tiny                      continue after a crash or a kill
     mosaic status runs/tiny                      rounds so far, front, what runs now
     mosaic report runs/tiny                      (re)write report.md and report.html
+    mosaic run --preset tiny --review --out runs/r   a person approves every action
+    mosaic approve runs/r                        approve the action the run waits on
+    mosaic approve runs/r --edit action.json     ... or replace it (re-validated first)
+    mosaic approve runs/r --reject "too much xguard"
+    mosaic chat runs/r "/min-share orbench 0.2"  steer: rules, /stop, notes (/help)
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"loop.rounds={args.rounds}")
     if args.budget is not None:
         overrides.append(f"mixture.budget={args.budget}")
+    if args.review:
+        overrides.append("loop.review=true")
     config, lines = apply_overrides(load_preset(args.preset), overrides)
     print(f"[mosaic] preset {args.preset} (configs/{args.preset}.yaml)")
     for line in lines:
@@ -69,11 +76,97 @@ def _resumable(out: Path) -> Iterator[None]:
 
 
 def _finished(out: Path, state: dict) -> int:
-    from mosaic.api import status
+    from mosaic.api import paused_card, status
 
+    card = paused_card(state)
+    while card is not None and sys.stdin.isatty():
+        state = _answer_in_terminal(out, card)
+        card = paused_card(state)
+    if card is not None:
+        print(status(out))
+        print(f"[mosaic] paused for approval; answer with `mosaic approve {out}` "
+              "[--edit FILE | --reject TEXT | --message TEXT]")
+        return 0
     print(status(out))
     print(f"[mosaic] {state.get('stop_reason') or 'stopped'}; report: {out}/report.html, "
           f"{out}/report.md")
+    return 0
+
+
+def _answer_in_terminal(out: Path, card: dict) -> dict:
+    """Show the card and take the answer in place: a(pprove), e(dit) FILE, r(eject) TEXT,
+    or any other line as a steering message."""
+    from mosaic.api import approve
+    from mosaic.review import describe_card
+
+    print(describe_card(card))
+    answer = input("approve [a] | edit FILE [e FILE] | reject [r TEXT] | message: ").strip()
+    word, _, rest = answer.partition(" ")
+    if word.lower() in ("", "a", "approve"):
+        decision = {"kind": "approve"}
+    elif word.lower() in ("e", "edit"):
+        decision = {"kind": "edit", "action": _read_action(rest.strip())}
+    elif word.lower() in ("r", "reject"):
+        decision = {"kind": "reject", "feedback": rest}
+    else:
+        decision = {"kind": "message", "text": answer}
+    return approve(out, decision)
+
+
+def _read_action(path: str) -> dict:
+    import json
+
+    from mosaic.errors import MosaicError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise MosaicError(f"cannot read an action from {path!r}: {error}") from None
+
+
+def _cmd_approve(args: argparse.Namespace) -> int:
+    from mosaic.api import approve
+
+    if args.edit:
+        decision = {"kind": "edit", "action": _read_action(args.edit)}
+    elif args.reject is not None:
+        decision = {"kind": "reject", "feedback": args.reject}
+    elif args.message:
+        decision = {"kind": "message", "text": args.message}
+    else:
+        decision = {"kind": "approve"}
+    with _resumable(Path(args.run)):
+        state = approve(args.run, decision)
+    return _finished(Path(args.run), state)
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from mosaic.agents.steering import usage
+    from mosaic.api import chat, status
+
+    print(status(args.run))
+    messages = list(args.messages)
+    interactive = not messages and sys.stdin.isatty()
+    if not messages and not interactive:
+        messages = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    while True:
+        if interactive:
+            try:
+                line = input("> ").strip()
+            except EOFError:
+                break
+            if line in ("", "/quit", "/exit"):
+                break
+            messages = [line]
+        if not messages:
+            break
+        text = messages.pop(0)
+        if text.strip() == "/help":
+            print(usage())
+        else:
+            print(f"[mosaic] {chat(args.run, text)}")
+        if not interactive and not messages:
+            break
     return 0
 
 
@@ -103,6 +196,9 @@ def add_loop_commands(commands: argparse._SubParsersAction) -> None:
                      "(= loop.rounds)")
     run.add_argument("--budget", type=int, help="tokens per round (= mixture.budget)")
     run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
+    run.add_argument("--review", action="store_true", help="a person approves, edits or "
+                     "rejects every action (= loop.review=true); in a terminal the card is "
+                     "answered in place, otherwise the run pauses for `mosaic approve`")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                      help="settings of the preset to change, e.g. train.lr=1e-3 "
                      "eval.per_slice=2 loop.patience=2 cache=/tmp/artifacts")
@@ -116,6 +212,25 @@ def add_loop_commands(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="a run's rounds, front and current step")
     status.add_argument("run", help="the run folder")
     status.set_defaults(func=_cmd_status)
+
+    approve = commands.add_parser("approve", help="answer the approval card a review-mode "
+                                  "run is paused on, then continue it")
+    approve.add_argument("run", help="the run folder")
+    answer = approve.add_mutually_exclusive_group()
+    answer.add_argument("--edit", metavar="FILE", help="replace the action with this "
+                        "DataAction JSON (validated before it is accepted)")
+    answer.add_argument("--reject", metavar="TEXT", help="reject it; the diagnoser proposes "
+                        "another (the feedback is kept with the run)")
+    answer.add_argument("--message", metavar="TEXT", help="a steering message, e.g. "
+                        "'/min-share orbench 0.2' (kept as a rule for every later round)")
+    approve.set_defaults(func=_cmd_approve)
+
+    chat = commands.add_parser("chat", help="steer a run: show its status and send messages "
+                               "(/min-share, /max-share, /pin, /forbid, /floor, /stop, /note)")
+    chat.add_argument("run", help="the run folder")
+    chat.add_argument("messages", nargs="*", help="messages to send (none: read them from "
+                      "the terminal, or one per line from stdin)")
+    chat.set_defaults(func=_cmd_chat)
 
     report = commands.add_parser("report", help="write a run's report.md and report.html")
     report.add_argument("run", help="the run folder")

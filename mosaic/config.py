@@ -85,6 +85,9 @@ class LoopSettings(Record):
     patience: int | None = Field(default=None, ge=1)
     """Stop early after this many rounds in a row that did not grow the front's
     hypervolume; None: always run every round."""
+    review: bool = False
+    """Review mode: a person approves, edits or rejects every action before it is built
+    (`mosaic run --review`); False: the loop approves validated actions itself."""
     max_step: float = Field(default=0.15, gt=0, le=1)
     """The analyst's largest move of one share (ratio or bucket weight) in one round; it
     halves for each round tried since the best round without displacing it (a trust

@@ -5,6 +5,8 @@
                           |                                                   v
                           +------------- evaluate <------------- train <------+
     update_archive -> report (when a stop rule fires)
+    approve -> validate | diagnose | approve | report  (review mode: edit or new rule,
+                                                         reject, note, stop)
 
 Nodes are thin: each calls one plain function of `mosaic.rounds` and returns a partial
 state update. State is small plain data (the action as a dict, cache keys, paths, the
@@ -20,8 +22,9 @@ from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 
-from mosaic import rounds
+from mosaic import review, rounds
 from mosaic.rounds import RunContext
 from mosaic.schema import DataAction, RoundRecord
 
@@ -48,6 +51,12 @@ class LoopState(TypedDict, total=False):
     records: list[dict[str, Any]]
     """Every finished round's RoundRecord (`model_dump`): the archive."""
     stop_reason: str | None
+    review: dict[str, Any] | None
+    """The reviewer's last decision on this round's action (review mode)."""
+    rejected: list[str]
+    """Hashes of actions a reviewer rejected: never proposed again."""
+    notes: list[str]
+    """Reviewers' and chat notes, kept for the diagnoser and the report."""
 
 
 def _records(state: LoopState) -> list[RoundRecord]:
@@ -69,9 +78,10 @@ def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     records = _records(state)
     number = records[-1].round + 1
     with runtime.context.step("diagnose", number):
-        action, diagnoser = rounds.propose_action(runtime.context, records)
+        action, diagnoser = rounds.propose_action(runtime.context, records,
+                                                  state.get("rejected", []))
     return {"round": number, "started_at": rounds.now(), "diagnoser": diagnoser,
-            "action": action.model_dump(mode="json"), "validation": None,
+            "action": action.model_dump(mode="json"), "validation": None, "review": None,
             "mixture_key": None, "adapter_key": None, "report_path": None}
 
 
@@ -82,9 +92,13 @@ def validate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 
 
 def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
-    # Autonomous mode approves every validated action; review mode (a person) comes here.
-    runtime.context.run.log("approved", round=state["round"], by="autonomous")
-    return {}
+    ctx = runtime.context
+    if not ctx.config.loop.review:
+        ctx.run.log("approved", round=state["round"], by="autonomous")
+        return {"review": {"kind": "approve"}}
+    # Everything above interrupt() runs again on resume: the card is built from files only.
+    decision = interrupt(review.approval_card(ctx, state))
+    return review.apply_decision(ctx, state, decision)
 
 
 def build_mixture(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
@@ -126,6 +140,9 @@ def after_archive(state: LoopState) -> Literal["diagnose", "report"]:
     return "report" if state.get("stop_reason") else "diagnose"
 
 
+after_approve = review.after_review
+
+
 def build_graph() -> StateGraph:
     builder = StateGraph(LoopState, context_schema=RunContext)
     for node in (baseline_eval, diagnose, validate, approve, build_mixture, train, evaluate,
@@ -136,9 +153,14 @@ def build_graph() -> StateGraph:
     builder.add_conditional_edges("update_archive", after_archive)
     builder.add_edge("diagnose", "validate")
     builder.add_edge("validate", "approve")
-    builder.add_edge("approve", "build_mixture")
+    builder.add_conditional_edges("approve", after_approve)
     builder.add_edge("build_mixture", "train")
     builder.add_edge("train", "evaluate")
     builder.add_edge("evaluate", "update_archive")
     builder.add_edge("report", END)
     return builder
+
+
+graph = build_graph().compile()
+"""The compiled graph for LangGraph tooling (`langgraph.json`); mosaic's own runs compile it
+with the run folder's SQLite checkpointer (mosaic.api) and pass a RunContext."""

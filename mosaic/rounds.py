@@ -30,6 +30,7 @@ from typing import Any
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError
 from mosaic.schema import (
+    Constraint,
     DataAction,
     EvalReport,
     JudgedSample,
@@ -95,6 +96,38 @@ class RunContext:
     def objectives(self) -> list[str]:
         return list(self.config.pools)
 
+    @property
+    def constraints(self) -> list[Constraint]:
+        """The config's rules and those a reviewer or chat added during the run."""
+        return [*self.config.constraints, *read_added_constraints(self.run)]
+
+    def add_constraint(self, rule: Constraint) -> str:
+        """Add a rule for every later round (kept in the run folder's constraints.json);
+        "" when added (or already there), else why it cannot be added."""
+        from mosaic.agents.analyst import starting_action
+        from mosaic.objectives import get_objective
+        from mosaic.store import write_json_atomic
+        from mosaic.tools.validate import validate_action
+
+        if rule.objective not in self.config.pools:
+            return (f"'{rule.objective}' is not one of this run's objectives "
+                    f"({', '.join(self.config.pools)})")
+        if rule.slice is not None and rule.slice not in get_objective(rule.objective).slices:
+            return f"'{rule.slice}' is not a slice of {rule.objective}"
+        added = read_added_constraints(self.run)
+        if any(_same_rule(rule, other) for other in [*self.config.constraints, *added]):
+            return ""
+        pools = self.pools()
+        report = validate_action(starting_action(pools, self.config.mixture), pools,
+                                 self.config.mixture, [*self.constraints, rule])
+        clash = [p.message for p in report.errors if p.code == "constraints_infeasible"]
+        if clash:
+            return f"'{rule.describe()}' contradicts the rules in force: " + "; ".join(clash)
+        write_json_atomic(self.run.added_constraints,
+                          [c.model_dump(mode="json") for c in [*added, rule]])
+        self.run.log("constraint_added", rule=rule.describe(), origin=rule.origin)
+        return ""
+
     def pools(self) -> dict[str, Any]:
         from mosaic.tools.pools import load_pools
 
@@ -142,6 +175,18 @@ class RunContext:
         self.run.log("step_finished", step=name, round=round_number, **facts)
 
 
+def read_added_constraints(run: RunFolder) -> list[Constraint]:
+    """Rules a reviewer or chat added during the run (constraints.json)."""
+    if not run.added_constraints.is_file():
+        return []
+    data = json.loads(run.added_constraints.read_text(encoding="utf-8"))
+    return [Constraint.model_validate(c) for c in data]
+
+
+def _same_rule(a: Constraint, b: Constraint) -> bool:
+    return (a.kind, a.objective, a.slice, a.value) == (b.kind, b.objective, b.slice, b.value)
+
+
 def _artifact_cache(config: RunConfig) -> ArtifactCache:
     return ArtifactCache(Path(config.cache) if config.cache else cache_root() / "artifacts")
 
@@ -181,7 +226,7 @@ def preflight(ctx: RunContext) -> None:
     pools = ctx.pools()
     ctx.eval_sets()
     problems = []
-    for rule in ctx.config.constraints:
+    for rule in ctx.constraints:
         if rule.objective not in pools:
             problems.append(f"constraint '{rule.describe()}': objective '{rule.objective}' "
                             f"is not one of this run's ({', '.join(pools)})")
@@ -190,7 +235,7 @@ def preflight(ctx: RunContext) -> None:
                             f"of {rule.objective}")
     if not problems:
         report = validate_action(starting_action(pools, ctx.config.mixture), pools,
-                                 ctx.config.mixture, ctx.config.constraints)
+                                 ctx.config.mixture, ctx.constraints)
         problems = [f"{p.path}: {p.message}" for p in report.errors
                     if p.code in ("constraint_unknown", "constraints_infeasible")]
     if problems:
@@ -259,13 +304,15 @@ def read_samples(ctx: RunContext, round_number: int) -> dict[str, list[JudgedSam
 # Diagnose and validate
 
 
-def propose_action(ctx: RunContext, records: Sequence[RoundRecord]) -> tuple[DataAction, str]:
-    """The next round's action and who proposed it (the offline analyst, for now)."""
+def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
+                   rejected: Sequence[str] = ()) -> tuple[DataAction, str]:
+    """The next round's action and who proposed it (the offline analyst, for now);
+    `rejected` holds the hashes of actions a reviewer turned down (never proposed again)."""
     from mosaic.agents.analyst import next_action
 
     action = next_action(records, lambda r: read_samples(ctx, r), ctx.pools(),
-                         ctx.config.mixture, ctx.config.constraints,
-                         max_step=ctx.config.loop.max_step)
+                         ctx.config.mixture, ctx.constraints,
+                         max_step=ctx.config.loop.max_step, avoid=rejected)
     return action, "analyst"
 
 
@@ -278,7 +325,7 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction
     from mosaic.tools.repair import repair_action
     from mosaic.tools.validate import validate_action
 
-    pools, settings, rules = ctx.pools(), ctx.config.mixture, ctx.config.constraints
+    pools, settings, rules = ctx.pools(), ctx.config.mixture, ctx.constraints
     report = validate_action(action, pools, settings, rules)
     changes: list[dict[str, Any]] = []
     if not report.ok:
@@ -315,7 +362,7 @@ def mixture_key(ctx: RunContext, action: DataAction) -> str:
                        ctx.config.mixture.model_dump(mode="json"),
                        # what a rule does, not who said it or why
                        sorted((c.kind, c.objective, c.slice or "", c.value or 0.0)
-                              for c in ctx.config.constraints if c.kind != "score_floor"))
+                              for c in ctx.constraints if c.kind != "score_floor"))
 
 
 def make_mixture(ctx: RunContext, round_number: int, action: DataAction) -> str:
@@ -331,7 +378,7 @@ def make_mixture(ctx: RunContext, round_number: int, action: DataAction) -> str:
         facts["cached"] = ctx.cache.has_folder("mixtures", key)
         if not facts["cached"]:
             mixture = build_mixture(action, ctx.pools(), ctx.config.mixture,
-                                    ctx.config.constraints)
+                                    ctx.constraints)
             with building(folder, {"kind": "mixture", "key": key}) as tmp:
                 write_mixture(mixture, ctx.pools(), tmp)
         manifest = read_manifest(folder)
@@ -409,7 +456,7 @@ def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: 
     record = RoundRecord(
         round=round_number, action=action, diagnoser=diagnoser,
         mixture_hash=manifest.content_hash if manifest else None, adapter=adapter,
-        means=means, ci=ci, breaches=floor_breaches(means, ctx.config.constraints),
+        means=means, ci=ci, breaches=floor_breaches(means, ctx.constraints),
         budget=ctx.config.mixture.budget if manifest else None,
         tokens_by_objective=dict(manifest.tokens_by_objective) if manifest else {},
         report_path=report_path, seconds=dict(seconds or step_seconds(ctx.run, round_number)),
@@ -450,6 +497,8 @@ def stop_reason(ctx: RunContext, records: Sequence[RoundRecord]) -> str | None:
     from mosaic.tools.pareto import stalled_rounds
 
     loop = ctx.config.loop
+    if any(e.get("event") == "stop_requested" for e in ctx.run.read_events()):
+        return "stopped by a person"
     if records and records[-1].round >= loop.rounds:
         return f"round limit ({loop.rounds} rounds)"
     stalled = stalled_rounds(records)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic.config import RunConfig
-from mosaic.rounds import load_records
+from mosaic.rounds import load_records, read_added_constraints
 from mosaic.schema import EvalReport, JudgedSample, RoundRecord
 from mosaic.store import RunFolder
 from mosaic.tools.run_report import RunView, write_run_report
@@ -74,7 +74,8 @@ def load_run_view(folder: Path) -> RunView:
                    objectives=list(config.pools), budget=config.mixture.budget,
                    status=progress_line(run), records=records,
                    front=list(archive.get("front", [])), recommended=recommended,
-                   reports=reports, examples=examples, constraints=list(config.constraints))
+                   reports=reports, examples=examples,
+                   constraints=[*config.constraints, *read_added_constraints(run)])
 
 
 def write_report(folder: Path) -> tuple[Path, Path]:
@@ -96,7 +97,8 @@ def _round_line(record: RoundRecord, objectives: list[str], front: list[int],
     return f"  {label:>4}  " + "  ".join(f"{c:<20}" for c in cells) + f"  {marks.strip()}"
 
 
-def run_status(folder: Path, checkpoint: tuple[dict[str, Any], tuple[str, ...]] | None, *,
+def run_status(folder: Path,
+               checkpoint: tuple[dict[str, Any], tuple[str, ...], list[Any]] | None, *,
                running: bool) -> str:
     """The text `mosaic status` prints."""
     run = RunFolder(folder)
@@ -108,11 +110,19 @@ def run_status(folder: Path, checkpoint: tuple[dict[str, Any], tuple[str, ...]] 
              f"budget {config.mixture.budget:,} tokens, {config.loop.rounds} rounds",
              f"state: {progress_line(run, running=running)}"
              + (" (running now)" if running else "")]
-    if checkpoint is not None and checkpoint[1] and not running:
+    if checkpoint is not None and checkpoint[2] and not running:
+        from mosaic.review import describe_card
+
+        lines += [f"paused for approval (answer with `mosaic approve {folder}` [--edit FILE "
+                  "| --reject TEXT | --message TEXT] or `mosaic chat`):",
+                  describe_card(checkpoint[2][0])]
+    elif checkpoint is not None and checkpoint[1] and not running:
         lines.append(f"paused before: {', '.join(checkpoint[1])} "
                      f"(continue with `mosaic resume {folder}`)")
-    if config.constraints:
-        lines.append("constraints: " + "; ".join(c.describe() for c in config.constraints))
+    rules = [*config.constraints, *read_added_constraints(run)]
+    if rules:
+        lines.append("constraints: " + "; ".join(f"{c.describe()} ({c.origin})"
+                                                 for c in rules))
     if records:
         lines += ["", "  round " + "  ".join(f"{n:<20}" for n in objectives)]
         lines += [_round_line(r, objectives, archive.get("front", []),

@@ -144,6 +144,7 @@ class RunFolder:
         rounds/NNN/         action.json, validation.json, manifest.json, adapter.json,
                             eval/ (report.json, samples.jsonl, summary.md), record.json last
         archive.json        every round record, the front, hypervolumes, the recommendation
+        constraints.json    rules a reviewer or chat added during the run
         report.md/.html     the run report
     """
 
@@ -153,6 +154,7 @@ class RunFolder:
         self.checkpoints = self.root / "checkpoints.sqlite"
         self.events = self.root / "events.jsonl"
         self.archive = self.root / "archive.json"
+        self.added_constraints = self.root / "constraints.json"
 
     @property
     def run_id(self) -> str:

@@ -94,6 +94,9 @@ def test_the_graph_is_wired_as_the_round_diagram():
     assert {("__start__", "baseline_eval"), ("baseline_eval", "update_archive"),
             ("update_archive", "diagnose"), ("update_archive", "report"),
             ("diagnose", "validate"), ("validate", "approve"), ("approve", "build_mixture"),
+            # review mode: an edit or a new rule, a rejection, a note, a stop
+            ("approve", "validate"), ("approve", "diagnose"), ("approve", "approve"),
+            ("approve", "report"),
             ("build_mixture", "train"), ("train", "evaluate"),
             ("evaluate", "update_archive"), ("report", "__end__")} == edges
 

@@ -111,9 +111,10 @@ def starting_action(pools: Mapping[str, PoolTable], settings: MixSettings) -> Da
 def next_action(records: Sequence[RoundRecord],
                 samples_of: Callable[[int], Mapping[str, Sequence[JudgedSample]]],
                 pools: Mapping[str, PoolTable], settings: MixSettings,
-                constraints: Sequence[Constraint] = (), *, max_step: float = MAX_STEP
-                ) -> DataAction:
-    """The analyst's proposal for the round after `records` (the archive so far).
+                constraints: Sequence[Constraint] = (), *, max_step: float = MAX_STEP,
+                avoid: Sequence[str] = ()) -> DataAction:
+    """The analyst's proposal for the round after `records` (the archive so far); actions
+    whose hash is in `avoid` (rejected by a reviewer) count as already tried.
 
     It anchors on the best round so far (`anchor_round`): its action (the starting action
     when that is the base model) and its judged samples, and steps towards that round's
@@ -126,7 +127,7 @@ def next_action(records: Sequence[RoundRecord],
     tried = sum(1 for r in records if r.round > anchor.round)
     previous = anchor.action or starting_action(pools, settings)
     samples = samples_of(anchor.round)
-    seen = {action_hash(r.action) for r in records if r.action is not None}
+    seen = {action_hash(r.action) for r in records if r.action is not None} | set(avoid)
     shrink = 0.5 ** tried
     for _ in range(REPEAT_HALVINGS):
         action = analyse(samples, pools, settings, constraints, previous=previous,

@@ -1,0 +1,166 @@
+"""Review mode: a person approves, edits or rejects each action, or steers the run.
+
+The graph's `approve` node shows an approval card (`approval_card`) through LangGraph's
+`interrupt()` and resumes with the person's decision, one of:
+
+    {"kind": "approve"}
+    {"kind": "edit", "action": {...a DataAction...}}    re-validated before it is accepted
+    {"kind": "reject", "feedback": "too much xguard"}   back to the diagnoser
+    {"kind": "message", "text": "/min-share orbench 0.2"}   steering (agents/steering.py)
+
+`apply_decision` turns a decision into a state update and `after_review` into the next
+node. The card is built from files only (cheap, no side effects), because the code before
+`interrupt()` runs again when the node resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from mosaic.agents.steering import SteeringError, parse_command
+from mosaic.rounds import RunContext
+from mosaic.schema import DataAction, RoundRecord
+
+DECISIONS = ("approve", "edit", "reject", "message")
+
+
+def planned_tokens(action: DataAction, budget: int) -> dict[str, dict[str, int]]:
+    """Objective -> {"total": tokens, bucket: tokens} as the action plans them (before the
+    builder redistributes what a bucket cannot use)."""
+    plan: dict[str, dict[str, int]] = {}
+    for name, ratio in action.ratios.items():
+        total = ratio * budget
+        buckets = action.objectives.get(name)
+        weights = buckets.bucket_weights if buckets is not None else {}
+        plan[name] = {"total": round(total),
+                      **{bucket: round(total * w) for bucket, w in weights.items()}}
+    return plan
+
+
+def token_diff(now: Mapping[str, Mapping[str, int]], before: Mapping[str, Mapping[str, int]]
+               ) -> dict[str, dict[str, int]]:
+    """Planned tokens now minus before, per objective and bucket (0 where absent)."""
+    diff: dict[str, dict[str, int]] = {}
+    for name in sorted(set(now) | set(before)):
+        keys = set(now.get(name, {})) | set(before.get(name, {}))
+        diff[name] = {k: now.get(name, {}).get(k, 0) - before.get(name, {}).get(k, 0)
+                      for k in sorted(keys)}
+    return diff
+
+
+def approval_card(ctx: RunContext, state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the reviewer sees: the action, its validation report, the planned token diff
+    against the previous round's action, the evidence, the Constraints and any note."""
+    action = DataAction.model_validate(state["action"])
+    records = [RoundRecord.model_validate(r) for r in state.get("records", [])]
+    previous = next((r.action for r in reversed(records) if r.action is not None), None)
+    budget = ctx.config.mixture.budget
+    now = planned_tokens(action, budget)
+    before = planned_tokens(previous, budget) if previous is not None else {}
+    review = state.get("review") or {}
+    return {
+        "round": state["round"],
+        "diagnoser": state.get("diagnoser", ""),
+        "action": state["action"],
+        "validation": state.get("validation"),
+        "planned_tokens": now,
+        "token_diff": token_diff(now, before),
+        "rationale": action.rationale,
+        "evidence": [e.model_dump(mode="json") for e in action.evidence],
+        "constraints": [c.describe() for c in ctx.constraints],
+        "notes": list(state.get("notes", [])),
+        "last_answer": review.get("message", ""),
+        "answers": "approve | edit (a new action) | reject (feedback) | message (/help)",
+    }
+
+
+def describe_card(card: Mapping[str, Any]) -> str:
+    """The card as text for a terminal or a log."""
+    action = DataAction.model_validate(card["action"])
+    lines = [f"round {card['round']}: action proposed by {card['diagnoser'] or '?'}",
+             "  ratios: " + ", ".join(f"{n} {r:.3f}" for n, r in action.ratios.items())]
+    for name, buckets in card["planned_tokens"].items():
+        diff = card["token_diff"].get(name, {})
+        lines.append(f"  {name:<8} {buckets['total']:>8,} tokens ({diff.get('total', 0):+,})  "
+                     + ", ".join(f"{b} {t:,} ({diff.get(b, 0):+,})"
+                                 for b, t in buckets.items() if b != "total"))
+    validation = card.get("validation") or {}
+    problems = validation.get("problems", [])
+    lines.append("  validation: " + ("valid" if not problems else "; ".join(
+        f"{p['severity']}: {p['path']}: {p['message']}" for p in problems)))
+    lines.append(f"  rationale: {card['rationale']}")
+    if card["constraints"]:
+        lines.append("  constraints: " + "; ".join(card["constraints"]))
+    if card["notes"]:
+        lines.append("  notes: " + "; ".join(card["notes"]))
+    if card.get("last_answer"):
+        lines.append(f"  ! {card['last_answer']}")
+    return "\n".join(lines)
+
+
+def apply_decision(ctx: RunContext, state: Mapping[str, Any], decision: Any
+                   ) -> dict[str, Any]:
+    """The state update a reviewer's decision makes (see the module docstring). A decision
+    that cannot be used (bad shape, an edit that is not a DataAction, a malformed command)
+    is answered on the next card, never applied half-way."""
+    from mosaic.tools.mixture import action_hash
+    from mosaic.tools.validate import parse_action
+
+    number = state["round"]
+    if not isinstance(decision, Mapping) or decision.get("kind") not in DECISIONS:
+        return _again(f"not a decision: {str(decision)[:200]!r}; answer one of "
+                      f"{', '.join(DECISIONS)}")
+    kind = decision["kind"]
+    ctx.run.log("reviewed", round=number, decision=kind)
+    if kind == "approve":
+        return {"review": {"kind": "approve"}}
+    if kind == "edit":
+        action, report = parse_action(decision.get("action") or {})
+        if action is None:
+            return _again("the edited action is not a DataAction: " + report.describe())
+        return {"action": action.model_dump(mode="json"), "diagnoser": "person",
+                "review": {"kind": "edit"}}
+    if kind == "reject":
+        feedback = str(decision.get("feedback") or "").strip()
+        current = DataAction.model_validate(state["action"])
+        return {"review": {"kind": "reject"},
+                "rejected": [*state.get("rejected", []), action_hash(current)],
+                "notes": [*state.get("notes", []),
+                          f"round {number}: action rejected: {feedback or '(no reason)'}"]}
+    try:
+        origin = "chat" if decision.get("origin") == "chat" else "reviewer"
+        steering = parse_command(str(decision.get("text") or ""), origin=origin)
+    except SteeringError as error:
+        return _again(str(error))
+    if steering.kind == "stop":
+        return {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
+    if steering.kind == "note":
+        return {"review": {"kind": "note", "message": f"noted: {steering.text}"},
+                "notes": [*state.get("notes", []), steering.text]}
+    problem = ctx.add_constraint(steering.constraint)
+    if problem:
+        return _again(problem)
+    return {"review": {"kind": "constraint",
+                       "message": f"added: {steering.constraint.describe()}"}}
+
+
+def _again(message: str) -> dict[str, Any]:
+    return {"review": {"kind": "again", "message": message}}
+
+
+def after_review(state: Mapping[str, Any]
+                 ) -> Literal["build_mixture", "validate", "diagnose", "approve", "report"]:
+    """Where a decision leads: approve -> build; edit or a new rule -> validate again (the
+    card is shown again with the new report); reject -> diagnose; stop -> report; a note or
+    an unusable answer -> the card again."""
+    kind = (state.get("review") or {}).get("kind", "approve")
+    if kind == "approve":
+        return "build_mixture"
+    if kind in ("edit", "constraint"):
+        return "validate"
+    if kind == "reject":
+        return "diagnose"
+    if kind == "stop":
+        return "report"
+    return "approve"

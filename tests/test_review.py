@@ -1,0 +1,94 @@
+"""Review mode end to end on the tiny preset, each answer from a new process: a run pauses
+at its approval card, is edited, steered with a rule, approved, and finishes; the rule
+holds in every later round. Plus the review functions on their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mosaic.review import after_review, planned_tokens, token_diff
+from mosaic.schema import DataAction, ObjectivePlan
+
+
+def mosaic(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "mosaic.cli", *args], capture_output=True,
+                            text=True, timeout=600, stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise AssertionError(f"mosaic {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def test_a_review_run_is_paused_edited_steered_approved_and_keeps_the_rule(tmp_path):
+    out = tmp_path / "run"
+    first = mosaic("run", "--preset", "tiny", "--review", "--out", str(out),
+                   f"cache={tmp_path / 'cache'}", "eval.per_slice=1")
+    assert "paused for approval" in first.stdout and "round 1: action proposed by analyst" \
+        in first.stdout
+    assert not (out / "rounds" / "001" / "manifest.json").exists()  # nothing built yet
+
+    edited = tmp_path / "edit.json"
+    edited.write_text(json.dumps({"ratios": {"xguard": 0.6, "orbench": 0.2, "ifeval": 0.2},
+                                  "rationale": "a person's choice"}))
+    second = mosaic("approve", str(out), "--edit", str(edited))
+    assert "round 1: action proposed by person" in second.stdout
+    assert "xguard 0.600" in second.stdout
+
+    third = mosaic("chat", str(out), "/min-share orbench 0.3")
+    assert "answered the approval card" in third.stdout
+    status = mosaic("status", str(out)).stdout
+    assert "orbench share of the budget >= 0.3 (chat)" in status
+    assert "paused for approval" in status
+
+    rejected = mosaic("approve", str(out), "--message", "/pin xguard nope 0.5")
+    assert "'nope' is not a slice of xguard" in rejected.stdout  # answered on the next card
+
+    mosaic("approve", str(out))  # round 1 runs; round 2's card waits
+    final = mosaic("approve", str(out))
+    assert "finished: round limit (2 rounds)" in final.stdout
+
+    archive = json.loads((out / "archive.json").read_text())
+    actions = [r["action"] for r in archive["records"][1:]]
+    assert len(actions) == 2
+    assert archive["records"][1]["diagnoser"] == "person"
+    for action in actions:
+        assert action["ratios"]["orbench"] >= 0.3 - 1e-9
+    rules = json.loads((out / "constraints.json").read_text())
+    assert [(r["kind"], r["objective"], r["value"], r["origin"]) for r in rules] == [
+        ("min_share", "orbench", 0.3, "chat")]
+    again = mosaic("approve", str(out), check=False)
+    assert again.returncode == 2 and "not waiting for an approval" in again.stderr
+
+
+def test_planned_tokens_and_their_diff_per_objective_and_bucket():
+    before = DataAction(ratios={"xguard": 0.5, "orbench": 0.5})
+    now = DataAction(ratios={"xguard": 0.25, "orbench": 0.75}, objectives={
+        "xguard": ObjectivePlan(bucket_weights={"complexity_5": 1.0})})
+    plan = planned_tokens(now, 10_000)
+    assert plan == {"xguard": {"total": 2500, "complexity_5": 2500},
+                    "orbench": {"total": 7500}}
+    diff = token_diff(plan, planned_tokens(before, 10_000))
+    assert diff["xguard"] == {"complexity_5": 2500, "total": -2500}
+    assert diff["orbench"] == {"total": 2500}
+
+
+def test_each_decision_leads_to_its_node():
+    def route(kind):
+        return after_review({"review": {"kind": kind}})
+
+    assert route("approve") == "build_mixture"
+    assert route("edit") == route("constraint") == "validate"
+    assert route("reject") == "diagnose" and route("stop") == "report"
+    assert route("note") == route("again") == "approve"
+
+
+def test_langgraph_json_names_the_compiled_graph():
+    config = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
+    module, _, name = config["graphs"]["mosaic"].partition(":")
+    assert module == "./mosaic/graph.py" and name == "graph"
+    from mosaic import graph
+
+    assert "approve" in graph.graph.get_graph().nodes
