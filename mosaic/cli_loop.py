@@ -100,13 +100,13 @@ def _answer_in_terminal(out: Path, card: dict) -> dict:
     from mosaic.review import describe_card
 
     print(describe_card(card))
-    answer = input("approve [a] | edit FILE [e FILE] | reject [r TEXT] | message: ").strip()
+    answer = input("approve (a) | edit FILE | reject TEXT | /command or note: ").strip()
     word, _, rest = answer.partition(" ")
-    if word.lower() in ("", "a", "approve"):
+    if answer.lower() in ("a", "approve"):  # the whole answer: "a bit less..." is a note
         decision = {"kind": "approve"}
-    elif word.lower() in ("e", "edit"):
+    elif word.lower() == "edit" and rest.strip():
         decision = {"kind": "edit", "action": _read_action(rest.strip())}
-    elif word.lower() in ("r", "reject"):
+    elif word.lower() == "reject":
         decision = {"kind": "reject", "feedback": rest}
     else:
         decision = {"kind": "message", "text": answer}
@@ -127,11 +127,11 @@ def _read_action(path: str) -> dict:
 def _cmd_approve(args: argparse.Namespace) -> int:
     from mosaic.api import approve
 
-    if args.edit:
+    if args.edit is not None:
         decision = {"kind": "edit", "action": _read_action(args.edit)}
     elif args.reject is not None:
         decision = {"kind": "reject", "feedback": args.reject}
-    elif args.message:
+    elif args.message is not None:
         decision = {"kind": "message", "text": args.message}
     else:
         decision = {"kind": "approve"}

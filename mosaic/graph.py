@@ -26,7 +26,7 @@ from langgraph.types import interrupt
 
 from mosaic import review, rounds
 from mosaic.rounds import RunContext
-from mosaic.schema import DataAction, RoundRecord
+from mosaic.schema import Constraint, DataAction, RoundRecord
 
 THREAD_ID = "mosaic-run"
 """One thread per run: each run folder has its own checkpoint database."""
@@ -57,6 +57,8 @@ class LoopState(TypedDict, total=False):
     """Hashes of actions a reviewer rejected: never proposed again."""
     notes: list[str]
     """Reviewers' and chat notes, kept for the diagnoser and the report."""
+    rules: list[dict[str, Any]]
+    """The Constraints this round's action was validated against (the builder uses them)."""
 
 
 def _records(state: LoopState) -> list[RoundRecord]:
@@ -86,9 +88,12 @@ def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 
 
 def validate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
-    action, report, _ = rounds.check_action(runtime.context, state["round"], _action(state))
+    ctx = runtime.context
+    rules = ctx.constraints
+    action, report, _ = rounds.check_action(ctx, state["round"], _action(state), rules)
     return {"action": action.model_dump(mode="json"),
-            "validation": report.model_dump(mode="json")}
+            "validation": report.model_dump(mode="json"),
+            "rules": [r.model_dump(mode="json") for r in rules]}
 
 
 def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
@@ -102,8 +107,10 @@ def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 
 
 def build_mixture(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
+    rules = ([Constraint.model_validate(r) for r in state["rules"]] if "rules" in state
+             else None)
     return {"mixture_key": rounds.make_mixture(runtime.context, state["round"],
-                                               _action(state))}
+                                               _action(state), rules)}
 
 
 def train(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
@@ -117,7 +124,8 @@ def evaluate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 
 
 def update_archive(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
-    ctx, records = runtime.context, _records(state)
+    ctx = runtime.context
+    records = rounds.with_floors(ctx, _records(state))
     record = rounds.record_round(
         ctx, records, state["round"], report_path=state["report_path"],
         action=_action(state) if state.get("action") else None,

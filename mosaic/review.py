@@ -103,7 +103,15 @@ def apply_decision(ctx: RunContext, state: Mapping[str, Any], decision: Any
                    ) -> dict[str, Any]:
     """The state update a reviewer's decision makes (see the module docstring). A decision
     that cannot be used (bad shape, an edit that is not a DataAction, a malformed command)
-    is answered on the next card, never applied half-way."""
+    is answered on the next card, never applied half-way. Nothing may raise here: LangGraph
+    keeps a resume value whose node failed, so a raising answer would be replayed forever."""
+    try:
+        return _apply(ctx, state, decision)
+    except Exception as error:
+        return _again(f"that answer could not be used ({type(error).__name__}: {error})")
+
+
+def _apply(ctx: RunContext, state: Mapping[str, Any], decision: Any) -> dict[str, Any]:
     from mosaic.tools.mixture import action_hash
     from mosaic.tools.validate import parse_action
 

@@ -18,6 +18,7 @@ events.jsonl, and writes what it produced into the round's folder.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -114,17 +115,22 @@ class RunContext:
                     f"({', '.join(self.config.pools)})")
         if rule.slice is not None and rule.slice not in get_objective(rule.objective).slices:
             return f"'{rule.slice}' is not a slice of {rule.objective}"
-        added = read_added_constraints(self.run)
-        if any(_same_rule(rule, other) for other in [*self.config.constraints, *added]):
-            return ""
         pools = self.pools()
-        report = validate_action(starting_action(pools, self.config.mixture), pools,
-                                 self.config.mixture, [*self.constraints, rule])
-        clash = [p.message for p in report.errors if p.code == "constraints_infeasible"]
-        if clash:
-            return f"'{rule.describe()}' contradicts the rules in force: " + "; ".join(clash)
-        write_json_atomic(self.run.added_constraints,
-                          [c.model_dump(mode="json") for c in [*added, rule]])
+        # One writer at a time: two chats adding rules at once must both be kept.
+        with open(self.run.root / "constraints.lock", "a", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            added = read_added_constraints(self.run)
+            if any(_same_rule(rule, other) for other in [*self.config.constraints, *added]):
+                return ""
+            report = validate_action(starting_action(pools, self.config.mixture), pools,
+                                     self.config.mixture,
+                                     [*self.config.constraints, *added, rule])
+            clash = [p.message for p in report.errors if p.code == "constraints_infeasible"]
+            if clash:
+                return (f"'{rule.describe()}' contradicts the rules in force: "
+                        + "; ".join(clash))
+            write_json_atomic(self.run.added_constraints,
+                              [c.model_dump(mode="json") for c in [*added, rule]])
         self.run.log("constraint_added", rule=rule.describe(), origin=rule.origin)
         return ""
 
@@ -316,7 +322,8 @@ def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
     return action, "analyst"
 
 
-def check_action(ctx: RunContext, round_number: int, action: DataAction
+def check_action(ctx: RunContext, round_number: int, action: DataAction,
+                 rules: Sequence[Constraint] | None = None
                  ) -> tuple[DataAction, ValidationReport, list[dict[str, Any]]]:
     """Validate an action against the pools, budget and Constraints; an invalid one is
     repaired to the nearest valid action (every edit listed). Writes the round's
@@ -325,7 +332,8 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction
     from mosaic.tools.repair import repair_action
     from mosaic.tools.validate import validate_action
 
-    pools, settings, rules = ctx.pools(), ctx.config.mixture, ctx.constraints
+    pools, settings = ctx.pools(), ctx.config.mixture
+    rules = ctx.constraints if rules is None else list(rules)
     report = validate_action(action, pools, settings, rules)
     changes: list[dict[str, Any]] = []
     if not report.ok:
@@ -351,34 +359,39 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction
 # Build the mixture, train the adapter
 
 
-def mixture_key(ctx: RunContext, action: DataAction) -> str:
+def mixture_key(ctx: RunContext, action: DataAction,
+                rules: Sequence[Constraint] | None = None) -> str:
     """What determines a mixture: the action's plan, the pools' contents, the mixing
-    settings and the Constraints the builder respects."""
+    settings and the Constraints the builder respects (`rules`: those the action was
+    validated against; default: the rules in force now)."""
     from mosaic.tools.mixture import action_hash
 
     pools = ctx.pools()
+    rules = ctx.constraints if rules is None else rules
     return content_key("mixture", action_hash(action),
                        {name: table.fingerprint for name, table in pools.items()},
                        ctx.config.mixture.model_dump(mode="json"),
                        # what a rule does, not who said it or why
                        sorted((c.kind, c.objective, c.slice or "", c.value or 0.0)
-                              for c in ctx.constraints if c.kind != "score_floor"))
+                              for c in rules if c.kind != "score_floor"))
 
 
-def make_mixture(ctx: RunContext, round_number: int, action: DataAction) -> str:
+def make_mixture(ctx: RunContext, round_number: int, action: DataAction,
+                 rules: Sequence[Constraint] | None = None) -> str:
     """Build (or find in the cache) the action's mixture; return its cache key. The
-    manifest is copied into the round folder."""
+    manifest is copied into the round folder. `rules` are the Constraints the action was
+    validated against (a rule added since applies from the next validation)."""
     from mosaic.data.mixture_files import MANIFEST_FILE, describe_manifest, write_mixture
     from mosaic.store import write_json_atomic
     from mosaic.tools.mixture import build_mixture
 
-    key = mixture_key(ctx, action)
+    rules = ctx.constraints if rules is None else list(rules)
+    key = mixture_key(ctx, action, rules)
     folder = ctx.cache.folder("mixtures", key)
     with ctx.step("build_mixture", round_number) as facts:
         facts["cached"] = ctx.cache.has_folder("mixtures", key)
         if not facts["cached"]:
-            mixture = build_mixture(action, ctx.pools(), ctx.config.mixture,
-                                    ctx.constraints)
+            mixture = build_mixture(action, ctx.pools(), ctx.config.mixture, rules)
             with building(folder, {"kind": "mixture", "key": key}) as tmp:
                 write_mixture(mixture, ctx.pools(), tmp)
         manifest = read_manifest(folder)
@@ -461,6 +474,7 @@ def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: 
         tokens_by_objective=dict(manifest.tokens_by_objective) if manifest else {},
         report_path=report_path, seconds=dict(seconds or step_seconds(ctx.run, round_number)),
         started_at=started_at, finished_at=now())
+    records = with_floors(ctx, records)
     archive = [*records, record]
     accepted = any(r is record for r in front(archive, ctx.objectives))
     record = record.model_copy(update={
@@ -480,6 +494,15 @@ def step_seconds(run: RunFolder, round_number: int) -> dict[str, float]:
     for event in sorted(finished, key=lambda e: not e.get("cached")):  # computed ones last
         seconds[event["step"]] = event["seconds"]
     return seconds
+
+
+def with_floors(ctx: RunContext, records: Sequence[RoundRecord]) -> list[RoundRecord]:
+    """The records with their score-floor breaches worked out against the rules in force
+    now: a floor added mid-run applies to rounds already archived too."""
+    from mosaic.tools.pareto import floor_breaches
+
+    return [r.model_copy(update={"breaches": floor_breaches(r.means, ctx.constraints)})
+            for r in records]
 
 
 def write_archive(ctx: RunContext, records: Sequence[RoundRecord]) -> None:

@@ -127,3 +127,21 @@ def test_the_cache_path_is_written_absolute_so_resume_works_from_anywhere(tmp_pa
     assert saved == str(tmp_path / "relative-cache") == str(ctx.cache.root)
     monkeypatch.chdir("/")
     assert rounds.RunContext.open(tmp_path / "run").cache.root == tmp_path / "relative-cache"
+
+
+def test_a_floor_added_mid_run_applies_to_rounds_already_archived(ctx):
+    """Regression: a floor added after round 1 marked only later rounds, so round 1 stayed
+    recommended although it broke the floor."""
+    from mosaic.schema import Constraint
+
+    objectives = ("xguard", "orbench", "ifeval")
+    round_1 = RoundRecord(round=1, means=dict.fromkeys(objectives, 3.0))
+    assert rounds.with_floors(ctx, [round_1])[0].breaches == []
+    assert ctx.add_constraint(Constraint(kind="score_floor", objective="xguard", value=4.5,
+                                         origin="chat")) == ""
+    assert rounds.with_floors(ctx, [round_1])[0].breaches == [
+        "xguard mean score stays >= 4.5 (mean 3.000)"]
+    assert ctx.add_constraint(Constraint(kind="pin_bucket", objective="xguard",
+                                         slice="nope", value=0.5)) == (
+        "'nope' is not a slice of xguard")
+    assert [c.origin for c in ctx.constraints] == ["chat"]

@@ -40,3 +40,11 @@ def test_stop_and_notes():
 def test_a_malformed_command_names_its_expected_form(text, message):
     with pytest.raises(SteeringError, match=message.replace("[", r"\[")):
         parse_command(text)
+
+
+def test_a_command_that_makes_an_invalid_rule_is_a_steering_error():
+    """Regression: an empty slice reached pydantic's ValidationError, which escaped review
+    mode's answer handling and was replayed by LangGraph on every later answer."""
+    with pytest.raises(SteeringError, match="/pin"):
+        parse_command('/pin xguard "" 0.4')
+    assert parse_command("/help").kind == "note"

@@ -63,6 +63,8 @@ def parse_command(text: str, *, origin: ConstraintOrigin = "chat") -> Steering:
     except ValueError as error:
         raise SteeringError(f"cannot read {text!r}: {error}") from None
     name, args = words[0].lower(), words[1:]
+    if name == "/help":
+        return Steering(kind="note", text="")
     if name not in COMMANDS:
         raise SteeringError(f"unknown command {name!r}; {usage()}")
     kind, form = COMMANDS[name]
@@ -84,6 +86,10 @@ def parse_command(text: str, *, origin: ConstraintOrigin = "chat") -> Steering:
     low, high = (1.0, 5.0) if kind == "score_floor" else (0.0, 1.0)
     if value is not None and not low <= value <= high:
         raise SteeringError(f"{name}: {value:g} is outside [{low:g}, {high:g}] ({form})")
-    rule = Constraint(kind=kind, objective=args[0], slice=args[1] if needs_slice else None,
-                      value=value, origin=origin, note=text)
+    try:
+        rule = Constraint(kind=kind, objective=args[0],
+                          slice=args[1] if needs_slice else None, value=value, origin=origin,
+                          note=text)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise SteeringError(f"{name}: {error} ({form})") from None
     return Steering(kind="constraint", constraint=rule, text=text)
