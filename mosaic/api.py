@@ -24,7 +24,7 @@ from typing import Any
 
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError, MosaicError
-from mosaic.rounds import RunContext
+from mosaic.run_context import RunContext
 from mosaic.run_summary import run_status, write_report
 
 __all__ = ["RunBusy", "approve", "chat", "checkpoint_state", "paused_card", "report",

@@ -25,7 +25,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from mosaic import review, rounds
-from mosaic.rounds import RunContext
+from mosaic.run_context import RunContext
 from mosaic.schema import Constraint, DataAction, RoundRecord
 
 THREAD_ID = "mosaic-run"

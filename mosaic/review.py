@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from mosaic.agents.steering import SteeringError, parse_command
-from mosaic.rounds import RunContext
+from mosaic.run_context import RunContext
 from mosaic.schema import DataAction, RoundRecord
 
 DECISIONS = ("approve", "edit", "reject", "message")

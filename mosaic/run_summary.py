@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mosaic.config import RunConfig
-from mosaic.rounds import load_records, read_added_constraints
+from mosaic.rounds import load_records, read_samples
+from mosaic.run_context import read_added_constraints
 from mosaic.schema import EvalReport, JudgedSample, RoundRecord
 from mosaic.store import RunFolder
 from mosaic.tools.run_report import RunView, write_run_report
@@ -41,16 +42,6 @@ def progress_line(run: RunFolder, *, running: bool = True) -> str:
     return f"round {last.get('round')}: {last.get('step')} {verb}"
 
 
-def _samples(run: RunFolder, round_number: int) -> dict[str, list[JudgedSample]]:
-    path = run.round_dir(round_number) / "eval" / "samples.jsonl"
-    samples: dict[str, list[JudgedSample]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            sample = JudgedSample.model_validate_json(line)
-            samples.setdefault(sample.objective, []).append(sample)
-    return samples
-
-
 def load_run_view(folder: Path) -> RunView:
     """The run report's inputs, read from the run folder."""
     run = RunFolder(folder)
@@ -66,7 +57,7 @@ def load_run_view(folder: Path) -> RunView:
     recommended = archive.get("recommended")
     examples: dict[str, list[JudgedSample]] = {}
     if recommended is not None:
-        for name, samples in _samples(run, recommended).items():
+        for name, samples in read_samples(run, recommended).items():
             scored = sorted((s for s in samples if s.scored),
                             key=lambda s: (s.response.score, s.id))
             examples[name] = scored[:EXAMPLES_PER_OBJECTIVE]

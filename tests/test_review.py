@@ -96,12 +96,12 @@ def test_langgraph_json_names_the_compiled_graph():
 
 def test_an_answer_that_fails_is_shown_on_the_card_not_replayed(tmp_path):
     """apply_decision never raises: a bad edit or a broken rule comes back as `again`."""
-    from mosaic import rounds
     from mosaic.config import apply_overrides, load_preset
     from mosaic.review import apply_decision
+    from mosaic.run_context import RunContext
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
-    ctx = rounds.RunContext.create(config, tmp_path / "run", progress=False)
+    ctx = RunContext.create(config, tmp_path / "run", progress=False)
     state = {"round": 1, "action": {"ratios": {"xguard": 1.0}}, "records": []}
     for decision in ({"kind": "message", "text": '/pin xguard "" 0.4'},
                      {"kind": "edit", "action": "not an action"},

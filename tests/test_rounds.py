@@ -10,6 +10,7 @@ import pytest
 from mosaic import rounds
 from mosaic.config import apply_overrides, load_preset
 from mosaic.errors import ConfigError
+from mosaic.run_context import RunContext
 from mosaic.schema import DataAction, RoundRecord
 
 
@@ -18,7 +19,7 @@ def ctx(tmp_path):
     config, _ = apply_overrides(load_preset("tiny"), [
         f"cache={tmp_path / 'cache'}", "eval.per_slice=1", "eval.max_new_tokens=8",
         "train.epochs=1", "mixture.budget=4000"])
-    return rounds.RunContext.create(config, tmp_path / "run", progress=False)
+    return RunContext.create(config, tmp_path / "run", progress=False)
 
 
 def test_one_round_by_hand_reuses_every_cached_artifact_the_second_time(ctx):
@@ -79,11 +80,11 @@ def test_stop_rules_round_limit_and_patience(ctx):
 
 def test_a_run_folder_is_never_started_twice(ctx):
     with pytest.raises(ConfigError, match="already holds a run"):
-        rounds.RunContext.create(ctx.config, ctx.run.root)
-    reopened = rounds.RunContext.open(ctx.run.root)
+        RunContext.create(ctx.config, ctx.run.root)
+    reopened = RunContext.open(ctx.run.root)
     assert reopened.config == ctx.config and reopened.objectives == ctx.objectives
     with pytest.raises(ConfigError, match="not a mosaic run"):
-        rounds.RunContext.open(ctx.run.root / "nope")
+        RunContext.open(ctx.run.root / "nope")
 
 
 def test_the_graph_is_wired_as_the_round_diagram():
@@ -109,11 +110,11 @@ def test_a_run_whose_constraints_cannot_hold_is_refused_before_its_folder_is_wri
     both = [Constraint(kind="min_share", objective="xguard", value=0.7),
             Constraint(kind="min_share", objective="orbench", value=0.7)]
     with pytest.raises(ConfigError, match=r"cannot hold.*add up to more than 1"):
-        rounds.RunContext.create(config.model_copy(update={"constraints": both}),
+        RunContext.create(config.model_copy(update={"constraints": both}),
                                  tmp_path / "run", progress=False)
     typo = [Constraint(kind="score_floor", objective="ifevl", value=3.0)]
     with pytest.raises(ConfigError, match="objective 'ifevl' is not one of this run's"):
-        rounds.RunContext.create(config.model_copy(update={"constraints": typo}),
+        RunContext.create(config.model_copy(update={"constraints": typo}),
                                  tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "config.json").exists()
 
@@ -122,11 +123,11 @@ def test_the_cache_path_is_written_absolute_so_resume_works_from_anywhere(tmp_pa
                                                                           monkeypatch):
     monkeypatch.chdir(tmp_path)
     config, _ = apply_overrides(load_preset("tiny"), ["cache=relative-cache"])
-    ctx = rounds.RunContext.create(config, tmp_path / "run", progress=False)
+    ctx = RunContext.create(config, tmp_path / "run", progress=False)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["cache"]
     assert saved == str(tmp_path / "relative-cache") == str(ctx.cache.root)
     monkeypatch.chdir("/")
-    assert rounds.RunContext.open(tmp_path / "run").cache.root == tmp_path / "relative-cache"
+    assert RunContext.open(tmp_path / "run").cache.root == tmp_path / "relative-cache"
 
 
 def test_a_floor_added_mid_run_applies_to_rounds_already_archived(ctx):

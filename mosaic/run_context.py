@@ -1,0 +1,230 @@
+"""A run's context: its settings, folders, cache and the heavy objects the round steps use.
+
+    ctx = RunContext.create(config, Path("runs/demo"))   # checks, then writes config.json
+    ctx = RunContext.open(Path("runs/demo"))             # the same run, in a new process
+
+The context is what LangGraph passes to every node as its runtime context; it is never
+checkpointed. It also holds the rules in force (the config's Constraints plus those a
+reviewer or chat added, kept in the run folder) and the preflight that refuses a config
+that cannot work before anything is written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mosaic.config import RunConfig
+from mosaic.errors import ConfigError
+from mosaic.schema import Constraint
+from mosaic.store import ArtifactCache, RunFolder, cache_root
+
+
+@dataclass
+class RunContext:
+    """What a run needs besides its graph state: its settings and folders, and the heavy
+    objects (pools, eval sets, the generation model), loaded on first use and kept for the
+    life of the process so the model stays warm across rounds. Never checkpointed: a
+    resumed run builds a new one from the run folder."""
+
+    config: RunConfig
+    run: RunFolder
+    cache: ArtifactCache
+    progress: bool = True
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(cls, config: RunConfig, folder: Path, *, progress: bool = True) -> RunContext:
+        """A new run in `folder` (which must not hold another run's config).
+
+        Everything that can be checked cheaply is checked before the config is written
+        (pools, eval sets, Constraints: `preflight`), so a run folder never freezes a
+        config that cannot work. The artifact cache's path is made absolute and written
+        down, so `mosaic resume` finds it from any directory and environment."""
+        from mosaic.store import write_json_atomic
+
+        run = RunFolder(folder)
+        if run.config.exists():
+            raise ConfigError(f"{folder} already holds a run; continue it with "
+                              f"`mosaic resume {folder}` or choose another --out")
+        cache = Path(config.cache).expanduser() if config.cache else cache_root() / "artifacts"
+        config = config.model_copy(update={"cache": str(cache.resolve())})
+        ctx = cls(config, run, ArtifactCache(Path(config.cache)), progress)
+        preflight(ctx)
+        write_json_atomic(run.config, config.model_dump(mode="json"), sort_keys=False)
+        return ctx
+
+    @classmethod
+    def open(cls, folder: Path, *, progress: bool = True) -> RunContext:
+        """The run in `folder`, with the config it was started with."""
+        run = RunFolder(folder)
+        try:
+            config = RunConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{folder} is not a mosaic run (no config.json)") from None
+        return cls(config, run, _artifact_cache(config), progress)
+
+    def _memo(self, name: str, build: Any) -> Any:
+        if name not in self._loaded:
+            self._loaded[name] = build()
+        return self._loaded[name]
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.config.pools)
+
+    @property
+    def constraints(self) -> list[Constraint]:
+        """The config's rules and those a reviewer or chat added during the run."""
+        return [*self.config.constraints, *read_added_constraints(self.run)]
+
+    def add_constraint(self, rule: Constraint) -> str:
+        """Add a rule for every later round (kept in the run folder's constraints.json);
+        "" when added (or already there), else why it cannot be added."""
+        from mosaic.agents.analyst import starting_action
+        from mosaic.objectives import get_objective
+        from mosaic.store import write_json_atomic
+        from mosaic.tools.validate import validate_action
+
+        if rule.objective not in self.config.pools:
+            return (f"'{rule.objective}' is not one of this run's objectives "
+                    f"({', '.join(self.config.pools)})")
+        if rule.slice is not None and rule.slice not in get_objective(rule.objective).slices:
+            return f"'{rule.slice}' is not a slice of {rule.objective}"
+        pools = self.pools()
+        # One writer at a time: two chats adding rules at once must both be kept.
+        with open(self.run.root / "constraints.lock", "a", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            added = read_added_constraints(self.run)
+            if any(_same_rule(rule, other) for other in [*self.config.constraints, *added]):
+                return ""
+            report = validate_action(starting_action(pools, self.config.mixture), pools,
+                                     self.config.mixture,
+                                     [*self.config.constraints, *added, rule])
+            clash = [p.message for p in report.errors if p.code == "constraints_infeasible"]
+            if clash:
+                return (f"'{rule.describe()}' contradicts the rules in force: "
+                        + "; ".join(clash))
+            write_json_atomic(self.run.added_constraints,
+                              [c.model_dump(mode="json") for c in [*added, rule]])
+        self.run.log("constraint_added", rule=rule.describe(), origin=rule.origin)
+        return ""
+
+    def pools(self) -> dict[str, Any]:
+        from mosaic.tools.pools import load_pools
+
+        return self._memo("pools", lambda: load_pools(self.config))
+
+    def judge(self) -> Any:
+        from mosaic.tools.judges import RuleJudge
+
+        return self._memo("judge", RuleJudge)
+
+    def eval_sets(self) -> dict[str, list[Any]]:
+        from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
+
+        def load() -> dict[str, list[Any]]:
+            settings, sets = self.config.eval, {}
+            for name in self.objectives:
+                source: str | Path | None = settings.data.get(name)
+                fmt = None if source is not None else STARTER_FORMAT
+                source = source if source is not None else DEFAULT_EVAL_SETS.get(name)
+                if source is None:
+                    raise ConfigError(f"no eval set for objective '{name}': set "
+                                      f"eval.data.{name} in the config")
+                sets[name] = load_eval_set(name, source, judge=self.judge(),
+                                           limit=settings.limit, fmt=fmt,
+                                           per_slice=settings.per_slice)
+            return sets
+
+        return self._memo("eval_sets", load)
+
+    def generator(self) -> LazyGenerator:
+        return self._memo("generator", lambda: LazyGenerator(self.config))
+
+    def say(self, text: str) -> None:
+        if self.progress:
+            print(f"[mosaic] {text}", flush=True)
+
+    @contextmanager
+    def step(self, name: str, round_number: int) -> Iterator[dict[str, Any]]:
+        """Log a step's start and finish (seconds, and `cached` if the body sets it)."""
+        self.run.log("step_started", step=name, round=round_number)
+        facts: dict[str, Any] = {"cached": False}
+        start = time.perf_counter()
+        yield facts
+        facts["seconds"] = round(time.perf_counter() - start, 2)
+        self.run.log("step_finished", step=name, round=round_number, **facts)
+
+
+def read_added_constraints(run: RunFolder) -> list[Constraint]:
+    """Rules a reviewer or chat added during the run (constraints.json)."""
+    if not run.added_constraints.is_file():
+        return []
+    data = json.loads(run.added_constraints.read_text(encoding="utf-8"))
+    return [Constraint.model_validate(c) for c in data]
+
+
+def _same_rule(a: Constraint, b: Constraint) -> bool:
+    return (a.kind, a.objective, a.slice, a.value) == (b.kind, b.objective, b.slice, b.value)
+
+
+def _artifact_cache(config: RunConfig) -> ArtifactCache:
+    return ArtifactCache(Path(config.cache) if config.cache else cache_root() / "artifacts")
+
+
+class LazyGenerator:
+    """The run's generation backend, loaded on the first `generate` call: an evaluation
+    answered from the cache (a resumed or repeated round) never loads the model. Its name,
+    part of generation cache keys, is the backend and the base model's content id (not a
+    path), so the same weights anywhere share replies and new weights never reuse them."""
+
+    def __init__(self, config: RunConfig) -> None:
+        from mosaic.train.models import resolve_model
+
+        self.config = config
+        self.name = f"{config.eval.backend}:{resolve_model(config.model).model_id}"
+        self._loaded: Any = None
+
+    def generate(self, conversations: Any, decoding: Any, *, adapter: str | None = None,
+                 progress: bool = False) -> list[str]:
+        from mosaic.tools.generation import make_generator
+
+        if self._loaded is None:
+            # The model is built with the trainer's seed (0): `eval.seed` seeds decoding and
+            # the bootstrap only, never the weights (the tiny model is random-init).
+            self._loaded = make_generator(self.config.eval.backend, self.config.model)
+        return self._loaded.generate(conversations, decoding, adapter=adapter,
+                                     progress=progress)
+
+
+def preflight(ctx: RunContext) -> None:
+    """Load the pools and eval sets and check the Constraints against them: a ConfigError
+    naming every problem, before any model is trained or evaluated."""
+    from mosaic.agents.analyst import starting_action
+    from mosaic.objectives import get_objective
+    from mosaic.tools.validate import validate_action
+
+    pools = ctx.pools()
+    ctx.eval_sets()
+    problems = []
+    for rule in ctx.constraints:
+        if rule.objective not in pools:
+            problems.append(f"constraint '{rule.describe()}': objective '{rule.objective}' "
+                            f"is not one of this run's ({', '.join(pools)})")
+        elif rule.slice is not None and rule.slice not in get_objective(rule.objective).slices:
+            problems.append(f"constraint '{rule.describe()}': '{rule.slice}' is not a slice "
+                            f"of {rule.objective}")
+    if not problems:
+        report = validate_action(starting_action(pools, ctx.config.mixture), pools,
+                                 ctx.config.mixture, ctx.constraints)
+        problems = [f"{p.path}: {p.message}" for p in report.errors
+                    if p.code in ("constraint_unknown", "constraints_infeasible")]
+    if problems:
+        raise ConfigError("the run's Constraints cannot hold: " + "; ".join(problems))
