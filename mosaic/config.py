@@ -113,6 +113,37 @@ class RunEvalSettings(Record):
     """Seed of generation and of the bootstrap CIs."""
 
 
+class DiagnoserSettings(Record):
+    """The LLM diagnoser: any OpenAI-compatible endpoint. Without `base_url` the offline
+    analyst proposes every action; with it the LLM does, and the analyst takes over (and
+    says so in the round's trace) whenever the LLM gives no valid action."""
+
+    base_url: str | None = None
+    """e.g. https://api.deepseek.com or http://127.0.0.1:8000/v1; None: analyst only."""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    """NAME of the environment variable holding the key (the key is never stored)."""
+    mode: Literal["auto", "tools", "json_schema", "json_object"] = "auto"
+    """How the action comes back: `tools` (probes and the answer as tool calls),
+    `json_schema` (decoded against the run's action schema), `json_object` (any JSON
+    object, e.g. DeepSeek); the last two get the probes' findings in the prompt instead.
+    auto: tools, then json_schema, then json_object, as far as the endpoint accepts them."""
+    max_answers: int = Field(default=3, ge=1)
+    """Answers the LLM may give per round; an invalid one goes back to it with the
+    validation report. After the last, the analyst takes over."""
+    max_probes: int = Field(default=12, ge=0)
+    """Tool calls to probes per round (then it is asked for its answer)."""
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    """Client retries on 429, 5xx, timeouts and connection errors (exponential backoff)."""
+    temperature: float = Field(default=0.0, ge=0)
+    seed: int | None = 0
+    """Sent where the provider honours it; None: not sent."""
+    max_tokens: int = Field(default=1500, ge=64)
+    example_chars: int = Field(default=400, ge=40)
+    """Eval text shown to the LLM is cut to this many characters per turn."""
+
+
 class RunConfig(Record):
     """One run's settings (a preset plus overrides)."""
 
@@ -128,6 +159,7 @@ class RunConfig(Record):
     train: TrainSettings = Field(default_factory=TrainSettings)
     eval: RunEvalSettings = Field(default_factory=RunEvalSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
+    diagnoser: DiagnoserSettings = Field(default_factory=DiagnoserSettings)
     cache: str | None = None
     """Folder of the content-addressed artifact cache (mixtures, adapters, generations,
     judgements); None: `$MOSAIC_CACHE_DIR/artifacts` (shared by runs, so a second run

@@ -41,7 +41,7 @@ class LoopState(TypedDict, total=False):
     action: dict[str, Any] | None
     """This round's DataAction (`model_dump`), once diagnosed; validated and approved later."""
     diagnoser: str
-    """Who proposed the action (`analyst`, ...)."""
+    """Who proposed the action: `analyst`, `llm:<model>`, `analyst (fallback)`, `person`."""
     validation: dict[str, Any] | None
     """The action's ValidationReport."""
     mixture_key: str | None
@@ -81,7 +81,8 @@ def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     number = records[-1].round + 1
     with runtime.context.step("diagnose", number):
         action, diagnoser = rounds.propose_action(runtime.context, records,
-                                                  state.get("rejected", []))
+                                                  state.get("rejected", []),
+                                                  state.get("notes", []))
     return {"round": number, "started_at": rounds.now(), "diagnoser": diagnoser,
             "action": action.model_dump(mode="json"), "validation": None, "review": None,
             "mixture_key": None, "adapter_key": None, "report_path": None}

@@ -21,32 +21,9 @@ from typing import Any, Literal
 from mosaic.agents.steering import SteeringError, parse_command
 from mosaic.run_context import RunContext
 from mosaic.schema import DataAction, RoundRecord
+from mosaic.tools.probes import planned_tokens, token_diff
 
 DECISIONS = ("approve", "edit", "reject", "message")
-
-
-def planned_tokens(action: DataAction, budget: int) -> dict[str, dict[str, int]]:
-    """Objective -> {"total": tokens, bucket: tokens} as the action plans them (before the
-    builder redistributes what a bucket cannot use)."""
-    plan: dict[str, dict[str, int]] = {}
-    for name, ratio in action.ratios.items():
-        total = ratio * budget
-        buckets = action.objectives.get(name)
-        weights = buckets.bucket_weights if buckets is not None else {}
-        plan[name] = {"total": round(total),
-                      **{bucket: round(total * w) for bucket, w in weights.items()}}
-    return plan
-
-
-def token_diff(now: Mapping[str, Mapping[str, int]], before: Mapping[str, Mapping[str, int]]
-               ) -> dict[str, dict[str, int]]:
-    """Planned tokens now minus before, per objective and bucket (0 where absent)."""
-    diff: dict[str, dict[str, int]] = {}
-    for name in sorted(set(now) | set(before)):
-        keys = set(now.get(name, {})) | set(before.get(name, {}))
-        diff[name] = {k: now.get(name, {}).get(k, 0) - before.get(name, {}).get(k, 0)
-                      for k in sorted(keys)}
-    return diff
 
 
 def approval_card(ctx: RunContext, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -103,15 +103,92 @@ def read_samples(run: RunFolder, round_number: int) -> dict[str, list[JudgedSamp
 
 
 def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
-                   rejected: Sequence[str] = ()) -> tuple[DataAction, str]:
-    """The next round's action and who proposed it (the offline analyst, for now);
-    `rejected` holds the hashes of actions a reviewer turned down (never proposed again)."""
+                   rejected: Sequence[str] = (), notes: Sequence[str] = ()
+                   ) -> tuple[DataAction, str]:
+    """The next round's action and who proposed it: the LLM diagnoser when an endpoint is
+    configured, else (and whenever the LLM gives no valid action) the offline analyst.
+    `rejected` holds the hashes of actions a reviewer turned down (never proposed again),
+    `notes` what people said. The round's diagnosis.json keeps the trace."""
     from mosaic.agents.analyst import next_action
+    from mosaic.store import write_json_atomic
 
-    action = next_action(records, lambda r: read_samples(ctx.run, r), ctx.pools(),
-                         ctx.config.mixture, ctx.constraints,
-                         max_step=ctx.config.loop.max_step, avoid=rejected)
-    return action, "analyst"
+    number = records[-1].round + 1
+    path = ctx.run.round_dir(number) / "diagnosis.json"
+
+    def analyst() -> DataAction:
+        return next_action(records, lambda r: read_samples(ctx.run, r), ctx.pools(),
+                           ctx.config.mixture, ctx.constraints,
+                           max_step=ctx.config.loop.max_step, avoid=rejected)
+
+    if not ctx.config.diagnoser.base_url:
+        action = analyst()
+        write_json_atomic(path, {"diagnoser": "analyst", "fallback": None,
+                                 "action": action.model_dump(mode="json"),
+                                 "rationale": action.rationale})
+        return action, "analyst"
+    action, trace = _llm_action(ctx, records, number, rejected, notes)
+    label = trace["diagnoser"]
+    if action is None:
+        ctx.say(f"round {number}: the LLM diagnoser gave no valid action "
+                f"({trace['fallback']}); the analyst proposes this round's action")
+        ctx.run.log("diagnoser_fallback", round=number, reason=trace["fallback"])
+        action = analyst()
+        label = "analyst (fallback)"
+        trace["fallback_action"] = action.model_dump(mode="json")
+    write_json_atomic(path, trace)
+    return action, label
+
+
+def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
+                rejected: Sequence[str], notes: Sequence[str]
+                ) -> tuple[DataAction | None, dict[str, Any]]:
+    """The LLM diagnoser's action for round `number` (or None and why, in the trace). A
+    trace of the same inputs that ended in an action is reused: a resumed run does not ask
+    (and pay) again, nor get a different answer."""
+    from mosaic.agents.diagnoser import build_brief, diagnose
+    from mosaic.prompting import template_hash
+    from mosaic.tools.action_schema import run_action_schema
+    from mosaic.tools.mixture import action_hash
+    from mosaic.tools.probes import Probes
+    from mosaic.tools.validate import validate_action
+
+    current = records[-1]
+    rules = ctx.constraints
+    brief = build_brief(number, records, read_report(ctx, current.report_path),
+                        budget=ctx.config.mixture.budget, max_step=ctx.config.loop.max_step,
+                        constraints=rules, notes=notes, rejected=rejected)
+    settings = ctx.config.diagnoser
+    inputs = content_key(brief, settings.model_dump(mode="json"),
+                         template_hash("diagnoser.j2"), sorted(rejected))
+    path = ctx.run.round_dir(number) / "diagnosis.json"
+    if path.is_file():
+        earlier = json.loads(path.read_text("utf-8"))
+        if earlier.get("inputs") == inputs and earlier.get("action"):
+            ctx.say(f"round {number}: reusing the LLM diagnoser's answer from {path.name}")
+            return DataAction.model_validate(earlier["action"]), earlier
+    pools = ctx.pools()
+    prompts = {name: {item.id: [m.content for m in item.messages if m.role == "user"]
+                      for item in items} for name, items in ctx.eval_sets().items()}
+    probes = Probes(read_samples(ctx.run, current.round), pools, ctx.config.mixture, rules,
+                    current=current.action, prompts=prompts,
+                    example_chars=settings.example_chars, seed=ctx.config.eval.seed)
+    seen = set(rejected)
+
+    def check(action: DataAction) -> ValidationReport:
+        report = validate_action(action, pools, ctx.config.mixture, rules)
+        if action_hash(action) in seen:
+            from mosaic.schema import Problem
+
+            report.problems.append(Problem(
+                code="rejected", path="", message="a reviewer rejected exactly this action "
+                "this round: propose a different one"))
+        return report
+
+    ctx.say(f"round {number}: asking the LLM diagnoser ({settings.model})")
+    diagnosis = diagnose(brief, probes, settings, check=check,
+                         schema=run_action_schema(list(pools)))
+    trace = {**diagnosis.trace, "inputs": inputs}
+    return diagnosis.action, trace
 
 
 def check_action(ctx: RunContext, round_number: int, action: DataAction,

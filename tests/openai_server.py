@@ -5,8 +5,9 @@ external LLM API that speaks the real HTTP protocol (the real `openai` client ta
         client = openai.OpenAI(base_url=server.url, api_key="test")
 
 A script is a function from the parsed request body to a `Reply`: a normal completion
-(any content, including malformed JSON or a refusal), an HTTP error with the body shape
-OpenAI uses (429 rate limit, 500 server error), or a hang longer than the client's timeout.
+(any content, including malformed JSON), tool calls, a model refusal, an HTTP error with
+the body shape OpenAI uses (400 unsupported request, 429 rate limit, 500 server error), or
+a hang longer than the client's timeout.
 Every request is recorded in `server.requests`.
 """
 
@@ -30,6 +31,20 @@ class Reply:
     finish_reason: str = "stop"
     raw: tuple[str, str] | None = None
     """(content type, body) sent as is: what a broken proxy answers."""
+    tool_calls: list[tuple[str, str]] | None = None
+    """(function name, arguments as sent: usually JSON text) per tool call."""
+    refusal: str | None = None
+    """A model refusal (content None, `message.refusal` set), as OpenAI models send it."""
+
+    @staticmethod
+    def calls(*calls: tuple[str, Any]) -> Reply:
+        """Tool calls; arguments given as a dict are sent as JSON text, a str as is."""
+        return Reply(content=None, finish_reason="tool_calls", tool_calls=[
+            (name, args if isinstance(args, str) else json.dumps(args)) for name, args in calls])
+
+    @staticmethod
+    def refuse(text: str) -> Reply:
+        return Reply(content=None, refusal=text)
 
     @staticmethod
     def body(content_type: str, body: str) -> Reply:
@@ -52,7 +67,8 @@ class Reply:
         return Reply(hang_s=seconds)
 
 
-_ERROR_TYPES = {401: ("invalid_api_key", "Incorrect API key provided: sk-abc...WXYZ."),
+_ERROR_TYPES = {400: ("invalid_request_error", "This model does not support the request."),
+                401: ("invalid_api_key", "Incorrect API key provided: sk-abc...WXYZ."),
                 404: ("model_not_found", "The model does not exist."),
                 429: ("rate_limit_exceeded", "Rate limit reached, retry later."),
                 500: ("server_error", "The server had an error processing the request."),
@@ -111,7 +127,8 @@ class ScriptedServer:
                     self._send(reply.status, {"error": {"message": message, "type": kind,
                                                         "param": None, "code": kind}})
                     return
-                self._send(200, _completion(body, reply.content, reply.finish_reason))
+                self._send(200, _completion(body, reply.content, reply.finish_reason,
+                                            reply.tool_calls, reply.refusal))
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -127,19 +144,26 @@ class ScriptedServer:
         self._httpd.server_close()
 
 
-def _completion(request: dict[str, Any], content: str | None, finish_reason: str = "stop"
+def _completion(request: dict[str, Any], content: str | None, finish_reason: str = "stop",
+                tool_calls: list[tuple[str, str]] | None = None, refusal: str | None = None
                 ) -> dict[str, Any]:
     prompt_tokens = sum(len(str(m.get("content", "")).split())
                         for m in request.get("messages", []))
     completion_tokens = len((content or "").split())
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal}
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": f"call_{i}_{int(time.time() * 1e6)}", "type": "function",
+             "function": {"name": name, "arguments": arguments}}
+            for i, (name, arguments) in enumerate(tool_calls)]
+        completion_tokens += sum(len(a.split()) for _, a in tool_calls)
     return {
         "id": f"chatcmpl-{int(time.time() * 1e6)}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model", "scripted"),
         "system_fingerprint": "fp_test",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
-                                             "refusal": None},
+        "choices": [{"index": 0, "message": message,
                      "logprobs": None, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mosaic.review import after_review, planned_tokens, token_diff
+from mosaic.review import after_review
 from mosaic.schema import DataAction, ObjectivePlan
+from mosaic.tools.probes import planned_tokens, token_diff
 
 
 def mosaic(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,0 +1,430 @@
+"""The LLM diagnoser: an LLM over any OpenAI-compatible endpoint reads the round's brief,
+calls read-only probes, and answers with a DataAction.
+
+    diagnosis = diagnose(brief, probes, settings, check=lambda a: validate_action(a, ...))
+    diagnosis.action      # a DataAction `check` found valid, or None
+    diagnosis.fallback    # why there is none (the caller's analyst then takes over)
+    diagnosis.trace       # inputs, every request and reply, probe calls, answers, outcome
+
+How the action comes back depends on what the endpoint offers (`settings.mode`):
+
+| mode        | probes                          | the answer                                   |
+|-------------|---------------------------------|----------------------------------------------|
+| tools       | tool calls                      | a `submit_action` tool call (run schema)     |
+| json_schema | findings computed into the prompt | content decoded against the run schema     |
+| json_object | findings computed into the prompt | content as a JSON object (schema in prompt)|
+
+`auto` tries them in that order and moves on when the endpoint rejects a mode's first
+request (HTTP 400/422: no tool support, no json_schema), remembering what worked for the
+process. An answer that is not valid goes back to the LLM with the validation report, up to
+`max_answers` answers; timeouts, 5xx and connection errors are retried by the client. What
+still fails ends in `fallback` with the reason, never in an exception: the loop goes on with
+the analyst. The API key is read from the environment variable NAMED in the settings and
+never enters the trace; server error texts are not kept either (they can echo key parts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mosaic.config import DiagnoserSettings
+from mosaic.objectives import get_objective
+from mosaic.prompting import render_messages, template_hash
+from mosaic.schema import Constraint, DataAction, EvalReport, RoundRecord, ValidationReport
+from mosaic.tools.judges.llm import parse_json_object
+from mosaic.tools.pareto import front, recommend
+from mosaic.tools.probes import PROBE_NAMES, Probes
+from mosaic.tools.validate import parse_action
+
+TEMPLATE = "diagnoser.j2"
+MODES = ("tools", "json_schema", "json_object")
+_DETECTED: dict[tuple[str, str], str] = {}
+"""(base_url, model) -> the mode that endpoint accepted, for the life of the process."""
+
+
+@dataclass
+class Diagnosis:
+    """What one round's LLM diagnosis came to."""
+
+    action: DataAction | None
+    fallback: str | None
+    """Why there is no action (None when there is one)."""
+    mode: str | None
+    trace: dict[str, Any] = field(default_factory=dict)
+
+
+class _Unsupported(Exception):
+    """The endpoint rejected a mode's first request: try the next mode."""
+
+
+class _Failed(Exception):
+    """The conversation cannot give an action: fall back, with this reason."""
+
+
+def public_url(url: str) -> str:
+    """A base URL without credentials or query (safe for traces and reports)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettings, *,
+             check: Callable[[DataAction], ValidationReport], schema: Mapping[str, Any],
+             client: Any = None) -> Diagnosis:
+    """Ask the LLM for the next action (see the module docstring). `check` says whether an
+    answer is acceptable (validation against the pools, budget and Constraints); `schema`
+    is the run's DataAction JSON Schema."""
+    if not settings.base_url:
+        raise ValueError("diagnose() needs settings.base_url")
+    started = time.monotonic()
+    client = client or _client(settings)
+    key = (settings.base_url, settings.model)
+    modes = ([settings.mode] if settings.mode != "auto"
+             else [_DETECTED[key]] if key in _DETECTED else list(MODES))
+    trace: dict[str, Any] = {
+        "diagnoser": f"llm:{settings.model}", "base_url": public_url(settings.base_url),
+        "model": settings.model, "template": f"{TEMPLATE}@{template_hash(TEMPLATE)}",
+        "settings": settings.model_dump(mode="json", exclude={"base_url"}),
+        "brief": dict(brief), "modes_rejected": {}, "conversations": []}
+    outcome: Diagnosis | None = None
+    for mode in modes:
+        conversation = _Conversation(mode, brief, probes, settings, check, schema, client,
+                                     may_reject=settings.mode == "auto")
+        trace["conversations"].append(conversation.log)
+        try:
+            action = conversation.run()
+        except _Unsupported as why:
+            trace["modes_rejected"][mode] = str(why)
+            continue
+        except _Failed as why:
+            outcome = Diagnosis(None, str(why), mode)
+            break
+        _DETECTED[key] = mode
+        outcome = Diagnosis(action, None, mode)
+        break
+    if outcome is None:
+        outcome = Diagnosis(None, "the endpoint accepted none of the modes "
+                            + ", ".join(f"{m} ({r})" for m, r in
+                                        trace["modes_rejected"].items()), None)
+    trace.update(mode=outcome.mode, probe_calls=probes.calls, fallback=outcome.fallback,
+                 action=outcome.action.model_dump(mode="json") if outcome.action else None,
+                 rationale=outcome.action.rationale if outcome.action else None,
+                 seconds=round(time.monotonic() - started, 2))
+    outcome.trace = trace
+    return outcome
+
+
+def _client(settings: DiagnoserSettings) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=settings.base_url,
+                         api_key=os.environ.get(settings.api_key_env) or "not-set",
+                         timeout=settings.timeout_s, max_retries=settings.max_retries)
+
+
+def tool_specs(schema: Mapping[str, Any], objectives: Sequence[str]) -> list[dict[str, Any]]:
+    """The probes and `submit_action` as OpenAI function tools."""
+    objective = {"type": "string", "enum": list(objectives)}
+
+    def tool(name: str, description: str, properties: dict[str, Any],
+             required: list[str]) -> dict[str, Any]:
+        return {"type": "function", "function": {
+            "name": name, "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": required,
+                           "additionalProperties": False}}}
+
+    return [
+        tool("slice_diagnosis", "One slice of the latest evaluation: mean, bootstrap 95% CI, "
+             "fail rate, reliability, and label breakdowns of its samples and failures.",
+             {"objective": objective, "slice": {"type": "string"}}, ["objective", "slice"]),
+        tool("examples", "Up to 5 random samples of a slice with their labels and fenced, "
+             "truncated, untrusted text.",
+             {"objective": objective, "slice": {"type": "string"},
+              "condition": {"type": "string", "enum": ["failed", "passed", "borderline", "all"]},
+              "limit": {"type": "integer", "minimum": 1, "maximum": 5}},
+             ["objective", "slice"]),
+        tool("pool_availability", "Usable training tokens per bucket of an objective's pool "
+             "and its focus keys.", {"objective": objective, "slice": {"type": "string"}},
+             ["objective"]),
+        tool("preview_action", "Validate a candidate DataAction: its problems, the nearest "
+             "valid action when it is invalid, and its planned tokens.",
+             {"action": dict(schema)}, ["action"]),
+        {"type": "function", "function": {
+            "name": "submit_action", "description": "Give your final DataAction for the round.",
+            "parameters": _without_meta(schema)}},
+    ]
+
+
+def _without_meta(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k not in ("$id", "$schema", "title")}
+
+
+class _Conversation:
+    """One attempt at an action in one mode: requests until a valid answer, or a reason."""
+
+    def __init__(self, mode: str, brief: Mapping[str, Any], probes: Probes,
+                 settings: DiagnoserSettings, check: Callable[[DataAction], ValidationReport],
+                 schema: Mapping[str, Any], client: Any, *, may_reject: bool) -> None:
+        self.mode, self.probes, self.settings, self.check = mode, probes, settings, check
+        self.schema, self.client, self.may_reject = schema, client, may_reject
+        findings = "" if mode == "tools" else _findings(brief, probes)
+        self.messages: list[dict[str, Any]] = render_messages(
+            TEMPLATE, brief=brief, mode=mode, findings=findings,
+            schema=json.dumps(_without_meta(schema), separators=(",", ":")))
+        self.log: dict[str, Any] = {"mode": mode, "messages": self.messages, "replies": [],
+                                    "answers": []}
+        self.answers = 0
+        self.probe_calls = 0
+
+    # -- requests
+
+    def _request(self) -> dict[str, Any]:
+        s = self.settings
+        request: dict[str, Any] = {"model": s.model, "messages": self.messages,
+                                   "temperature": s.temperature, "max_tokens": s.max_tokens}
+        if s.seed is not None:
+            request["seed"] = s.seed
+        if self.mode == "tools":
+            request["tools"] = tool_specs(self.schema, list(self.probes.pools))
+            # After the probe budget only the answer is left to give.
+            request["tool_choice"] = ("required" if self.probe_calls < s.max_probes else
+                                      {"type": "function", "function": {"name": "submit_action"}})
+        elif self.mode == "json_schema":
+            request["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "DataAction", "schema": _without_meta(self.schema)}}
+        else:
+            request["response_format"] = {"type": "json_object"}
+        return request
+
+    def _complete(self, first: bool) -> Any:
+        import openai
+
+        try:
+            completion = self.client.chat.completions.create(**self._request())
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
+            if first and self.may_reject:
+                raise _Unsupported(f"HTTP {error.status_code}") from None
+            raise _Failed(f"the endpoint refused the request ({type(error).__name__}, "
+                          f"HTTP {error.status_code})") from None
+        except openai.APIStatusError as error:
+            raise _Failed(f"the endpoint failed ({type(error).__name__}, HTTP "
+                          f"{error.status_code}); check the URL, model "
+                          f"'{self.settings.model}' and the key in "
+                          f"${self.settings.api_key_env}") from None
+        except openai.APIError as error:  # timeouts, connection errors, after retries
+            raise _Failed(f"no answer from the endpoint ({type(error).__name__}, after "
+                          f"{self.settings.max_retries} retries)") from None
+        except Exception as error:  # a reply the client could not parse
+            raise _Failed(f"unreadable reply ({type(error).__name__})") from None
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            raise _Failed("unreadable reply (not a chat completion)")
+        choice = choices[0]
+        usage = getattr(completion, "usage", None)
+        message = choice.message
+        self.log["replies"].append({
+            "content": message.content, "refusal": getattr(message, "refusal", None),
+            "tool_calls": [{"id": c.id, "name": c.function.name,
+                            "arguments": c.function.arguments}
+                           for c in (message.tool_calls or [])],
+            "finish_reason": choice.finish_reason,
+            "usage": usage.model_dump() if usage is not None else None})
+        return choice
+
+    # -- the loop
+
+    def run(self) -> DataAction:
+        limit = self.settings.max_answers + self.settings.max_probes + 2
+        for turn in range(limit):
+            choice = self._complete(first=turn == 0)
+            message = choice.message
+            calls = list(message.tool_calls or []) if self.mode == "tools" else []
+            if calls:
+                action = self._tool_calls(message, calls)
+            else:
+                action = self._content_answer(message, choice.finish_reason)
+            if action is not None:
+                return action
+            if self.answers >= self.settings.max_answers:
+                raise _Failed(f"no valid action after {self.answers} answer(s); last: "
+                              + self.log["answers"][-1]["verdict"])
+        raise _Failed(f"no answer after {limit} requests")
+
+    def _tool_calls(self, message: Any, calls: list[Any]) -> DataAction | None:
+        self.messages.append({"role": "assistant", "content": message.content,
+                              "tool_calls": [{"id": c.id, "type": "function", "function": {
+                                  "name": c.function.name,
+                                  "arguments": c.function.arguments}} for c in calls]})
+        accepted = None
+        for call in calls:
+            name = call.function.name
+            arguments = parse_json_object(call.function.arguments)
+            if name == "submit_action":
+                accepted, result = self._answer(arguments, call.function.arguments or "")
+            elif name in PROBE_NAMES:
+                self.probe_calls += 1
+                if self.probe_calls > self.settings.max_probes:
+                    result = {"error": "the probe budget for this round is spent: call "
+                              "submit_action with your DataAction now"}
+                elif arguments is None:
+                    result = {"error": "arguments are not a JSON object"}
+                else:
+                    result = self.probes.call(name, arguments)
+            else:
+                result = {"error": f"no tool named {name!r}",
+                          "known": [*PROBE_NAMES, "submit_action"]}
+            self.messages.append({"role": "tool", "tool_call_id": call.id,
+                                  "content": json.dumps(result, default=str)})
+            if accepted is not None:
+                return accepted
+        return None
+
+    def _content_answer(self, message: Any, finish_reason: str | None) -> DataAction | None:
+        content = message.content or ""
+        refusal = getattr(message, "refusal", None)
+        if refusal:
+            verdict = {"valid": False, "problems": [
+                "you declined to answer; a DataAction only reweights existing training data"]}
+            action = None
+        elif finish_reason == "length":
+            action, verdict = None, {"valid": False, "problems": [
+                "the answer was cut off at the token limit: keep the rationale short"]}
+        else:
+            action, verdict = self._answer(parse_json_object(content), content)
+        if action is not None:
+            return action
+        if refusal or finish_reason == "length":
+            self._record(content or refusal or "", verdict)
+        self.messages.append({"role": "assistant", "content": content or refusal or ""})
+        follow_up = ("Call submit_action with the DataAction." if self.mode == "tools" else
+                     "Answer with the DataAction as one JSON object.")
+        self.messages.append({"role": "user", "content": "Your answer was not accepted:\n"
+                              + json.dumps(verdict) + "\n" + follow_up})
+        return None
+
+    def _answer(self, value: dict[str, Any] | None, raw: str
+                ) -> tuple[DataAction | None, dict[str, Any]]:
+        """Check one answer; (the action, {"valid": True}) or (None, the report to send)."""
+        if value is None:
+            verdict: dict[str, Any] = {"valid": False, "problems": [
+                "not a JSON object: give the DataAction as JSON"]}
+            self._record(raw, verdict)
+            return None, verdict
+        if isinstance(value.get("action"), Mapping) and "ratios" not in value:
+            value = dict(value["action"])  # {"action": {...}}: a common wrapping
+        action, report = parse_action(value)
+        if action is not None:
+            report = self.check(action)
+        verdict = {"valid": report.ok, "problems": [
+            f"{p.severity}: {p.path}: {p.message} [{p.code}]"
+            for p in report.errors + report.warnings]}
+        self._record(raw, verdict)
+        if action is not None and report.ok:
+            return action, verdict
+        verdict["answers_left"] = self.settings.max_answers - self.answers
+        return None, verdict
+
+    def _record(self, raw: str, verdict: Mapping[str, Any]) -> None:
+        self.answers += 1
+        problems = verdict.get("problems") or []
+        self.log["answers"].append({
+            "raw": raw[:4000], "valid": bool(verdict.get("valid")),
+            "problems": problems,
+            "verdict": "valid" if verdict.get("valid") else "; ".join(problems)[:400]})
+
+
+def _findings(brief: Mapping[str, Any], probes: Probes) -> str:
+    """Probe results for modes without tool calls: every objective's pool, and a diagnosis
+    of its weakest slices (by mean), so the LLM sees what the tools would have told it."""
+    parts = []
+    for entry in brief.get("overview", []):
+        name = entry["name"]
+        parts.append(json.dumps(probes.call("pool_availability", {"objective": name}),
+                                default=str))
+        scored = [s for s in entry["slices"] if s.get("n")]
+        for weakest in sorted(scored, key=lambda s: s["mean"])[:2]:
+            parts.append(json.dumps(probes.call("slice_diagnosis", {
+                "objective": name, "slice": weakest["slice"]}), default=str))
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------
+# The brief: everything the LLM is told about the search (reference §10.9 lists what the
+# paper's agent never saw: the current plan, the rationale, a target that fits the scores)
+
+
+def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalReport,
+                *, budget: int, max_step: float, constraints: Sequence[Constraint] = (),
+                notes: Sequence[str] = (), rejected: Sequence[str] = ()) -> dict[str, Any]:
+    """Plain data for the prompt: the objectives, the archive, the current and previous
+    actions with the deltas between them, the latest evaluation per slice, every
+    Constraint, the people's notes."""
+    names = list(report.objectives)
+    on_front = {r.round for r in front(records, names)}
+    best = recommend(records, names)
+
+    def scores(record: RoundRecord) -> dict[str, str]:
+        out = {}
+        for name in names:
+            mean, ci = record.means.get(name), record.ci.get(name)
+            out[name] = ("n/a" if mean is None else f"{mean:.3f}" + (
+                f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
+        return out
+
+    def described(record: RoundRecord | None) -> dict[str, Any] | None:
+        if record is None or record.action is None:
+            return None
+        return {"round": record.round, "action": record.action.model_dump_json(
+            exclude={"evidence"}, exclude_defaults=True)}
+
+    current = records[-1] if records else None
+    previous = records[-2] if len(records) > 1 else None
+    deltas = {}
+    if current is not None and previous is not None:
+        ratios_now = current.action.ratios if current.action else {}
+        ratios_before = previous.action.ratios if previous.action else {}
+        deltas = {
+            "ratios": ", ".join(f"{n} {ratios_now.get(n, 0) - ratios_before.get(n, 0):+.2f}"
+                                for n in names) if ratios_before or ratios_now else "n/a",
+            "scores": ", ".join(
+                f"{n} {current.means[n] - previous.means[n]:+.3f}"
+                if current.means.get(n) is not None and previous.means.get(n) is not None
+                else f"{n} n/a" for n in names)}
+    return {
+        "round": round_number, "budget": budget, "max_step": max_step,
+        "objective_names": names,
+        "objectives": [{"name": n, "description": get_objective(n).description,
+                        "slices": list(get_objective(n).slices),
+                        "failure_rule": get_objective(n).failure_rule} for n in names],
+        "archive": [{"round": r.round, "scores": scores(r),
+                     "front": ("yes" if r.round in on_front else
+                               "no (breaks " + "; ".join(r.breaches) + ")" if r.breaches
+                               else "no"),
+                     "diagnoser": r.diagnoser or "-",
+                     "ratios": (", ".join(f"{k}={v:.2f}" for k, v in r.action.ratios.items())
+                                if r.action else "base model")} for r in records],
+        "recommended": f"round {best.round}" if best is not None else "none (floors broken)",
+        "current": described(current), "previous": described(previous), "deltas": deltas,
+        "evaluated_round": current.round if current is not None else 0,
+        "overview": [{
+            "name": n, "mean": _num(o.mean), "ci": f"{_num(o.ci_low)}, {_num(o.ci_high)}",
+            "count": o.count, "unscored": o.n_unscored,
+            "slices": [{"slice": s.slice, "mean": s.mean, "n": s.n,
+                        "ci": f"{_num(s.ci_low)}, {_num(s.ci_high)}",
+                        "fail_rate": _num(s.fail_rate), "reliability": s.reliability}
+                       for s in o.slices.values()]} for n, o in report.objectives.items()],
+        "constraints": [c.describe() for c in constraints],
+        "notes": list(notes), "rejected": list(rejected),
+    }
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
