@@ -137,7 +137,8 @@ def chat(out: str | Path, text: str) -> str:
     """One steering message. A run paused at approval resumes with it (never a second
     run); otherwise a rule is added for every later round, `/stop` asks the running loop to
     stop after its current round, and a note is kept. Returns what happened."""
-    from mosaic.agents.steering import parse_command
+    from mosaic.agents.steering import interpret
+    from mosaic.review import objective_slices
 
     folder = Path(out)
     ctx = RunContext.open(folder, progress=False)
@@ -149,17 +150,22 @@ def chat(out: str | Path, text: str) -> str:
         card = paused_card(state)
         return ("answered the approval card" + (f"; paused again: {card.get('last_answer')}"
                                                 if card and card.get("last_answer") else ""))
-    steering = parse_command(text, origin="chat")
-    if steering.kind == "constraint":
-        problem = ctx.add_constraint(steering.constraint)
-        if problem:
-            raise ConfigError(problem)
-        return f"added for every later round: {steering.constraint.describe()}"
-    if steering.kind == "stop":
-        ctx.run.log("stop_requested", by="chat")
-        return "the run stops after its current round"
-    ctx.run.log("note", text=steering.text)
-    return "noted"
+    steerings, how = interpret(text, origin="chat", settings=ctx.config.diagnoser,
+                               objectives=objective_slices(ctx))
+    said = []
+    for steering in steerings:
+        if steering.kind == "constraint":
+            problem = ctx.add_constraint(steering.constraint)
+            if problem:
+                raise ConfigError(problem)
+            said.append(f"added for every later round: {steering.constraint.describe()}")
+        elif steering.kind == "stop":
+            ctx.run.log("stop_requested", by="chat")
+            said.append("the run stops after its current round")
+        elif steering.text:
+            ctx.run.log("note", text=steering.text)
+            said.append("noted")
+    return "; ".join([*said, *([how] if how else [])]) or "nothing to do"
 
 
 def checkpoint_state(ctx: RunContext

@@ -97,20 +97,34 @@ def _answer_in_terminal(out: Path, card: dict) -> dict:
     """Show the card and take the answer in place: a(pprove), e(dit) FILE, r(eject) TEXT,
     or any other line as a steering message."""
     from mosaic.api import approve
+    from mosaic.errors import MosaicError
     from mosaic.review import describe_card
 
     print(describe_card(card))
-    answer = input("approve (a) | edit FILE | reject TEXT | /command or note: ").strip()
-    word, _, rest = answer.partition(" ")
-    if answer.lower() in ("a", "approve"):  # the whole answer: "a bit less..." is a note
-        decision = {"kind": "approve"}
-    elif word.lower() == "edit" and rest.strip():
-        decision = {"kind": "edit", "action": _read_action(rest.strip())}
-    elif word.lower() == "reject":
-        decision = {"kind": "reject", "feedback": rest}
-    else:
-        decision = {"kind": "message", "text": answer}
-    return approve(out, decision)
+    while True:
+        try:
+            answer = input("approve (a) | edit FILE | reject TEXT | /command or note: ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(f"\n[mosaic] left paused; answer later with `mosaic approve {out}`")
+            raise SystemExit(0) from None
+        word, _, rest = answer.partition(" ")
+        if not answer:
+            continue
+        if answer.lower() in ("a", "approve"):  # the whole answer: "a bit less..." is a note
+            decision: dict = {"kind": "approve"}
+        elif word.lower() == "edit" and rest.strip():
+            try:
+                decision = {"kind": "edit", "action": _read_action(rest.strip())}
+            except MosaicError as error:
+                print(f"[mosaic] {error}")
+                continue
+        elif word.lower() == "reject":
+            decision = {"kind": "reject", "feedback": rest}
+        else:
+            decision = {"kind": "message", "text": answer}
+        # The card's identity goes with the answer: if another process answered first and
+        # the card changed, this answer is not applied to a card it never saw.
+        return approve(out, {**decision, "card": card.get("id")})
 
 
 def _read_action(path: str) -> dict:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from mosaic.errors import ConfigError
 from mosaic.schema import Constraint, Record
@@ -142,6 +142,13 @@ class DiagnoserSettings(Record):
     max_tokens: int = Field(default=1500, ge=64)
     example_chars: int = Field(default=400, ge=40)
     """Eval text shown to the LLM is cut to this many characters per turn."""
+
+    @model_validator(mode="after")
+    def _model_with_endpoint(self) -> DiagnoserSettings:
+        if self.base_url and not self.model:
+            raise ValueError("diagnoser.base_url is set but diagnoser.model is empty: name "
+                             "the model the endpoint serves")
+        return self
 
 
 class RunConfig(Record):

@@ -57,6 +57,8 @@ class LoopState(TypedDict, total=False):
     """Hashes of actions a reviewer rejected: never proposed again."""
     notes: list[str]
     """Reviewers' and chat notes, kept for the diagnoser and the report."""
+    changes: list[dict[str, Any]]
+    """What repair changed in this round's action at its last validation."""
     rules: list[dict[str, Any]]
     """The Constraints this round's action was validated against (the builder uses them)."""
 
@@ -91,9 +93,9 @@ def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 def validate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     ctx = runtime.context
     rules = ctx.constraints
-    action, report, _ = rounds.check_action(ctx, state["round"], _action(state), rules)
+    action, report, changes = rounds.check_action(ctx, state["round"], _action(state), rules)
     return {"action": action.model_dump(mode="json"),
-            "validation": report.model_dump(mode="json"),
+            "validation": report.model_dump(mode="json"), "changes": changes,
             "rules": [r.model_dump(mode="json") for r in rules]}
 
 
@@ -102,7 +104,9 @@ def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     if not ctx.config.loop.review:
         ctx.run.log("approved", round=state["round"], by="autonomous")
         return {"review": {"kind": "approve"}}
-    # Everything above interrupt() runs again on resume: the card is built from files only.
+    # Everything above interrupt() runs again on resume: cheap reads of files only.
+    if rounds.stop_requested(ctx):  # a /stop sent while this round was being diagnosed
+        return {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
     decision = interrupt(review.approval_card(ctx, state))
     return review.apply_decision(ctx, state, decision)
 

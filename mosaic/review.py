@@ -18,12 +18,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mosaic.agents.steering import SteeringError, parse_command
+from mosaic.agents.steering import SteeringError, interpret
 from mosaic.run_context import RunContext
 from mosaic.schema import DataAction, RoundRecord
+from mosaic.tools.mixture import action_hash
 from mosaic.tools.probes import planned_tokens, token_diff
 
 DECISIONS = ("approve", "edit", "reject", "message")
+
+
+def objective_slices(ctx: RunContext) -> dict[str, list[str]]:
+    """The run's objectives and their slices (what steering may name)."""
+    from mosaic.objectives import get_objective
+
+    return {name: list(get_objective(name).slices) for name in ctx.config.pools}
+
+
+def card_id(state: Mapping[str, Any]) -> str:
+    """Which card an answer is for: the round and the hash of the action shown."""
+    return f"{state['round']}:{action_hash(DataAction.model_validate(state['action']))}"
 
 
 def approval_card(ctx: RunContext, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,10 +50,12 @@ def approval_card(ctx: RunContext, state: Mapping[str, Any]) -> dict[str, Any]:
     before = planned_tokens(previous, budget) if previous is not None else {}
     review = state.get("review") or {}
     return {
+        "id": card_id(state),
         "round": state["round"],
         "diagnoser": state.get("diagnoser", ""),
         "action": state["action"],
         "validation": state.get("validation"),
+        "repairs": list(state.get("changes") or []),
         "planned_tokens": now,
         "token_diff": token_diff(now, before),
         "rationale": action.rationale,
@@ -66,6 +81,9 @@ def describe_card(card: Mapping[str, Any]) -> str:
     problems = validation.get("problems", [])
     lines.append("  validation: " + ("valid" if not problems else "; ".join(
         f"{p['severity']}: {p['path']}: {p['message']}" for p in problems)))
+    for change in card.get("repairs", []):
+        lines.append(f"  repaired: {change['path']}: {change.get('before')!r} -> "
+                     f"{change.get('after')!r} ({change['reason']})")
     lines.append(f"  rationale: {card['rationale']}")
     if card["constraints"]:
         lines.append("  constraints: " + "; ".join(card["constraints"]))
@@ -89,7 +107,6 @@ def apply_decision(ctx: RunContext, state: Mapping[str, Any], decision: Any
 
 
 def _apply(ctx: RunContext, state: Mapping[str, Any], decision: Any) -> dict[str, Any]:
-    from mosaic.tools.mixture import action_hash
     from mosaic.tools.validate import parse_action
 
     number = state["round"]
@@ -97,6 +114,9 @@ def _apply(ctx: RunContext, state: Mapping[str, Any], decision: Any) -> dict[str
         return _again(f"not a decision: {str(decision)[:200]!r}; answer one of "
                       f"{', '.join(DECISIONS)}")
     kind = decision["kind"]
+    if decision.get("card") and decision["card"] != card_id(state):
+        return _again("the card changed before this answer arrived (another answer or a "
+                      "new rule came first): nothing was applied; answer the card again")
     ctx.run.log("reviewed", round=number, decision=kind)
     if kind == "approve":
         return {"review": {"kind": "approve"}}
@@ -113,21 +133,30 @@ def _apply(ctx: RunContext, state: Mapping[str, Any], decision: Any) -> dict[str
                 "rejected": [*state.get("rejected", []), action_hash(current)],
                 "notes": [*state.get("notes", []),
                           f"round {number}: action rejected: {feedback or '(no reason)'}"]}
+    origin = "chat" if decision.get("origin") == "chat" else "reviewer"
     try:
-        origin = "chat" if decision.get("origin") == "chat" else "reviewer"
-        steering = parse_command(str(decision.get("text") or ""), origin=origin)
+        steerings, how = interpret(str(decision.get("text") or ""), origin=origin,
+                                   settings=ctx.config.diagnoser,
+                                   objectives=objective_slices(ctx))
     except SteeringError as error:
         return _again(str(error))
-    if steering.kind == "stop":
+    if any(s.kind == "stop" for s in steerings):
         return {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
-    if steering.kind == "note":
-        return {"review": {"kind": "note", "message": f"noted: {steering.text}"},
-                "notes": [*state.get("notes", []), steering.text]}
-    problem = ctx.add_constraint(steering.constraint)
-    if problem:
-        return _again(problem)
-    return {"review": {"kind": "constraint",
-                       "message": f"added: {steering.constraint.describe()}"}}
+    said, problems = [], []
+    for steering in steerings:
+        if steering.kind == "constraint":
+            problem = ctx.add_constraint(steering.constraint)
+            (problems if problem else said).append(
+                problem or f"added: {steering.constraint.describe()}")
+    notes = [s.text for s in steerings if s.kind == "note" and s.text]
+    message = "; ".join([*said, *problems, *([how] if how else []),
+                         *([f"noted: {n}" for n in notes] if not said else [])])
+    update: dict[str, Any] = {"notes": [*state.get("notes", []), *notes]} if notes else {}
+    if said:
+        return {**update, "review": {"kind": "constraint", "message": message}}
+    if problems:
+        return {**update, **_again(message)}
+    return {**update, "review": {"kind": "note", "message": message}}
 
 
 def _again(message: str) -> dict[str, Any]:

@@ -114,6 +114,8 @@ def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
 
     number = records[-1].round + 1
     path = ctx.run.round_dir(number) / "diagnosis.json"
+    chat_notes = [e["text"] for e in ctx.run.read_events() if e["event"] == "note"]
+    notes = [*notes, *(n for n in chat_notes if n not in notes)]
 
     def analyst() -> DataAction:
         return next_action(records, lambda r: read_samples(ctx.run, r), ctx.pools(),
@@ -384,12 +386,17 @@ def write_archive(ctx: RunContext, records: Sequence[RoundRecord]) -> None:
         "records": [r.model_dump(mode="json") for r in records]})
 
 
+def stop_requested(ctx: RunContext) -> bool:
+    """Whether a person asked the run to stop (`/stop` from chat)."""
+    return any(e.get("event") == "stop_requested" for e in ctx.run.read_events())
+
+
 def stop_reason(ctx: RunContext, records: Sequence[RoundRecord]) -> str | None:
     """Why the search should stop after `records`, or None to go on."""
     from mosaic.tools.pareto import stalled_rounds
 
     loop = ctx.config.loop
-    if any(e.get("event") == "stop_requested" for e in ctx.run.read_events()):
+    if stop_requested(ctx):
         return "stopped by a person"
     if records and records[-1].round >= loop.rounds:
         return f"round limit ({loop.rounds} rounds)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -228,3 +229,11 @@ def preflight(ctx: RunContext) -> None:
                     if p.code in ("constraint_unknown", "constraints_infeasible")]
     if problems:
         raise ConfigError("the run's Constraints cannot hold: " + "; ".join(problems))
+    diagnoser = ctx.config.diagnoser
+    if diagnoser.base_url:
+        from mosaic.agents.diagnoser import public_url
+
+        key = "set" if os.environ.get(diagnoser.api_key_env) else "NOT set"
+        ctx.say(f"diagnoser: {diagnoser.model} at {public_url(diagnoser.base_url)} "
+                f"(mode {diagnoser.mode}; key from ${diagnoser.api_key_env}: {key}); the "
+                "analyst takes any round the LLM cannot give a valid action for")

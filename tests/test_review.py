@@ -111,3 +111,39 @@ def test_an_answer_that_fails_is_shown_on_the_card_not_replayed(tmp_path):
         update = apply_decision(ctx, state, decision)
         assert update["review"]["kind"] == "again", decision
     assert apply_decision(ctx, state, {"kind": "approve"})["review"]["kind"] == "approve"
+
+
+def test_an_answer_for_a_card_that_changed_is_not_applied_and_repairs_are_shown(tmp_path):
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.review import apply_decision, approval_card, describe_card
+    from mosaic.run_context import RunContext
+
+    config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}",
+                                                      "loop.review=true"])
+    ctx = RunContext.create(config, tmp_path / "run", progress=False)
+    state = {"round": 1, "action": {"ratios": {"xguard": 0.5, "orbench": 0.5}}, "records": [],
+             "changes": [{"path": "ratios.ifeval", "before": None, "after": 0.0,
+                          "reason": "no share given"}]}
+    card = approval_card(ctx, state)
+    assert "repaired: ratios.ifeval" in describe_card(card)
+    changed = {**state, "action": {"ratios": {"xguard": 0.25, "orbench": 0.75}}}
+    stale = apply_decision(ctx, changed, {"kind": "approve", "card": card["id"]})
+    assert stale["review"]["kind"] == "again" and "card changed" in stale["review"]["message"]
+    fresh = apply_decision(ctx, state, {"kind": "approve", "card": card["id"]})
+    assert fresh["review"]["kind"] == "approve"
+
+
+def test_a_stop_sent_during_diagnosis_ends_a_review_run_before_its_card(tmp_path):
+    from langgraph.runtime import Runtime
+
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.graph import approve
+    from mosaic.run_context import RunContext
+
+    config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}",
+                                                      "loop.review=true"])
+    ctx = RunContext.create(config, tmp_path / "run", progress=False)
+    ctx.run.log("stop_requested", by="chat")
+    update = approve({"round": 2, "action": {"ratios": {"xguard": 1.0}}, "records": []},
+                     Runtime(context=ctx))
+    assert update == {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}

@@ -48,3 +48,59 @@ def test_a_command_that_makes_an_invalid_rule_is_a_steering_error():
     with pytest.raises(SteeringError, match="/pin"):
         parse_command('/pin xguard "" 0.4')
     assert parse_command("/help").kind == "note"
+
+
+# ---------------------------------------------------------------------------------------
+# Free text through an LLM (a scripted OpenAI-compatible server on loopback)
+
+
+def _interpret(reply, text="never below 20% orbench, and pin xguard c9 to 0.4"):
+    from mosaic.agents.steering import interpret
+    from mosaic.config import DiagnoserSettings
+    from tests.openai_server import ScriptedServer
+
+    with ScriptedServer(lambda request: reply) as server:
+        settings = DiagnoserSettings(base_url=server.url, model="scripted", max_retries=0,
+                                     timeout_s=5)
+        result = interpret(text, settings=settings,
+                           objectives={"orbench": ["boundary_1"], "xguard": ["complexity_5"]})
+    return result, server.requests
+
+
+def test_free_text_becomes_grammar_commands_parsed_like_typed_ones():
+    from tests.openai_server import Reply
+
+    (steerings, how), requests = _interpret(Reply.json({
+        "commands": ["/min-share orbench 0.2", "/pin xguard complexity_9 0.4 extra",
+                     "/stop-everything"], "explanation": "a floor on orbench's share"}))
+    assert [s.kind for s in steerings] == ["note", "constraint"]
+    assert steerings[0].text.startswith("never below 20% orbench")  # the message is kept
+    rule = steerings[1].constraint
+    assert (rule.kind, rule.objective, rule.value, rule.origin) == ("min_share", "orbench",
+                                                                    0.2, "chat")
+    assert "read as: /min-share orbench 0.2" in how and "not used" in how
+    assert "/pin xguard complexity_9" in how and "/stop-everything" in how
+    assert requests[0]["response_format"] == {"type": "json_object"}
+    assert "boundary_1" in requests[0]["messages"][0]["content"]
+
+
+@pytest.mark.parametrize("reply", ["error", "prose", "wrong shape"])
+def test_free_text_is_a_note_when_the_llm_fails(reply):
+    from tests.openai_server import Reply
+
+    answer = {"error": Reply.error(500), "prose": Reply.text("Sure! I'd add a rule."),
+              "wrong shape": Reply.json({"commands": "/stop"})}[reply]
+    (steerings, how), _ = _interpret(answer)
+    assert [s.kind for s in steerings] == ["note"] and "kept as a note" in how
+
+
+def test_typed_commands_and_offline_runs_never_ask_the_llm():
+    from mosaic.agents.steering import interpret
+    from mosaic.config import DiagnoserSettings
+
+    steerings, how = interpret("/stop", settings=DiagnoserSettings(base_url="http://127.0.0.1:9",
+                                                                   model="x"), objectives={})
+    assert [s.kind for s in steerings] == ["stop"] and how == ""
+    steerings, _ = interpret("more safety please", settings=DiagnoserSettings(),
+                             objectives={})
+    assert [s.kind for s in steerings] == ["note"]

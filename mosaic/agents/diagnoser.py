@@ -85,7 +85,7 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
     if not settings.base_url:
         raise ValueError("diagnose() needs settings.base_url")
     started = time.monotonic()
-    client = client or _client(settings)
+    client = client or client_for(settings)
     key = (settings.base_url, settings.model)
     modes = ([settings.mode] if settings.mode != "auto"
              else [_DETECTED[key]] if key in _DETECTED else list(MODES))
@@ -122,7 +122,8 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
     return outcome
 
 
-def _client(settings: DiagnoserSettings) -> Any:
+def client_for(settings: DiagnoserSettings) -> Any:
+    """An OpenAI client for the endpoint (built lazily: OpenAI() raises without a key)."""
     import openai
 
     return openai.OpenAI(base_url=settings.base_url,

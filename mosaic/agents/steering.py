@@ -10,16 +10,19 @@ The command grammar works offline, always:
     /stop                           stop after the current round
     /note anything                  kept with the run, shown to the diagnoser
 
-Free text without a leading `/` is a note here; an LLM parser (when an endpoint is
-configured) can turn it into the same typed messages. A command that does not parse is a
+Free text without a leading `/` is a note; when an LLM endpoint is configured
+(`diagnoser.base_url`), `interpret` also has the LLM translate it into commands of this
+grammar, which are then parsed like typed ones. A command that does not parse is a
 SteeringError naming the command and its expected form, never a silently dropped rule.
 """
 
 from __future__ import annotations
 
 import shlex
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
+from mosaic.config import DiagnoserSettings
 from mosaic.errors import MosaicError
 from mosaic.schema import Constraint, ConstraintOrigin, Record
 
@@ -93,3 +96,67 @@ def parse_command(text: str, *, origin: ConstraintOrigin = "chat") -> Steering:
     except ValueError as error:  # pydantic's ValidationError is a ValueError
         raise SteeringError(f"{name}: {error} ({form})") from None
     return Steering(kind="constraint", constraint=rule, text=text)
+
+
+def interpret(text: str, *, settings: DiagnoserSettings, objectives: Mapping[str, Sequence[str]],
+              origin: ConstraintOrigin = "chat", client: Any = None
+              ) -> tuple[list[Steering], str]:
+    """A message as steering, and a line saying how it was read.
+
+    Commands (`/...`) go through the grammar. Free text goes to the LLM when an endpoint is
+    configured: it answers with commands of the same grammar, each parsed like a typed one
+    (so it can ask for nothing a person could not type), and the text itself is kept as a
+    note whatever it answers. Without an endpoint, or when the LLM fails, free text is a
+    note. Raises SteeringError only for a typed command that does not parse."""
+    text = text.strip()
+    if text.startswith("/") or not text or not settings.base_url:
+        return [parse_command(text, origin=origin)], ""
+    note = Steering(kind="note", text=text)
+    try:
+        commands, explanation = _ask_llm(text, settings, objectives, client)
+    except _Unreadable as why:
+        return [note], f"kept as a note (the LLM could not read it: {why})"
+    steerings, skipped = [], []
+    for command in commands:
+        try:
+            steering = parse_command(command, origin=origin)
+        except SteeringError as error:
+            skipped.append(f"{command} ({error})")
+            continue
+        if steering.kind != "note":
+            steerings.append(steering.model_copy(update={"text": f"{command} (from: {text})"}))
+    read = ", ".join(s.text.split(" (from:")[0] for s in steerings) or "no rule"
+    line = f"read as: {read}" + (f"; {explanation}" if explanation else "")
+    if skipped:
+        line += "; not used: " + "; ".join(skipped)
+    return [note, *steerings], line
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _ask_llm(text: str, settings: DiagnoserSettings, objectives: Mapping[str, Sequence[str]],
+             client: Any) -> tuple[list[str], str]:
+    import openai
+
+    from mosaic.agents.diagnoser import client_for
+    from mosaic.prompting import render_messages
+    from mosaic.tools.judges.llm import parse_json_object
+
+    messages = render_messages("steering.j2", usage=usage(), text=text,
+                               objectives={k: list(v) for k, v in objectives.items()})
+    try:
+        completion = (client or client_for(settings)).chat.completions.create(
+            model=settings.model, messages=messages, temperature=0.0, max_tokens=300,
+            response_format={"type": "json_object"})
+        content = completion.choices[0].message.content
+    except openai.APIStatusError as error:
+        raise _Unreadable(f"{type(error).__name__}, HTTP {error.status_code}") from None
+    except Exception as error:  # timeouts, connection errors, unreadable replies
+        raise _Unreadable(type(error).__name__) from None
+    answer = parse_json_object(content)
+    commands = answer.get("commands") if answer else None
+    if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+        raise _Unreadable("no list of commands in the answer")
+    return commands[:10], str(answer.get("explanation") or "")[:300]
