@@ -79,6 +79,8 @@ class ScriptedServer:
     def __init__(self, script: Callable[[dict[str, Any]], Reply]) -> None:
         self.script = script
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        """Each request's HTTP headers (what the client really sent, e.g. Authorization)."""
         self._lock = threading.Lock()
         server = self
 
@@ -108,6 +110,7 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
                     server.requests.append(body)
+                    server.headers.append(dict(self.headers))
                 reply = server.script(body)
                 if reply.hang_s:
                     time.sleep(reply.hang_s)

@@ -31,17 +31,33 @@ def errors(instance, schema=RUN):
     return [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(instance)]
 
 
+BASE = {"ratios": {"xguard": 0.5, "orbench": 0.25, "ifeval": 0.25}, "rationale": "why"}
+
+
 def test_the_run_schema_refuses_names_and_values_outside_the_run():
-    assert errors({"ratios": {"xguard": 0.5, "orbench": 0.5}}) == []
-    assert errors({"ratios": {"math": 1.0}})
-    assert errors({"ratios": {"xguard": 1.2}})
-    assert errors({"ratios": {}, "objectives": {"xguard": {"bucket_weights": {"boundary_1": 1}}}})
-    assert errors({"ratios": {}, "objectives": {"orbench": {"focus": {"include": {
+    assert errors(BASE) == []
+    assert errors({**BASE, "ratios": {"math": 1.0}})
+    assert errors({**BASE, "ratios": {**BASE["ratios"], "xguard": 1.2}})
+    assert errors({**BASE, "objectives": {"xguard": {"bucket_weights": {"boundary_1": 1}}}})
+    assert errors({**BASE, "objectives": {"orbench": {"focus": {"include": {
         "pressure_range": [1, 2]}}}}})
-    assert errors({"ratios": {}, "objectives": {"xguard": {"focus": {"include": {
+    assert errors({**BASE, "objectives": {"xguard": {"focus": {"include": {
         "pressure_range": [0, 9]}}}}})
-    assert errors({"ratios": {}, "objectives": {"ifeval": {"focus": {"exclude": {
+    assert errors({**BASE, "objectives": {"ifeval": {"focus": {"exclude": {
         "instruction_ids": ["not:an_id"]}}}}})
+    assert errors({**BASE, "objectives": {"xguard": {"bucket_weights": {"complexity_5": 1}}}}
+                  ) == []
+
+
+def test_the_run_schema_asks_for_every_share_and_bounds_the_free_text():
+    """What keeps guided decoding of a small model from rambling to the token limit."""
+    assert errors({"ratios": {"xguard": 0.5, "orbench": 0.5}, "rationale": "r"}) == [
+        "'ifeval' is a required property"]
+    assert errors({"ratios": BASE["ratios"]}) == ["'rationale' is a required property"]
+    assert errors({**BASE, "rationale": "x" * 801})
+    assert errors({**BASE, "evidence": [{"objective": "xguard", "metric": "mean",
+                                         "value": 1.0}] * 7})
+    assert errors({**BASE, "evidence": [{"objective": "math", "metric": "mean", "value": 1}]})
     # the general schema takes any names; only validation knows the run
     assert errors({"ratios": {"math": 1.0}}, action_json_schema()) == []
 

@@ -371,3 +371,63 @@ def test_injected_eval_text_cannot_push_the_round_outside_the_constraints(tiny_r
         action, report, _ = rounds.check_action(ctx, 1, action)
     assert who == "analyst (fallback)" and report.ok
     assert action.ratios["orbench"] >= 0.3 - 1e-9 and action.ratios["xguard"] < 1.0
+
+
+def test_a_tiny_run_through_the_cli_with_an_llm_diagnoser_and_a_fallback(tmp_path):
+    """`mosaic run` in a subprocess talks to the scripted endpoint: round 1's action comes
+    from the LLM, round 2's endpoint fails and the analyst takes over; the key is used on
+    the wire and never written anywhere in the run folder."""
+    import os
+    import subprocess
+    import sys
+
+    def script(request):
+        if "planning round 1" in request["messages"][1]["content"]:
+            return Reply.calls(("submit_action", {
+                "ratios": {"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3},
+                "rationale": "scripted round 1"}))
+        return Reply.error(503)
+
+    out = tmp_path / "run"
+    with ScriptedServer(script) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "mosaic.cli", "run", "--preset", "tiny", "--rounds", "2",
+             "--out", str(out), f"cache={tmp_path / 'cache'}", "eval.per_slice=1",
+             f"diagnoser.base_url={server.url}", "diagnoser.model=scripted",
+             "diagnoser.api_key_env=MOSAIC_E2E_KEY", "diagnoser.max_retries=0"],
+            capture_output=True, text=True, timeout=900,
+            env={**os.environ, "MOSAIC_E2E_KEY": "sk-e2e-SECRET-42"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "key from $MOSAIC_E2E_KEY: set" in result.stdout
+    assert "the analyst proposes this round's action" in result.stdout
+    records = json.loads((out / "archive.json").read_text())["records"]
+    assert [r["diagnoser"] for r in records] == ["", "llm:scripted", "analyst (fallback)"]
+    assert records[1]["action"]["rationale"] == "scripted round 1"
+    assert json.loads((out / "rounds" / "002" / "diagnosis.json").read_text())["fallback"]
+    assert "llm:scripted" in (out / "report.md").read_text()
+    sent = {k.lower(): v for k, v in server.headers[0].items()}
+    assert sent["authorization"] == "Bearer sk-e2e-SECRET-42"
+    for path in out.rglob("*"):  # checkpoints.sqlite included
+        if path.is_file():
+            assert b"SECRET-42" not in path.read_bytes(), path
+
+
+def test_the_prompt_shows_the_current_and_previous_actions_and_what_moved():
+    from mosaic.prompting import render_messages
+
+    data = samples()
+    report = EvalReport(model="toy", objectives={n: objective_report(n, s)
+                                                 for n, s in data.items()})
+    base = RoundRecord(round=0, means={"xguard": 3.0, "orbench": 4.0, "ifeval": 3.0})
+    first = RoundRecord(round=1, action=DataAction.model_validate(GOOD), diagnoser="llm:m",
+                        means={"xguard": 3.5, "orbench": 3.9, "ifeval": 3.0},
+                        breaches=["ifeval mean score stays >= 3.5"])
+    brief = build_brief(2, [base, first], report, budget=MIX.budget, max_step=0.15)
+    user = render_messages("diagnoser.j2", brief=brief, mode="tools", findings="",
+                           schema="{}")[1]["content"]
+    assert "## The current action (round 1" in user and "complexity_5" in user
+    assert "## The previous action (round 0)\nnone: the base model" in user
+    assert "Ratios: xguard +0.40, orbench +0.30, ifeval +0.30" in user
+    assert "Scores: xguard +0.500, orbench -0.100, ifeval +0.000" in user
+    assert "no (breaks ifeval mean score stays >= 3.5)" in user
+    assert "Recommended so far: round 0" in user

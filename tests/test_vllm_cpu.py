@@ -103,3 +103,88 @@ def test_vllm_serve_with_lora_through_the_openai_backend(demo_and_adapter):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# ---------------------------------------------------------------------------------------
+# The LLM diagnoser against a real `vllm serve` of the demo model. Its advice is poor (a
+# 135M model); the contract is what is tested: every answer that reaches validation is a
+# schema-valid DataAction, and the round ends in a valid action or a recorded fallback.
+
+DIAGNOSER_FLAGS = [
+    # Guided decoding without free whitespace: a small model otherwise fills the token
+    # budget with newlines. The switch exists only as a server setting (xgrammar/guidance).
+    "--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}',
+    # Tool calls: SmolLM2's template ignores `tools`, so the arguments are only constrained
+    # to the schema when the server enforces it for every tool (strict level `parameter`).
+    "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+    "--tool-strict-level", "parameter",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """`vllm serve` of the demo model with JSON-schema decoding and tool calls."""
+    import urllib.request
+
+    from mosaic.train.models import resolve_model
+
+    folder = resolve_model("smollm2-135m-instruct").path
+    port = _free_port()
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    with open(log, "w") as sink:  # a file, not a pipe nobody drains
+        server = subprocess.Popen(
+            [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
+             str(folder), "--served-model-name", "demo", "--max-model-len", "8192",
+             "--enforce-eager", "--dtype", "bfloat16", "--host", "127.0.0.1", "--port",
+             str(port), *DIAGNOSER_FLAGS],
+            env={**os.environ, **VLLM_ENV}, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            assert server.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2):
+                    break
+            except OSError:
+                time.sleep(2)
+        else:
+            pytest.fail("vllm serve did not come up in 300 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "tools"])
+def test_the_diagnoser_contract_holds_against_vllm_serve(demo_server, mode):
+    from mosaic.agents.diagnoser import diagnose
+    from mosaic.config import DiagnoserSettings
+    from mosaic.tools.action_schema import run_action_schema
+    from mosaic.tools.validate import parse_action, validate_action
+    from tests.test_diagnoser import MIX, POOLS, RULES, setup
+
+    brief, probes = setup()
+    settings = DiagnoserSettings(base_url=demo_server, model="demo", mode=mode,
+                                 max_answers=2, max_probes=2, max_tokens=700,
+                                 timeout_s=300, max_retries=0)
+    started = time.monotonic()
+    diagnosis = diagnose(brief, probes, settings,
+                         check=lambda a: validate_action(a, POOLS, MIX, RULES),
+                         schema=run_action_schema(list(POOLS)))
+    seconds = time.monotonic() - started
+    answers = [a for c in diagnosis.trace["conversations"] for a in c["answers"]]
+    print(f"\n{mode}: {seconds:.0f} s, {len(answers)} answer(s), "
+          f"{len(diagnosis.trace['probe_calls'])} probe call(s), action "
+          f"{'valid' if diagnosis.action else 'none'}, fallback {diagnosis.fallback!r}")
+    for answer in answers:
+        print("  answer:", answer["raw"][:300], "->", answer["verdict"][:200])
+    assert diagnosis.mode == mode
+    assert answers, "the model gave no answer at all"
+    for answer in answers:  # guided decoding: every answer is a schema-valid DataAction
+        action, report = parse_action(answer["raw"])
+        assert action is not None, (answer["raw"][:500], report.describe())
+    if diagnosis.action is not None:
+        assert validate_action(diagnosis.action, POOLS, MIX, RULES).ok
+    else:
+        assert "no valid action" in diagnosis.fallback

@@ -381,10 +381,11 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
         return out
 
     def described(record: RoundRecord | None) -> dict[str, Any] | None:
-        if record is None or record.action is None:
+        if record is None:
             return None
-        return {"round": record.round, "action": record.action.model_dump_json(
-            exclude={"evidence"}, exclude_defaults=True)}
+        return {"round": record.round, "action": "none: the base model as it is"
+                if record.action is None else record.action.model_dump_json(
+                    exclude={"evidence"}, exclude_defaults=True)}
 
     current = records[-1] if records else None
     previous = records[-2] if len(records) > 1 else None

@@ -4,7 +4,8 @@
 docs/schema/data-action.schema.json). A diagnoser that decodes against a schema does better
 with this narrowed one: ratios only over the run's objectives, bucket weights only over each
 objective's slices, focus keys only from each objective's vocabulary with their domains,
-shares in [0, 1]. Small models in particular need such tight schemas (environment.md: loose
+shares in [0, 1], every objective's ratio and a rationale required, the free text bounded
+(rationale, evidence). Small models in particular need such tight schemas (environment.md: loose
 ones make a 135M model loop). What a schema cannot say (sums, capacities, Constraints) is
 left to validation.
 """
@@ -76,4 +77,24 @@ def run_action_schema(objectives: Sequence[str]) -> dict[str, Any]:
                            "properties": {o.name: _plan(o) for o in specs}}
     for name in ("ObjectivePlan", "FocusCriteria"):
         schema.get("$defs", {}).pop(name, None)  # replaced by the per-objective plans
+    # Bounds on the free text, so guided decoding of a small model cannot ramble to the
+    # token limit (and leave truncated JSON); every objective's share is asked for.
+    props["ratios"]["required"] = [o.name for o in specs]
+    props["rationale"] = {"type": "string", "maxLength": RATIONALE_CHARS,
+                          "description": props["rationale"].get("description", "")}
+    props["evidence"]["maxItems"] = EVIDENCE_ITEMS
+    schema["required"] = ["ratios", "rationale"]
+    evidence = schema.get("$defs", {}).get("Evidence")
+    if evidence is not None:
+        fields = evidence["properties"]
+        fields["objective"] = {"type": "string", "enum": [o.name for o in specs]}
+        fields["slice"] = {"anyOf": [{"type": "string", "maxLength": 40}, {"type": "null"}],
+                           "default": None}
+        fields["metric"] = {"type": "string", "maxLength": 40,
+                            "description": fields["metric"].get("description", "")}
+        fields["note"] = {"type": "string", "maxLength": 200, "default": ""}
     return schema
+
+
+RATIONALE_CHARS = 800
+EVIDENCE_ITEMS = 6
