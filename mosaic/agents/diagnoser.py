@@ -155,13 +155,25 @@ def tool_specs(schema: Mapping[str, Any], objectives: Sequence[str]) -> list[dic
         tool("pool_availability", "Usable training tokens per bucket of an objective's pool "
              "and its focus keys.", {"objective": objective, "slice": {"type": "string"}},
              ["objective"]),
-        tool("preview_action", "Validate a candidate DataAction: its problems, the nearest "
-             "valid action when it is invalid, and its planned tokens.",
-             {"action": dict(schema)}, ["action"]),
+        _hoisted(tool("preview_action", "Validate a candidate DataAction: its problems, the "
+                      "nearest valid action when it is invalid, and its planned tokens.",
+                      {"action": _without_meta(schema)}, ["action"])),
         {"type": "function", "function": {
             "name": "submit_action", "description": "Give your final DataAction for the round.",
             "parameters": _without_meta(schema)}},
     ]
+
+
+def _hoisted(spec: dict[str, Any]) -> dict[str, Any]:
+    """A tool whose `action` argument is the action schema, with that schema's `$defs`
+    moved to the parameters' root, where its `#/$defs/...` references point."""
+    parameters = spec["function"]["parameters"]
+    action = dict(parameters["properties"]["action"])
+    defs = action.pop("$defs", None)
+    parameters["properties"]["action"] = action
+    if defs:
+        parameters["$defs"] = defs
+    return spec
 
 
 def _without_meta(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,10 +223,13 @@ class _Conversation:
         try:
             completion = self.client.chat.completions.create(**self._request())
         except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
+            # What the server says about the request's shape is kept (short): it names the
+            # missing feature. Messages of other errors are not (401s echo key fragments).
+            said = _server_message(error)
             if first and self.may_reject:
-                raise _Unsupported(f"HTTP {error.status_code}") from None
+                raise _Unsupported(f"HTTP {error.status_code}: {said}") from None
             raise _Failed(f"the endpoint refused the request ({type(error).__name__}, "
-                          f"HTTP {error.status_code})") from None
+                          f"HTTP {error.status_code}: {said})") from None
         except openai.APIStatusError as error:
             raise _Failed(f"the endpoint failed ({type(error).__name__}, HTTP "
                           f"{error.status_code}); check the URL, model "
@@ -340,6 +355,12 @@ class _Conversation:
             "raw": raw[:4000], "valid": bool(verdict.get("valid")),
             "problems": problems,
             "verdict": "valid" if verdict.get("valid") else "; ".join(problems)[:400]})
+
+
+def _server_message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    message = body.get("message") if isinstance(body, Mapping) else None
+    return str(message or "no message")[:300]
 
 
 def _findings(brief: Mapping[str, Any], probes: Probes) -> str:
