@@ -157,6 +157,7 @@ def _cmd_approve(args: argparse.Namespace) -> int:
 def _cmd_chat(args: argparse.Namespace) -> int:
     from mosaic.agents.steering import usage
     from mosaic.api import chat, status
+    from mosaic.errors import MosaicError
 
     print(status(args.run))
     messages = list(args.messages)
@@ -177,8 +178,13 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         text = messages.pop(0)
         if text.strip() == "/help":
             print(usage())
-        else:
+            continue
+        try:
             print(f"[mosaic] {chat(args.run, text)}")
+        except MosaicError as error:
+            if not interactive:
+                raise
+            print(f"[mosaic] {error}")  # a typo does not end the conversation
         if not interactive and not messages:
             break
     return 0

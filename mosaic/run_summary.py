@@ -85,7 +85,9 @@ def _round_line(record: RoundRecord, objectives: list[str], front: list[int],
     marks = ("front" if record.round in front else "") + (
         " recommended" if record.round == recommended else "")
     label = "base" if record.round == 0 else str(record.round)
-    return f"  {label:>4}  " + "  ".join(f"{c:<20}" for c in cells) + f"  {marks.strip()}"
+    who = f"  by {record.diagnoser}" if record.diagnoser else ""
+    return (f"  {label:>4}  " + "  ".join(f"{c:<20}" for c in cells)
+            + f"  {marks.strip()}{who}").rstrip()
 
 
 def run_status(folder: Path,
@@ -97,8 +99,11 @@ def run_status(folder: Path,
     objectives = list(config.pools)
     records = load_records(run.archive)
     archive = json.loads(run.archive.read_text("utf-8")) if run.archive.is_file() else {}
+    diagnoser = (f"LLM {config.diagnoser.model} (analyst as fallback)"
+                 if config.diagnoser.base_url else "the analyst")
     lines = [f"run {run.run_id}: preset {config.preset}, model {config.model}, "
-             f"budget {config.mixture.budget:,} tokens, {config.loop.rounds} rounds",
+             f"budget {config.mixture.budget:,} tokens, {config.loop.rounds} rounds, "
+             f"actions by {diagnoser}",
              f"state: {progress_line(run, running=running)}"
              + (" (running now)" if running else "")]
     if checkpoint is not None and checkpoint[2] and not running:

@@ -405,6 +405,10 @@ def test_a_tiny_run_through_the_cli_with_an_llm_diagnoser_and_a_fallback(tmp_pat
     assert records[1]["action"]["rationale"] == "scripted round 1"
     assert json.loads((out / "rounds" / "002" / "diagnosis.json").read_text())["fallback"]
     assert "llm:scripted" in (out / "report.md").read_text()
+    status = subprocess.run([sys.executable, "-m", "mosaic.cli", "status", str(out)],
+                            capture_output=True, text=True, timeout=120).stdout
+    assert "actions by LLM scripted (analyst as fallback)" in status
+    assert "by llm:scripted" in status and "by analyst (fallback)" in status
     sent = {k.lower(): v for k, v in server.headers[0].items()}
     assert sent["authorization"] == "Bearer sk-e2e-SECRET-42"
     for path in out.rglob("*"):  # checkpoints.sqlite included

@@ -121,6 +121,7 @@ def test_status_and_report_commands_read_the_run_folder(reference_run):
     out = mosaic("status", str(reference_run)).stdout
     assert "preset tiny" in out and "finished: round limit (2 rounds)" in out
     assert "recommended" in out and "base" in out
+    assert "actions by the analyst" in out and out.count("by analyst") == 2
     (reference_run / "report.html").unlink()
     assert "report.html" in mosaic("report", str(reference_run)).stdout
     assert (reference_run / "report.html").is_file()
