@@ -156,9 +156,10 @@ def chat(out: str | Path, text: str) -> str:
     for steering in steerings:
         if steering.kind == "constraint":
             problem = ctx.add_constraint(steering.constraint)
-            if problem:
+            if problem and text.strip().startswith("/"):  # a typed rule: say it failed
                 raise ConfigError(problem)
-            said.append(f"added for every later round: {steering.constraint.describe()}")
+            said.append(f"not used: {problem}" if problem else
+                        f"added for every later round: {steering.constraint.describe()}")
         elif steering.kind == "stop":
             ctx.run.log("stop_requested", by="chat")
             said.append("the run stops after its current round")

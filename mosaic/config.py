@@ -8,6 +8,7 @@ or a value of the wrong type is a ConfigError naming the file and the field.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -145,9 +146,21 @@ class DiagnoserSettings(Record):
 
     @model_validator(mode="after")
     def _model_with_endpoint(self) -> DiagnoserSettings:
+        from urllib.parse import urlsplit
+
         if self.base_url and not self.model:
             raise ValueError("diagnoser.base_url is set but diagnoser.model is empty: name "
                              "the model the endpoint serves")
+        # The config is written to the run folder: no secret may ride in it.
+        if self.base_url:
+            parts = urlsplit(self.base_url)
+            if parts.username or parts.password or parts.query:
+                raise ValueError("diagnoser.base_url carries credentials or a query; put the "
+                                 "key in an environment variable and name it in "
+                                 "diagnoser.api_key_env")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
+            raise ValueError("diagnoser.api_key_env must be the NAME of an environment "
+                             "variable (e.g. DEEPSEEK_API_KEY), not the key itself")
         return self
 
 

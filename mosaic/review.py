@@ -132,11 +132,19 @@ def _apply(ctx: RunContext, state: Mapping[str, Any], decision: Any) -> dict[str
         return {"review": {"kind": "reject"},
                 "rejected": [*state.get("rejected", []), action_hash(current)],
                 "notes": [*state.get("notes", []),
-                          f"round {number}: action rejected: {feedback or '(no reason)'}"]}
-    origin = "chat" if decision.get("origin") == "chat" else "reviewer"
+                          f"round {number}: action rejected (ratios "
+                          + ", ".join(f"{k} {v:.2f}" for k, v in current.ratios.items())
+                          + f"): {feedback or '(no reason)'}"]}
+    return _steer(ctx, state, str(decision.get("text") or ""),
+                  "chat" if decision.get("origin") == "chat" else "reviewer")
+
+
+def _steer(ctx: RunContext, state: Mapping[str, Any], text: str, origin: Any
+           ) -> dict[str, Any]:
+    """A steering message on the card: rules are added (the action is validated again),
+    notes kept, `/stop` ends the run; what cannot be used comes back on the card."""
     try:
-        steerings, how = interpret(str(decision.get("text") or ""), origin=origin,
-                                   settings=ctx.config.diagnoser,
+        steerings, how = interpret(text, origin=origin, settings=ctx.config.diagnoser,
                                    objectives=objective_slices(ctx))
     except SteeringError as error:
         return _again(str(error))

@@ -124,11 +124,13 @@ def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
 
     if not ctx.config.diagnoser.base_url:
         action = analyst()
+        _keep_earlier_trace(path, None)
         write_json_atomic(path, {"diagnoser": "analyst", "fallback": None,
                                  "action": action.model_dump(mode="json"),
                                  "rationale": action.rationale})
         return action, "analyst"
     action, trace = _llm_action(ctx, records, number, rejected, notes)
+    _keep_earlier_trace(path, trace["inputs"])
     label = trace["diagnoser"]
     if action is None:
         ctx.say(f"round {number}: the LLM diagnoser gave no valid action "
@@ -147,8 +149,10 @@ def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
     """The LLM diagnoser's action for round `number` (or None and why, in the trace). A
     trace of the same inputs that ended in an action is reused: a resumed run does not ask
     (and pay) again, nor get a different answer."""
-    from mosaic.agents.diagnoser import build_brief, diagnose
+    from mosaic.agents.brief import build_brief
+    from mosaic.agents.diagnoser import diagnose
     from mosaic.prompting import template_hash
+    from mosaic.schema import Problem
     from mosaic.tools.action_schema import run_action_schema
     from mosaic.tools.mixture import action_hash
     from mosaic.tools.probes import Probes
@@ -162,35 +166,57 @@ def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
     settings = ctx.config.diagnoser
     inputs = content_key(brief, settings.model_dump(mode="json"),
                          template_hash("diagnoser.j2"), sorted(rejected))
-    path = ctx.run.round_dir(number) / "diagnosis.json"
-    if path.is_file():
-        earlier = json.loads(path.read_text("utf-8"))
-        if earlier.get("inputs") == inputs and earlier.get("action"):
-            ctx.say(f"round {number}: reusing the LLM diagnoser's answer from {path.name}")
-            return DataAction.model_validate(earlier["action"]), earlier
     pools = ctx.pools()
-    prompts = {name: {item.id: [m.content for m in item.messages if m.role == "user"]
-                      for item in items} for name, items in ctx.eval_sets().items()}
-    probes = Probes(read_samples(ctx.run, current.round), pools, ctx.config.mixture, rules,
-                    current=current.action, prompts=prompts,
-                    example_chars=settings.example_chars, seed=ctx.config.eval.seed)
     seen = set(rejected)
 
     def check(action: DataAction) -> ValidationReport:
         report = validate_action(action, pools, ctx.config.mixture, rules)
         if action_hash(action) in seen:
-            from mosaic.schema import Problem
-
             report.problems.append(Problem(
                 code="rejected", path="", message="a reviewer rejected exactly this action "
                 "this round: propose a different one"))
         return report
 
+    earlier = _read_trace(ctx.run.round_dir(number) / "diagnosis.json")
+    if earlier.get("inputs") == inputs and earlier.get("action") and not earlier.get(
+            "fallback"):
+        try:
+            action = DataAction.model_validate(earlier["action"])
+        except ValueError:  # an edited or damaged file: ask again
+            action = None
+        if action is not None and check(action).ok:  # pools or settings may have changed
+            ctx.say(f"round {number}: reusing the LLM diagnoser's answer (diagnosis.json)")
+            return action, earlier
+    prompts = {name: {item.id: [m.content for m in item.messages if m.role == "user"]
+                      for item in items} for name, items in ctx.eval_sets().items()}
+    probes = Probes(read_samples(ctx.run, current.round), pools, ctx.config.mixture, rules,
+                    current=current.action, rejected=frozenset(rejected), prompts=prompts,
+                    example_chars=settings.example_chars, seed=ctx.config.eval.seed)
     ctx.say(f"round {number}: asking the LLM diagnoser ({settings.model})")
     diagnosis = diagnose(brief, probes, settings, check=check,
                          schema=run_action_schema(list(pools)))
     trace = {**diagnosis.trace, "inputs": inputs}
     return diagnosis.action, trace
+
+
+def _read_trace(path: Path) -> dict[str, Any]:
+    """A round's diagnosis.json, or {} when there is none or it cannot be read."""
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _keep_earlier_trace(path: Path, inputs: str | None) -> None:
+    """Before a round's trace is replaced by a new diagnosis (after a rejection, a new
+    rule or note), the earlier one is kept beside it as diagnosis.N.json."""
+    if not path.is_file() or (inputs is not None and _read_trace(path).get("inputs") == inputs):
+        return
+    n = 1
+    while (kept := path.with_name(f"diagnosis.{n}.json")).exists():
+        n += 1
+    path.rename(kept)
 
 
 def check_action(ctx: RunContext, round_number: int, action: DataAction,

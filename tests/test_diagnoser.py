@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from mosaic.agents.diagnoser import build_brief, diagnose, public_url
+from mosaic.agents.brief import build_brief
+from mosaic.agents.diagnoser import diagnose, public_url
 from mosaic.config import DiagnoserSettings, MixSettings
 from mosaic.objectives import get_objective
 from mosaic.schema import (
@@ -93,6 +94,22 @@ def tool_messages(request) -> list[str]:
     return [m["content"] for m in request["messages"] if m["role"] == "tool"]
 
 
+def assert_protocol(requests) -> None:
+    """Every assistant tool call is answered by a tool message before the next request."""
+    for request in requests:
+        messages = request["messages"]
+        for i, message in enumerate(messages):
+            ids = [c["id"] for c in message.get("tool_calls") or []]
+            if not ids:
+                continue
+            answered = []
+            for later in messages[i + 1:]:
+                if later["role"] != "tool":
+                    break
+                answered.append(later["tool_call_id"])
+            assert answered == ids, (ids, answered)
+
+
 def conversation(*replies):
     """A script that gives these replies in turn (the last one repeats)."""
     def script(request):
@@ -114,6 +131,7 @@ def test_probes_then_a_valid_submission(monkeypatch):
     assert diagnosis.fallback is None and diagnosis.mode == "tools"
     assert diagnosis.action == DataAction.model_validate(GOOD)
     assert len(requests) == 3
+    assert_protocol(requests)
     first = requests[0]
     assert {t["function"]["name"] for t in first["tools"]} == {
         "slice_diagnosis", "examples", "pool_availability", "preview_action", "submit_action"}
@@ -166,9 +184,67 @@ def test_answers_that_break_a_constraint_end_in_a_recorded_fallback():
 def test_malformed_answers_and_refusals_are_answered_then_a_valid_one_wins(bad):
     diagnosis, requests = run(conversation(bad, Reply.calls(("submit_action", GOOD))))
     assert diagnosis.action == DataAction.model_validate(GOOD)
+    answers = diagnosis.trace["conversations"][0]["answers"]
+    assert [a["valid"] for a in answers] == [False, True]  # each bad reply counted once
     last = requests[-1]["messages"][-1]
     assert last["role"] in ("user", "tool") and ("not" in last["content"]
                                                  or "no tool" in last["content"])
+    assert_protocol(requests)
+
+
+def completion_body(message: dict, finish_reason: str = "stop") -> Reply:
+    return Reply.body("application/json", json.dumps({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}]}))
+
+
+@pytest.mark.parametrize("odd", [
+    {"role": "assistant", "content": [{"type": "text", "text": json.dumps(GOOD)}]},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "submit_action",
+                                                      "arguments": GOOD}}]},
+])
+def test_replies_in_other_shapes_are_read(odd):
+    """Content as a list of parts, tool arguments as an object (some providers, proxies)."""
+    diagnosis, _ = run(conversation(completion_body(odd)))
+    assert diagnosis.action == DataAction.model_validate(GOOD), diagnosis.fallback
+
+
+@pytest.mark.parametrize("odd", [None, {"role": "assistant", "content": None,
+                                        "tool_calls": [{"id": "c1", "type": "function"}]}])
+def test_replies_nobody_can_read_end_in_a_fallback_not_an_exception(odd):
+    diagnosis, _ = run(conversation(completion_body(odd)), max_answers=1)
+    assert diagnosis.action is None and diagnosis.fallback
+
+
+def test_a_submission_and_probes_in_one_message():
+    diagnosis, requests = run(conversation(
+        Reply.calls(("pool_availability", {"objective": "xguard"}), ("submit_action", BAD_SUM),
+                    ("examples", {"objective": "xguard", "slice": "complexity_5"})),
+        Reply.calls(("submit_action", GOOD), ("pool_availability", {"objective": "ifeval"}))))
+    assert diagnosis.action == DataAction.model_validate(GOOD) and len(requests) == 2
+    assert [m["role"] for m in requests[1]["messages"][2:]] == ["assistant", "tool", "tool",
+                                                                 "tool"]
+    assert_protocol(requests)
+
+
+def test_probe_arguments_of_the_wrong_type_get_an_answer_not_an_exception():
+    _, probes = setup()
+    for limit in ("three", 1e999, float("nan"), None):
+        result = probes.call("examples", {"objective": "xguard", "slice": "complexity_5",
+                                          "limit": limit})
+        assert "error" in result or len(result["examples"]) <= 5, limit
+    assert "error" in probes.call("pool_availability", {"objective": ["xguard"]})
+    assert probes.call("preview_action", {"action": 7})["valid"] is False
+
+
+def test_a_key_echoed_by_the_server_is_masked_in_the_trace(monkeypatch):
+    monkeypatch.setenv("MOSAIC_TEST_DIAGNOSER_KEY", "sk-echo-SECRET-987654")
+    diagnosis, _ = run(conversation(Reply.text("your key sk-echo-SECRET-987654 is fine"),
+                                    Reply.calls(("submit_action", GOOD))))
+    assert diagnosis.action is not None
+    assert "SECRET-987654" not in json.dumps(diagnosis.trace)
+    assert "your key *** is fine" in json.dumps(diagnosis.trace)
 
 
 def test_json_object_mode_for_providers_without_json_schema():
@@ -214,6 +290,8 @@ def test_server_errors_and_timeouts_end_in_a_recorded_fallback():
     diagnosis, _ = run(conversation(Reply.error(401)))
     assert "HTTP 401" in diagnosis.fallback and "$MOSAIC_TEST_DIAGNOSER_KEY" in \
         diagnosis.fallback
+    # The server's 401 text echoes a key fragment ("sk-abc...WXYZ"): it is never kept.
+    assert "WXYZ" not in json.dumps(diagnosis.trace) and "WXYZ" not in diagnosis.fallback
 
 
 def test_a_5xx_is_retried_by_the_client_before_anyone_gives_up():
@@ -327,9 +405,16 @@ def test_the_loop_uses_the_llm_action_keeps_its_trace_and_reuses_it_on_resume(ti
         assert rounds.propose_action(ctx, [base], notes=["more orbench please"]) == (action,
                                                                                      who)
         assert len(server.requests) == asked
-        # Different inputs (a new note) ask again.
+        # Different inputs ask again (a new note, a new rule); earlier traces are kept.
         rounds.propose_action(ctx, [base], notes=["something else"])
         assert len(server.requests) > asked
+        asked = len(server.requests)
+        assert ctx.add_constraint(Constraint(kind="max_share", objective="xguard", value=0.5,
+                                             origin="chat")) == ""
+        rounds.propose_action(ctx, [base], notes=["something else"])
+        assert len(server.requests) > asked
+        kept = sorted(p.name for p in ctx.run.round_dir(1).glob("diagnosis*.json"))
+        assert kept == ["diagnosis.1.json", "diagnosis.2.json", "diagnosis.json"]
 
 
 def test_a_dead_endpoint_falls_back_to_the_analyst_and_says_so(tiny_run):
@@ -371,6 +456,11 @@ def test_injected_eval_text_cannot_push_the_round_outside_the_constraints(tiny_r
         action, report, _ = rounds.check_action(ctx, 1, action)
     assert who == "analyst (fallback)" and report.ok
     assert action.ratios["orbench"] >= 0.3 - 1e-9 and action.ratios["xguard"] < 1.0
+    # The injected text did reach the LLM, and its obedient answer was refused for the rule.
+    trace = json.loads((ctx.run.round_dir(1) / "diagnosis.json").read_text())
+    answers = trace["conversations"][0]["answers"]
+    assert answers and all('"xguard": 1.0' in a["raw"] and not a["valid"] for a in answers)
+    assert any("orbench share of the budget >= 0.3" in p for p in answers[0]["problems"])
 
 
 def test_a_tiny_run_through_the_cli_with_an_llm_diagnoser_and_a_fallback(tmp_path):

@@ -104,3 +104,49 @@ def test_typed_commands_and_offline_runs_never_ask_the_llm():
     steerings, _ = interpret("more safety please", settings=DiagnoserSettings(),
                              objectives={})
     assert [s.kind for s in steerings] == ["note"]
+
+
+def test_an_llm_cannot_stop_the_run_and_every_unused_command_is_named():
+    from tests.openai_server import Reply
+
+    (steerings, how), _ = _interpret(Reply.json({"commands": [
+        "/stop", "min-share orbench 0.2", "/note fine", "/max-share xguard 0.5"]}),
+        text="keep going, don't stop, and cap xguard at half")
+    assert [s.kind for s in steerings] == ["note", "constraint"]
+    assert "/stop (type /stop yourself" in how
+    assert "min-share orbench 0.2 (not a rule)" in how and "/note fine (not a rule)" in how
+
+
+def test_chat_with_an_llm_adds_what_it_can_and_names_what_it_could_not(tmp_path):
+    """`mosaic chat` free text on a run with an endpoint: one rule holds, one contradicts
+    the rules in force and is named, nothing raises, the message is kept as a note."""
+    from mosaic.api import chat
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.run_context import RunContext
+    from tests.openai_server import Reply, ScriptedServer
+
+    reply = Reply.json({"commands": ["/min-share orbench 0.3", "/min-share xguard 0.9"],
+                        "explanation": "floors"})
+    with ScriptedServer(lambda request: reply) as server:
+        config, _ = apply_overrides(load_preset("tiny"), [
+            f"cache={tmp_path / 'cache'}", f"diagnoser.base_url={server.url}",
+            "diagnoser.model=scripted", "diagnoser.max_retries=0"])
+        ctx = RunContext.create(config, tmp_path / "run", progress=False)
+        said = chat(tmp_path / "run", "at least 30% orbench and 90% xguard")
+    assert "added for every later round: orbench share of the budget >= 0.3" in said
+    assert "not used:" in said and "xguard" in said
+    assert [c.describe() for c in ctx.constraints] == ["orbench share of the budget >= 0.3"]
+    notes = [e["text"] for e in ctx.run.read_events() if e["event"] == "note"]
+    assert notes == ["at least 30% orbench and 90% xguard"]
+
+
+@pytest.mark.parametrize("setting", ["diagnoser.base_url=http://me:sk-1@host/v1",
+                                     "diagnoser.base_url=http://host/v1?api_key=sk-1",
+                                     "diagnoser.api_key_env=sk-live-123"])
+def test_a_key_in_the_diagnoser_settings_is_refused_before_it_reaches_the_run(setting):
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        apply_overrides(load_preset("tiny"), [setting, "diagnoser.model=m"])
+    assert "sk-" not in str(error.value)

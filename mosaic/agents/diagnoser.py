@@ -34,11 +34,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mosaic.config import DiagnoserSettings
-from mosaic.objectives import get_objective
 from mosaic.prompting import render_messages, template_hash
-from mosaic.schema import Constraint, DataAction, EvalReport, RoundRecord, ValidationReport
+from mosaic.schema import DataAction, ValidationReport
 from mosaic.tools.judges.llm import parse_json_object
-from mosaic.tools.pareto import front, recommend
 from mosaic.tools.probes import PROBE_NAMES, Probes
 from mosaic.tools.validate import parse_action
 
@@ -57,6 +55,42 @@ class Diagnosis:
     """Why there is no action (None when there is one)."""
     mode: str | None
     trace: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class Reply:
+    """One completion, read defensively: what a provider or proxy sends varies."""
+
+    content: str
+    refusal: str
+    finish_reason: str | None
+    calls: list[ToolCall]
+
+
+def message_text(value: Any) -> str:
+    """Message text as a string: providers send a string, null, or a list of parts."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(str(p.get("text", "")) if isinstance(p, Mapping)
+                       else str(getattr(p, "text", p)) for p in value)
+    return json.dumps(value, default=str) if isinstance(value, Mapping) else str(value)
+
+
+def _call(call: Any) -> ToolCall:
+    function = getattr(call, "function", None)
+    return ToolCall(id=str(getattr(call, "id", "") or "call"),
+                    name=str(getattr(function, "name", "") or ""),
+                    arguments=message_text(getattr(function, "arguments", None)))
 
 
 class _Unsupported(Exception):
@@ -87,8 +121,8 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
     started = time.monotonic()
     client = client or client_for(settings)
     key = (settings.base_url, settings.model)
-    modes = ([settings.mode] if settings.mode != "auto"
-             else [_DETECTED[key]] if key in _DETECTED else list(MODES))
+    modes = ([settings.mode] if settings.mode != "auto"  # from what worked before, down
+             else list(MODES[MODES.index(_DETECTED.get(key, MODES[0])):]))
     trace: dict[str, Any] = {
         "diagnoser": f"llm:{settings.model}", "base_url": public_url(settings.base_url),
         "model": settings.model, "template": f"{TEMPLATE}@{template_hash(TEMPLATE)}",
@@ -107,6 +141,10 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
         except _Failed as why:
             outcome = Diagnosis(None, str(why), mode)
             break
+        except Exception as error:  # a reply shape nobody foresaw must not stop the run
+            outcome = Diagnosis(None, f"unreadable reply ({type(error).__name__}: "
+                                f"{str(error)[:200]})", mode)
+            break
         _DETECTED[key] = mode
         outcome = Diagnosis(action, None, mode)
         break
@@ -118,8 +156,25 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
                  action=outcome.action.model_dump(mode="json") if outcome.action else None,
                  rationale=outcome.action.rationale if outcome.action else None,
                  seconds=round(time.monotonic() - started, 2))
-    outcome.trace = trace
+    # A key can only get here by mistake (echoed by a server, pasted into a setting), but
+    # the trace is written to disk: its value is masked wherever it appears.
+    secret = os.environ.get(settings.api_key_env) or ""
+    outcome.trace = masked(trace, secret)
+    outcome.fallback = masked(outcome.fallback, secret)
     return outcome
+
+
+def masked(value: Any, secret: str) -> Any:
+    """`value` (nested dicts, lists, strings) with every occurrence of `secret` masked."""
+    if not secret or len(secret) < 4:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, "***")
+    if isinstance(value, Mapping):
+        return {k: masked(v, secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v, secret) for v in value]
+    return value
 
 
 def client_for(settings: DiagnoserSettings) -> Any:
@@ -231,7 +286,11 @@ class _Conversation:
             raise _Failed(f"the endpoint refused the request ({type(error).__name__}, "
                           f"HTTP {error.status_code}: {said})") from None
         except openai.APIStatusError as error:
-            raise _Failed(f"the endpoint failed ({type(error).__name__}, HTTP "
+            if error.status_code == 429 or error.status_code >= 500:
+                raise _Failed(f"the endpoint is failing or rate-limited ({type(error).__name__}"
+                              f", HTTP {error.status_code}) after {self.settings.max_retries} "
+                              "retries") from None
+            raise _Failed(f"the endpoint refused us ({type(error).__name__}, HTTP "
                           f"{error.status_code}); check the URL, model "
                           f"'{self.settings.model}' and the key in "
                           f"${self.settings.api_key_env}") from None
@@ -244,29 +303,32 @@ class _Conversation:
         if not choices:
             raise _Failed("unreadable reply (not a chat completion)")
         choice = choices[0]
+        message = getattr(choice, "message", None)
+        if message is None:
+            raise _Failed("unreadable reply (a choice without a message)")
         usage = getattr(completion, "usage", None)
-        message = choice.message
+        reply = Reply(content=message_text(message.content),
+                      refusal=message_text(getattr(message, "refusal", None)),
+                      finish_reason=getattr(choice, "finish_reason", None),
+                      calls=[_call(c) for c in (getattr(message, "tool_calls", None) or [])])
         self.log["replies"].append({
-            "content": message.content, "refusal": getattr(message, "refusal", None),
-            "tool_calls": [{"id": c.id, "name": c.function.name,
-                            "arguments": c.function.arguments}
-                           for c in (message.tool_calls or [])],
-            "finish_reason": choice.finish_reason,
-            "usage": usage.model_dump() if usage is not None else None})
-        return choice
+            "content": reply.content, "refusal": reply.refusal,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
+                           for c in reply.calls],
+            "finish_reason": reply.finish_reason,
+            "usage": usage.model_dump() if hasattr(usage, "model_dump") else None})
+        return reply
 
     # -- the loop
 
     def run(self) -> DataAction:
         limit = self.settings.max_answers + self.settings.max_probes + 2
         for turn in range(limit):
-            choice = self._complete(first=turn == 0)
-            message = choice.message
-            calls = list(message.tool_calls or []) if self.mode == "tools" else []
-            if calls:
-                action = self._tool_calls(message, calls)
+            reply = self._complete(first=turn == 0)
+            if reply.calls and self.mode == "tools":
+                action = self._tool_calls(reply)
             else:
-                action = self._content_answer(message, choice.finish_reason)
+                action = self._content_answer(reply)
             if action is not None:
                 return action
             if self.answers >= self.settings.max_answers:
@@ -274,18 +336,19 @@ class _Conversation:
                               + self.log["answers"][-1]["verdict"])
         raise _Failed(f"no answer after {limit} requests")
 
-    def _tool_calls(self, message: Any, calls: list[Any]) -> DataAction | None:
-        self.messages.append({"role": "assistant", "content": message.content,
+    def _tool_calls(self, reply: Reply) -> DataAction | None:
+        # The protocol: the assistant message with its calls, then one tool message per
+        # call id, before the next request.
+        self.messages.append({"role": "assistant", "content": reply.content or None,
                               "tool_calls": [{"id": c.id, "type": "function", "function": {
-                                  "name": c.function.name,
-                                  "arguments": c.function.arguments}} for c in calls]})
-        accepted = None
-        for call in calls:
-            name = call.function.name
-            arguments = parse_json_object(call.function.arguments)
-            if name == "submit_action":
-                accepted, result = self._answer(arguments, call.function.arguments or "")
-            elif name in PROBE_NAMES:
+                                  "name": c.name, "arguments": c.arguments}}
+                                  for c in reply.calls]})
+        for call in reply.calls:
+            arguments = parse_json_object(call.arguments)
+            accepted = None
+            if call.name == "submit_action":
+                accepted, result = self._answer(arguments, call.arguments)
+            elif call.name in PROBE_NAMES:
                 self.probe_calls += 1
                 if self.probe_calls > self.settings.max_probes:
                     result = {"error": "the probe budget for this round is spent: call "
@@ -293,33 +356,33 @@ class _Conversation:
                 elif arguments is None:
                     result = {"error": "arguments are not a JSON object"}
                 else:
-                    result = self.probes.call(name, arguments)
-            else:
-                result = {"error": f"no tool named {name!r}",
+                    result = self.probes.call(call.name, arguments)
+            else:  # counted as an answer: a model stuck on a tool that isn't stops
+                result = {"error": f"no tool named {call.name!r}",
                           "known": [*PROBE_NAMES, "submit_action"]}
+                self._record(call.arguments, {"valid": False, "problems": [
+                    f"called a tool that does not exist: {call.name!r}"]})
             self.messages.append({"role": "tool", "tool_call_id": call.id,
                                   "content": json.dumps(result, default=str)})
             if accepted is not None:
                 return accepted
         return None
 
-    def _content_answer(self, message: Any, finish_reason: str | None) -> DataAction | None:
-        content = message.content or ""
-        refusal = getattr(message, "refusal", None)
-        if refusal:
-            verdict = {"valid": False, "problems": [
+    def _content_answer(self, reply: Reply) -> DataAction | None:
+        content = reply.content
+        if reply.refusal:
+            action, verdict = None, {"valid": False, "problems": [
                 "you declined to answer; a DataAction only reweights existing training data"]}
-            action = None
-        elif finish_reason == "length":
+            self._record(reply.refusal, verdict)
+        elif reply.finish_reason == "length":
             action, verdict = None, {"valid": False, "problems": [
                 "the answer was cut off at the token limit: keep the rationale short"]}
+            self._record(content, verdict)
         else:
             action, verdict = self._answer(parse_json_object(content), content)
         if action is not None:
             return action
-        if refusal or finish_reason == "length":
-            self._record(content or refusal or "", verdict)
-        self.messages.append({"role": "assistant", "content": content or refusal or ""})
+        self.messages.append({"role": "assistant", "content": content or reply.refusal})
         follow_up = ("Call submit_action with the DataAction." if self.mode == "tools" else
                      "Answer with the DataAction as one JSON object.")
         self.messages.append({"role": "user", "content": "Your answer was not accepted:\n"
@@ -349,6 +412,7 @@ class _Conversation:
         return None, verdict
 
     def _record(self, raw: str, verdict: Mapping[str, Any]) -> None:
+        """Log one answer and count it against `max_answers` (the only place that counts)."""
         self.answers += 1
         problems = verdict.get("problems") or []
         self.log["answers"].append({
@@ -376,78 +440,3 @@ def _findings(brief: Mapping[str, Any], probes: Probes) -> str:
             parts.append(json.dumps(probes.call("slice_diagnosis", {
                 "objective": name, "slice": weakest["slice"]}), default=str))
     return "\n".join(parts)
-
-
-# ---------------------------------------------------------------------------------------
-# The brief: everything the LLM is told about the search (reference §10.9 lists what the
-# paper's agent never saw: the current plan, the rationale, a target that fits the scores)
-
-
-def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalReport,
-                *, budget: int, max_step: float, constraints: Sequence[Constraint] = (),
-                notes: Sequence[str] = (), rejected: Sequence[str] = ()) -> dict[str, Any]:
-    """Plain data for the prompt: the objectives, the archive, the current and previous
-    actions with the deltas between them, the latest evaluation per slice, every
-    Constraint, the people's notes."""
-    names = list(report.objectives)
-    on_front = {r.round for r in front(records, names)}
-    best = recommend(records, names)
-
-    def scores(record: RoundRecord) -> dict[str, str]:
-        out = {}
-        for name in names:
-            mean, ci = record.means.get(name), record.ci.get(name)
-            out[name] = ("n/a" if mean is None else f"{mean:.3f}" + (
-                f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
-        return out
-
-    def described(record: RoundRecord | None) -> dict[str, Any] | None:
-        if record is None:
-            return None
-        return {"round": record.round, "action": "none: the base model as it is"
-                if record.action is None else record.action.model_dump_json(
-                    exclude={"evidence"}, exclude_defaults=True)}
-
-    current = records[-1] if records else None
-    previous = records[-2] if len(records) > 1 else None
-    deltas = {}
-    if current is not None and previous is not None:
-        ratios_now = current.action.ratios if current.action else {}
-        ratios_before = previous.action.ratios if previous.action else {}
-        deltas = {
-            "ratios": ", ".join(f"{n} {ratios_now.get(n, 0) - ratios_before.get(n, 0):+.2f}"
-                                for n in names) if ratios_before or ratios_now else "n/a",
-            "scores": ", ".join(
-                f"{n} {current.means[n] - previous.means[n]:+.3f}"
-                if current.means.get(n) is not None and previous.means.get(n) is not None
-                else f"{n} n/a" for n in names)}
-    return {
-        "round": round_number, "budget": budget, "max_step": max_step,
-        "objective_names": names,
-        "objectives": [{"name": n, "description": get_objective(n).description,
-                        "slices": list(get_objective(n).slices),
-                        "failure_rule": get_objective(n).failure_rule} for n in names],
-        "archive": [{"round": r.round, "scores": scores(r),
-                     "front": ("yes" if r.round in on_front else
-                               "no (breaks " + "; ".join(r.breaches) + ")" if r.breaches
-                               else "no"),
-                     "diagnoser": r.diagnoser or "-",
-                     "ratios": (", ".join(f"{k}={v:.2f}" for k, v in r.action.ratios.items())
-                                if r.action else "base model")} for r in records],
-        "recommended": f"round {best.round}" if best is not None else "none (floors broken)",
-        "current": described(current), "previous": described(previous), "deltas": deltas,
-        "evaluated_round": current.round if current is not None else 0,
-        "overview": [{
-            "name": n, "mean": _num(o.mean), "ci": f"{_num(o.ci_low)}, {_num(o.ci_high)}",
-            "count": o.count, "unscored": o.n_unscored,
-            "slices": [{"slice": s.slice, "mean": s.mean, "n": s.n,
-                        "ci": f"{_num(s.ci_low)}, {_num(s.ci_high)}",
-                        "fail_rate": _num(s.fail_rate), "reliability": s.reliability}
-                       for s in o.slices.values()]} for n, o in report.objectives.items()],
-        "constraints": [c.describe() for c in constraints],
-        "notes": list(notes), "rejected": list(rejected),
-    }
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"

@@ -123,8 +123,12 @@ def interpret(text: str, *, settings: DiagnoserSettings, objectives: Mapping[str
         except SteeringError as error:
             skipped.append(f"{command} ({error})")
             continue
-        if steering.kind != "note":
+        if steering.kind == "constraint":
             steerings.append(steering.model_copy(update={"text": f"{command} (from: {text})"}))
+        elif steering.kind == "stop":  # ending a run is for a person to type, not to infer
+            skipped.append(f"{command} (type /stop yourself to stop the run)")
+        else:
+            skipped.append(f"{command} (not a rule)")
     read = ", ".join(s.text.split(" (from:")[0] for s in steerings) or "no rule"
     line = f"read as: {read}" + (f"; {explanation}" if explanation else "")
     if skipped:
@@ -140,22 +144,25 @@ def _ask_llm(text: str, settings: DiagnoserSettings, objectives: Mapping[str, Se
              client: Any) -> tuple[list[str], str]:
     import openai
 
-    from mosaic.agents.diagnoser import client_for
+    from mosaic.agents.diagnoser import client_for, message_text
     from mosaic.prompting import render_messages
     from mosaic.tools.judges.llm import parse_json_object
 
     messages = render_messages("steering.j2", usage=usage(), text=text,
                                objectives={k: list(v) for k, v in objectives.items()})
+    # A person waits for this answer: a short timeout and one retry, whatever the
+    # diagnoser's own patience is.
+    quick = settings.model_copy(update={"timeout_s": min(settings.timeout_s, 30.0),
+                                        "max_retries": min(settings.max_retries, 1)})
     try:
-        completion = (client or client_for(settings)).chat.completions.create(
+        completion = (client or client_for(quick)).chat.completions.create(
             model=settings.model, messages=messages, temperature=0.0, max_tokens=300,
             response_format={"type": "json_object"})
-        content = completion.choices[0].message.content
+        answer = parse_json_object(message_text(completion.choices[0].message.content))
     except openai.APIStatusError as error:
         raise _Unreadable(f"{type(error).__name__}, HTTP {error.status_code}") from None
     except Exception as error:  # timeouts, connection errors, unreadable replies
         raise _Unreadable(type(error).__name__) from None
-    answer = parse_json_object(content)
     commands = answer.get("commands") if answer else None
     if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
         raise _Unreadable("no list of commands in the answer")

@@ -80,6 +80,8 @@ class Probes:
     constraints: Sequence[Constraint] = ()
     current: DataAction | None = None
     """The action that produced `samples` (None for the base model): previews diff to it."""
+    rejected: frozenset[str] = frozenset()
+    """Hashes of actions a reviewer rejected this round (previews say so)."""
     prompts: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
     """Objective -> eval item id -> its user turns (the text `examples` shows)."""
     example_chars: int = 400
@@ -98,8 +100,9 @@ class Probes:
         else:
             try:
                 result = probe(**arguments)
-            except TypeError as error:  # missing or unexpected arguments
-                result = {"error": f"bad arguments for {name}: {error}"}
+            except Exception as error:  # missing, unexpected or ill-typed arguments
+                result = {"error": f"bad arguments for {name}: {type(error).__name__}: "
+                          f"{str(error)[:200]}"}
         self.calls.append({"probe": name, "arguments": dict(arguments), "result": result})
         return result
 
@@ -165,8 +168,10 @@ class Probes:
                     "all": True}[condition]
 
         matches = [s for s in members if wanted(s)]
+        count = min(max(int(limit), 1), 5) if isinstance(limit, int | float) and \
+            limit == limit and abs(limit) < 1e9 else 3  # an LLM may send "three" or NaN
         chosen = random.Random(f"{self.seed}:{objective}:{slice}:{condition}").sample(
-            matches, min(max(int(limit), 1), 5, len(matches)))
+            matches, min(count, len(matches)))
         return {"objective": objective, "slice": slice, "condition": condition,
                 "matching": len(matches), "note": UNTRUSTED_NOTE,
                 "examples": [self._example(s, spec.is_failure(s.response)) for s in chosen]}
@@ -208,8 +213,14 @@ class Probes:
         parsed, report = parse_action(dict(action) if isinstance(action, Mapping) else action)
         if parsed is None:
             return {"valid": False, "problems": _problems(report)}
+        from mosaic.tools.mixture import action_hash
+
         report = validate_action(parsed, self.pools, self.settings, self.constraints)
         result: dict[str, Any] = {"valid": report.ok, "problems": _problems(report)}
+        if action_hash(parsed) in self.rejected:
+            result["valid"] = False
+            result["problems"].append({"severity": "error", "path": "", "code": "rejected",
+                                       "message": "a reviewer rejected exactly this action"})
         if not report.ok:
             repaired = repair_action(parsed, self.pools, self.settings, self.constraints)
             parsed = repaired.action
