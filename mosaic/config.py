@@ -135,8 +135,11 @@ class DiagnoserSettings(Record):
     max_probes: int = Field(default=12, ge=0)
     """Tool calls to probes per round (then it is asked for its answer)."""
     timeout_s: float = Field(default=120.0, gt=0)
+    """Per request."""
     max_retries: int = Field(default=2, ge=0)
     """Client retries on 429, 5xx, timeouts and connection errors (exponential backoff)."""
+    round_timeout_s: float = Field(default=900.0, gt=0)
+    """No new request after this long in one round's diagnosis: the analyst takes over."""
     temperature: float = Field(default=0.0, ge=0)
     seed: int | None = 0
     """Sent where the provider honours it; None: not sent."""

@@ -294,6 +294,13 @@ def test_server_errors_and_timeouts_end_in_a_recorded_fallback():
     assert "WXYZ" not in json.dumps(diagnosis.trace) and "WXYZ" not in diagnosis.fallback
 
 
+def test_a_slow_endpoint_is_given_up_on_after_the_round_deadline():
+    diagnosis, requests = run(conversation(Reply.hang(0.4)), round_timeout_s=0.6,
+                              max_answers=10)
+    assert diagnosis.action is None and "round_timeout_s (0.6 s)" in diagnosis.fallback
+    assert len(requests) == 2
+
+
 def test_a_5xx_is_retried_by_the_client_before_anyone_gives_up():
     diagnosis, requests = run(conversation(Reply.error(503), Reply.calls(("submit_action",
                                                                           GOOD))),

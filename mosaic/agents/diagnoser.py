@@ -323,7 +323,11 @@ class _Conversation:
 
     def run(self) -> DataAction:
         limit = self.settings.max_answers + self.settings.max_probes + 2
+        deadline = time.monotonic() + self.settings.round_timeout_s
         for turn in range(limit):
+            if time.monotonic() > deadline:
+                raise _Failed(f"no valid action within round_timeout_s "
+                              f"({self.settings.round_timeout_s:g} s)")
             reply = self._complete(first=turn == 0)
             if reply.calls and self.mode == "tools":
                 action = self._tool_calls(reply)
