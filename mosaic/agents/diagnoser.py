@@ -380,7 +380,9 @@ class _Conversation:
             self._record(reply.refusal, verdict)
         elif reply.finish_reason == "length":
             action, verdict = None, {"valid": False, "problems": [
-                "the answer was cut off at the token limit: keep the rationale short"]}
+                f"the answer was cut off at the token limit ({self.settings.max_tokens} "
+                "tokens): give a shorter action (fewer buckets and focus values, short "
+                "numbers, a short rationale)"]}
             self._record(content, verdict)
         else:
             action, verdict = self._answer(parse_json_object(content), content)

@@ -32,8 +32,9 @@ def _criteria(objective: Objective) -> dict[str, Any]:
                                     "maxItems": 2, "description": key.description}
         else:
             items = ({"enum": list(key.domain)} if key.domain is not None
-                     else {"type": ["string", "integer"]})
+                     else {"type": ["string", "integer"], "maxLength": 80})
             properties[key.name] = {"type": "array", "items": items, "minItems": 1,
+                                    "maxItems": len(key.domain) if key.domain else 20,
                                     "description": key.description}
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
