@@ -149,8 +149,9 @@ def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
     """The LLM diagnoser's action for round `number` (or None and why, in the trace). A
     trace of the same inputs that ended in an action is reused: a resumed run does not ask
     (and pay) again, nor get a different answer."""
+    from mosaic.agents.analyst import starting_action
     from mosaic.agents.brief import build_brief
-    from mosaic.agents.diagnoser import diagnose
+    from mosaic.agents.diagnoser import diagnose, step_problems
     from mosaic.prompting import template_hash
     from mosaic.schema import Problem
     from mosaic.tools.action_schema import run_action_schema
@@ -169,8 +170,12 @@ def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
     pools = ctx.pools()
     seen = set(rejected)
 
+    anchor = current.action or starting_action(pools, ctx.config.mixture)
+
     def check(action: DataAction) -> ValidationReport:
         report = validate_action(action, pools, ctx.config.mixture, rules)
+        if settings.max_step is not None:
+            report.problems += step_problems(action, anchor, settings.max_step)
         if action_hash(action) in seen:
             report.problems.append(Problem(
                 code="rejected", path="", message="a reviewer rejected exactly this action "

@@ -532,3 +532,22 @@ def test_the_prompt_shows_the_current_and_previous_actions_and_what_moved():
     assert "Scores: xguard +0.500, orbench -0.100, ifeval +0.000" in user
     assert "no (breaks ifeval mean score stays >= 3.5)" in user
     assert "Recommended so far: round 0" in user
+
+
+def test_an_opt_in_step_limit_bounds_llm_actions_even_without_rules(tiny_run):
+    """With no Constraint at all, an LLM talked into `xguard 1.0` would get it; with
+    diagnoser.max_step the move is refused and the round falls back to the analyst."""
+    from mosaic import rounds
+
+    moves = {"ratios": {"xguard": 1.0, "orbench": 0.0, "ifeval": 0.0}, "rationale": "all in"}
+    small = {"ratios": {"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3}, "rationale": "a step"}
+    with ScriptedServer(conversation(Reply.calls(("submit_action", moves)),
+                                     Reply.calls(("submit_action", small)))) as server:
+        ctx, base = tiny_run(server.url, "diagnoser.max_step=0.1")
+        assert ctx.constraints == []
+        action, who = rounds.propose_action(ctx, [base])
+    assert who == "llm:scripted" and action.ratios["xguard"] == 0.4
+    trace = json.loads((ctx.run.round_dir(1) / "diagnosis.json").read_text())
+    first = trace["conversations"][0]["answers"][0]
+    assert not first["valid"] and any("step_too_large" in p for p in first["problems"])
+

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mosaic.config import DiagnoserSettings
 from mosaic.prompting import render_messages, template_hash
-from mosaic.schema import DataAction, ValidationReport
+from mosaic.schema import DataAction, Problem, ValidationReport
 from mosaic.tools.judges.llm import parse_json_object
 from mosaic.tools.probes import PROBE_NAMES, Probes
 from mosaic.tools.validate import parse_action
@@ -175,6 +175,29 @@ def masked(value: Any, secret: str) -> Any:
     if isinstance(value, list | tuple):
         return [masked(v, secret) for v in value]
     return value
+
+
+def step_problems(action: DataAction, current: DataAction, max_step: float) -> list[Problem]:
+    """Errors for every ratio, and every bucket weight both actions set, that moves by more
+    than `max_step` from `current` (`diagnoser.max_step`: a trust region for the LLM)."""
+    problems = []
+
+    def compare(path: str, now: dict[str, float], before: dict[str, float]) -> None:
+        for name in sorted(set(now) | set(before)):
+            move = now.get(name, 0.0) - before.get(name, 0.0)
+            if abs(move) > max_step + 1e-9:
+                problems.append(Problem(
+                    code="step_too_large", path=f"{path}.{name}",
+                    message=f"moves by {move:+.2f} from the current action; "
+                    f"diagnoser.max_step allows {max_step:g} per share"))
+
+    compare("ratios", action.ratios, current.ratios)
+    for name, plan in action.objectives.items():
+        before = current.objectives.get(name)
+        if plan.bucket_weights and before is not None and before.bucket_weights:
+            compare(f"objectives.{name}.bucket_weights", plan.bucket_weights,
+                    before.bucket_weights)
+    return problems
 
 
 def client_for(settings: DiagnoserSettings) -> Any:
