@@ -8,12 +8,12 @@
     approve -> validate | diagnose | approve | report  (review mode: edit or new rule,
                                                          reject, note, stop)
 
-Nodes are thin: each calls one plain function of `mosaic.rounds` and returns a partial
-state update. State is small plain data (the action as a dict, cache keys, paths, the
-round records); the heavy objects live in the `RunContext` passed with each invocation,
-never in checkpoints. A SQLite checkpointer in the run folder saves the state after every
-node, so a killed run resumes at the node it was in, and that node's expensive work is
-found in the artifact cache when it had finished.
+Nodes are thin: each calls one plain function of `mosaic.rounds` (`mosaic.diagnosis` for
+the diagnose step) and returns a partial state update. State is small plain data (the
+action as a dict, cache keys, paths, the round records); the heavy objects live in the
+`RunContext` passed with each invocation, never in checkpoints. A SQLite checkpointer in
+the run folder saves the state after every node, so a killed run resumes at the node it
+was in, and that node's expensive work is found in the artifact cache when it had finished.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from mosaic import review, rounds
+from mosaic import diagnosis, review, rounds
 from mosaic.run_context import RunContext
 from mosaic.schema import Constraint, DataAction, RoundRecord
 
@@ -82,9 +82,9 @@ def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     records = _records(state)
     number = records[-1].round + 1
     with runtime.context.step("diagnose", number):
-        action, diagnoser = rounds.propose_action(runtime.context, records,
-                                                  state.get("rejected", []),
-                                                  state.get("notes", []))
+        action, diagnoser = diagnosis.propose_action(runtime.context, records,
+                                                     state.get("rejected", []),
+                                                     state.get("notes", []))
     return {"round": number, "started_at": rounds.now(), "diagnoser": diagnoser,
             "action": action.model_dump(mode="json"), "validation": None, "review": None,
             "mixture_key": None, "adapter_key": None, "report_path": None}

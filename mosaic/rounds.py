@@ -2,7 +2,7 @@
 
     ctx = RunContext.open("runs/demo")
     report = evaluate_round(ctx, 0, adapter=None)               # round 0: the base model
-    action, diagnoser = propose_action(ctx, records)            # the analyst
+    action, diagnoser = propose_action(ctx, records)            # mosaic.diagnosis
     action, validation, changes = check_action(ctx, 1, action)  # validate (+ repair)
     mixture = make_mixture(ctx, 1, action)                      # content-addressed
     adapter = train_adapter(ctx, 1, mixture)                    # a fresh LoRA from the base
@@ -99,129 +99,7 @@ def read_samples(run: RunFolder, round_number: int) -> dict[str, list[JudgedSamp
 
 
 # ---------------------------------------------------------------------------------------
-# Diagnose and validate
-
-
-def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
-                   rejected: Sequence[str] = (), notes: Sequence[str] = ()
-                   ) -> tuple[DataAction, str]:
-    """The next round's action and who proposed it: the LLM diagnoser when an endpoint is
-    configured, else (and whenever the LLM gives no valid action) the offline analyst.
-    `rejected` holds the hashes of actions a reviewer turned down (never proposed again),
-    `notes` what people said. The round's diagnosis.json keeps the trace."""
-    from mosaic.agents.analyst import next_action
-    from mosaic.store import write_json_atomic
-
-    number = records[-1].round + 1
-    path = ctx.run.round_dir(number) / "diagnosis.json"
-    chat_notes = [e["text"] for e in ctx.run.read_events() if e["event"] == "note"]
-    notes = [*notes, *(n for n in chat_notes if n not in notes)]
-
-    def analyst() -> DataAction:
-        return next_action(records, lambda r: read_samples(ctx.run, r), ctx.pools(),
-                           ctx.config.mixture, ctx.constraints,
-                           max_step=ctx.config.loop.max_step, avoid=rejected)
-
-    if not ctx.config.diagnoser.base_url:
-        action = analyst()
-        _keep_earlier_trace(path, None)
-        write_json_atomic(path, {"diagnoser": "analyst", "fallback": None,
-                                 "action": action.model_dump(mode="json"),
-                                 "rationale": action.rationale})
-        return action, "analyst"
-    action, trace = _llm_action(ctx, records, number, rejected, notes)
-    _keep_earlier_trace(path, trace["inputs"])
-    label = trace["diagnoser"]
-    if action is None:
-        ctx.say(f"round {number}: the LLM diagnoser gave no valid action "
-                f"({trace['fallback']}); the analyst proposes this round's action")
-        ctx.run.log("diagnoser_fallback", round=number, reason=trace["fallback"])
-        action = analyst()
-        label = "analyst (fallback)"
-        trace["fallback_action"] = action.model_dump(mode="json")
-    write_json_atomic(path, trace)
-    return action, label
-
-
-def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
-                rejected: Sequence[str], notes: Sequence[str]
-                ) -> tuple[DataAction | None, dict[str, Any]]:
-    """The LLM diagnoser's action for round `number` (or None and why, in the trace). A
-    trace of the same inputs that ended in an action is reused: a resumed run does not ask
-    (and pay) again, nor get a different answer."""
-    from mosaic.agents.analyst import starting_action
-    from mosaic.agents.brief import build_brief
-    from mosaic.agents.diagnoser import diagnose, step_problems
-    from mosaic.prompting import template_hash
-    from mosaic.schema import Problem
-    from mosaic.tools.action_schema import run_action_schema
-    from mosaic.tools.mixture import action_hash
-    from mosaic.tools.probes import Probes
-    from mosaic.tools.validate import validate_action
-
-    current = records[-1]
-    rules = ctx.constraints
-    brief = build_brief(number, records, read_report(ctx, current.report_path),
-                        budget=ctx.config.mixture.budget, max_step=ctx.config.loop.max_step,
-                        constraints=rules, notes=notes, rejected=rejected)
-    settings = ctx.config.diagnoser
-    inputs = content_key(brief, settings.model_dump(mode="json"),
-                         template_hash("diagnoser.j2"), sorted(rejected))
-    pools = ctx.pools()
-    seen = set(rejected)
-
-    anchor = current.action or starting_action(pools, ctx.config.mixture)
-
-    def check(action: DataAction) -> ValidationReport:
-        report = validate_action(action, pools, ctx.config.mixture, rules)
-        if settings.max_step is not None:
-            report.problems += step_problems(action, anchor, settings.max_step)
-        if action_hash(action) in seen:
-            report.problems.append(Problem(
-                code="rejected", path="", message="a reviewer rejected exactly this action "
-                "this round: propose a different one"))
-        return report
-
-    earlier = _read_trace(ctx.run.round_dir(number) / "diagnosis.json")
-    if earlier.get("inputs") == inputs and earlier.get("action") and not earlier.get(
-            "fallback"):
-        try:
-            action = DataAction.model_validate(earlier["action"])
-        except ValueError:  # an edited or damaged file: ask again
-            action = None
-        if action is not None and check(action).ok:  # pools or settings may have changed
-            ctx.say(f"round {number}: reusing the LLM diagnoser's answer (diagnosis.json)")
-            return action, earlier
-    prompts = {name: {item.id: [m.content for m in item.messages if m.role == "user"]
-                      for item in items} for name, items in ctx.eval_sets().items()}
-    probes = Probes(read_samples(ctx.run, current.round), pools, ctx.config.mixture, rules,
-                    current=current.action, rejected=frozenset(rejected), prompts=prompts,
-                    example_chars=settings.example_chars, seed=ctx.config.eval.seed)
-    ctx.say(f"round {number}: asking the LLM diagnoser ({settings.model})")
-    diagnosis = diagnose(brief, probes, settings, check=check,
-                         schema=run_action_schema(list(pools)))
-    trace = {**diagnosis.trace, "inputs": inputs}
-    return diagnosis.action, trace
-
-
-def _read_trace(path: Path) -> dict[str, Any]:
-    """A round's diagnosis.json, or {} when there is none or it cannot be read."""
-    try:
-        value = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _keep_earlier_trace(path: Path, inputs: str | None) -> None:
-    """Before a round's trace is replaced by a new diagnosis (after a rejection, a new
-    rule or note), the earlier one is kept beside it as diagnosis.N.json."""
-    if not path.is_file() or (inputs is not None and _read_trace(path).get("inputs") == inputs):
-        return
-    n = 1
-    while (kept := path.with_name(f"diagnosis.{n}.json")).exists():
-        n += 1
-    path.rename(kept)
+# Validate (the diagnose step, which proposes the action, is mosaic/diagnosis.py)
 
 
 def check_action(ctx: RunContext, round_number: int, action: DataAction,

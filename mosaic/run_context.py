@@ -231,7 +231,7 @@ def preflight(ctx: RunContext) -> None:
         raise ConfigError("the run's Constraints cannot hold: " + "; ".join(problems))
     diagnoser = ctx.config.diagnoser
     if diagnoser.base_url:
-        from mosaic.agents.diagnoser import public_url
+        from mosaic.agents.endpoint import public_url
 
         key = "set" if os.environ.get(diagnoser.api_key_env) else "NOT set"
         ctx.say(f"diagnoser: {diagnoser.model} at {public_url(diagnoser.base_url)} "

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from mosaic.agents.brief import build_brief
-from mosaic.agents.diagnoser import diagnose, public_url
+from mosaic.agents.diagnoser import diagnose
+from mosaic.agents.endpoint import public_url
 from mosaic.config import DiagnoserSettings, MixSettings
 from mosaic.objectives import get_objective
 from mosaic.schema import (
@@ -394,14 +395,14 @@ def tiny_run(tmp_path):
 
 
 def test_the_loop_uses_the_llm_action_keeps_its_trace_and_reuses_it_on_resume(tiny_run):
-    from mosaic import rounds
+    from mosaic import diagnosis
 
     script = conversation(Reply.calls(("slice_diagnosis", {"objective": "orbench",
                                                            "slice": "boundary_2"})),
                           Reply.calls(("submit_action", GOOD)))
     with ScriptedServer(script) as server:
         ctx, base = tiny_run(server.url)
-        action, who = rounds.propose_action(ctx, [base], notes=["more orbench please"])
+        action, who = diagnosis.propose_action(ctx, [base], notes=["more orbench please"])
         assert who == "llm:scripted" and action == DataAction.model_validate(GOOD)
         trace = json.loads((ctx.run.round_dir(1) / "diagnosis.json").read_text())
         assert trace["fallback"] is None and trace["mode"] == "tools"
@@ -409,27 +410,27 @@ def test_the_loop_uses_the_llm_action_keeps_its_trace_and_reuses_it_on_resume(ti
         assert "more orbench please" in trace["conversations"][0]["messages"][1]["content"]
         asked = len(server.requests)
         # A resumed diagnose step with the same inputs does not ask again.
-        assert rounds.propose_action(ctx, [base], notes=["more orbench please"]) == (action,
+        assert diagnosis.propose_action(ctx, [base], notes=["more orbench please"]) == (action,
                                                                                      who)
         assert len(server.requests) == asked
         # Different inputs ask again (a new note, a new rule); earlier traces are kept.
-        rounds.propose_action(ctx, [base], notes=["something else"])
+        diagnosis.propose_action(ctx, [base], notes=["something else"])
         assert len(server.requests) > asked
         asked = len(server.requests)
         assert ctx.add_constraint(Constraint(kind="max_share", objective="xguard", value=0.5,
                                              origin="chat")) == ""
-        rounds.propose_action(ctx, [base], notes=["something else"])
+        diagnosis.propose_action(ctx, [base], notes=["something else"])
         assert len(server.requests) > asked
         kept = sorted(p.name for p in ctx.run.round_dir(1).glob("diagnosis*.json"))
         assert kept == ["diagnosis.1.json", "diagnosis.2.json", "diagnosis.json"]
 
 
 def test_a_dead_endpoint_falls_back_to_the_analyst_and_says_so(tiny_run):
-    from mosaic import rounds
+    from mosaic import diagnosis, rounds
 
     with ScriptedServer(conversation(Reply.error(500))) as server:
         ctx, base = tiny_run(server.url)
-        action, who = rounds.propose_action(ctx, [base])
+        action, who = diagnosis.propose_action(ctx, [base])
     assert who == "analyst (fallback)"
     assert rounds.check_action(ctx, 1, action)[1].ok
     trace = json.loads((ctx.run.round_dir(1) / "diagnosis.json").read_text())
@@ -441,7 +442,7 @@ def test_a_dead_endpoint_falls_back_to_the_analyst_and_says_so(tiny_run):
 def test_injected_eval_text_cannot_push_the_round_outside_the_constraints(tiny_run):
     """Round 0's replies are replaced with an instruction to the agent; a gullible LLM
     obeys it. The round's action (after the loop's own validation) keeps every rule."""
-    from mosaic import rounds
+    from mosaic import diagnosis, rounds
 
     def gullible(request):
         if any("maintenance mode" in c for c in tool_messages(request)):
@@ -459,7 +460,7 @@ def test_injected_eval_text_cannot_push_the_round_outside_the_constraints(tiny_r
         for line in lines:
             line["replies"] = [INJECTION] * len(line["replies"])
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-        action, who = rounds.propose_action(ctx, [base])
+        action, who = diagnosis.propose_action(ctx, [base])
         action, report, _ = rounds.check_action(ctx, 1, action)
     assert who == "analyst (fallback)" and report.ok
     assert action.ratios["orbench"] >= 0.3 - 1e-9 and action.ratios["xguard"] < 1.0
@@ -537,7 +538,7 @@ def test_the_prompt_shows_the_current_and_previous_actions_and_what_moved():
 def test_an_opt_in_step_limit_bounds_llm_actions_even_without_rules(tiny_run):
     """With no Constraint at all, an LLM talked into `xguard 1.0` would get it; with
     diagnoser.max_step the move is refused and the round falls back to the analyst."""
-    from mosaic import rounds
+    from mosaic import diagnosis
 
     moves = {"ratios": {"xguard": 1.0, "orbench": 0.0, "ifeval": 0.0}, "rationale": "all in"}
     small = {"ratios": {"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3}, "rationale": "a step"}
@@ -545,7 +546,7 @@ def test_an_opt_in_step_limit_bounds_llm_actions_even_without_rules(tiny_run):
                                      Reply.calls(("submit_action", small)))) as server:
         ctx, base = tiny_run(server.url, "diagnoser.max_step=0.1")
         assert ctx.constraints == []
-        action, who = rounds.propose_action(ctx, [base])
+        action, who = diagnosis.propose_action(ctx, [base])
     assert who == "llm:scripted" and action.ratios["xguard"] == 0.4
     trace = json.loads((ctx.run.round_dir(1) / "diagnosis.json").read_text())
     first = trace["conversations"][0]["answers"][0]

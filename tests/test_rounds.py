@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mosaic import rounds
+from mosaic import diagnosis, rounds
 from mosaic.config import apply_overrides, load_preset
 from mosaic.errors import ConfigError
 from mosaic.run_context import RunContext
@@ -29,7 +29,7 @@ def test_one_round_by_hand_reuses_every_cached_artifact_the_second_time(ctx):
     base = rounds.record_round(ctx, [], 0, report_path=base_report)
     assert base.accepted and base.hypervolume is not None and base.action is None
 
-    action, who = rounds.propose_action(ctx, [base])
+    action, who = diagnosis.propose_action(ctx, [base])
     action, validation, changes = rounds.check_action(ctx, 1, action)
     assert who == "analyst" and validation.ok and changes == []
     mixture = rounds.make_mixture(ctx, 1, action)

@@ -31,8 +31,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from mosaic.agents.endpoint import (
+    Reply,
+    client_for,
+    masked,
+    message_text,
+    public_url,
+    read_call,
+    server_message,
+)
 from mosaic.config import DiagnoserSettings
 from mosaic.prompting import render_messages, template_hash
 from mosaic.schema import DataAction, Problem, ValidationReport
@@ -57,57 +65,12 @@ class Diagnosis:
     trace: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class ToolCall:
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass
-class Reply:
-    """One completion, read defensively: what a provider or proxy sends varies."""
-
-    content: str
-    refusal: str
-    finish_reason: str | None
-    calls: list[ToolCall]
-
-
-def message_text(value: Any) -> str:
-    """Message text as a string: providers send a string, null, or a list of parts."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "".join(str(p.get("text", "")) if isinstance(p, Mapping)
-                       else str(getattr(p, "text", p)) for p in value)
-    return json.dumps(value, default=str) if isinstance(value, Mapping) else str(value)
-
-
-def _call(call: Any) -> ToolCall:
-    function = getattr(call, "function", None)
-    return ToolCall(id=str(getattr(call, "id", "") or "call"),
-                    name=str(getattr(function, "name", "") or ""),
-                    arguments=message_text(getattr(function, "arguments", None)))
-
-
 class _Unsupported(Exception):
     """The endpoint rejected a mode's first request: try the next mode."""
 
 
 class _Failed(Exception):
     """The conversation cannot give an action: fall back, with this reason."""
-
-
-def public_url(url: str) -> str:
-    """A base URL without credentials or query (safe for traces and reports)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettings, *,
@@ -164,19 +127,6 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
     return outcome
 
 
-def masked(value: Any, secret: str) -> Any:
-    """`value` (nested dicts, lists, strings) with every occurrence of `secret` masked."""
-    if not secret or len(secret) < 4:
-        return value
-    if isinstance(value, str):
-        return value.replace(secret, "***")
-    if isinstance(value, Mapping):
-        return {k: masked(v, secret) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [masked(v, secret) for v in value]
-    return value
-
-
 def step_problems(action: DataAction, current: DataAction, max_step: float) -> list[Problem]:
     """Errors for every ratio, and every bucket weight both actions set, that moves by more
     than `max_step` from `current` (`diagnoser.max_step`: a trust region for the LLM)."""
@@ -198,15 +148,6 @@ def step_problems(action: DataAction, current: DataAction, max_step: float) -> l
             compare(f"objectives.{name}.bucket_weights", plan.bucket_weights,
                     before.bucket_weights)
     return problems
-
-
-def client_for(settings: DiagnoserSettings) -> Any:
-    """An OpenAI client for the endpoint (built lazily: OpenAI() raises without a key)."""
-    import openai
-
-    return openai.OpenAI(base_url=settings.base_url,
-                         api_key=os.environ.get(settings.api_key_env) or "not-set",
-                         timeout=settings.timeout_s, max_retries=settings.max_retries)
 
 
 def tool_specs(schema: Mapping[str, Any], objectives: Sequence[str]) -> list[dict[str, Any]]:
@@ -303,7 +244,7 @@ class _Conversation:
         except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
             # What the server says about the request's shape is kept (short): it names the
             # missing feature. Messages of other errors are not (401s echo key fragments).
-            said = _server_message(error)
+            said = server_message(error)
             if first and self.may_reject:
                 raise _Unsupported(f"HTTP {error.status_code}: {said}") from None
             raise _Failed(f"the endpoint refused the request ({type(error).__name__}, "
@@ -333,7 +274,7 @@ class _Conversation:
         reply = Reply(content=message_text(message.content),
                       refusal=message_text(getattr(message, "refusal", None)),
                       finish_reason=getattr(choice, "finish_reason", None),
-                      calls=[_call(c) for c in (getattr(message, "tool_calls", None) or [])])
+                      calls=[read_call(c) for c in (getattr(message, "tool_calls", None) or [])])
         self.log["replies"].append({
             "content": reply.content, "refusal": reply.refusal,
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
@@ -448,12 +389,6 @@ class _Conversation:
             "raw": raw[:4000], "valid": bool(verdict.get("valid")),
             "problems": problems,
             "verdict": "valid" if verdict.get("valid") else "; ".join(problems)[:400]})
-
-
-def _server_message(error: Any) -> str:
-    body = getattr(error, "body", None)
-    message = body.get("message") if isinstance(body, Mapping) else None
-    return str(message or "no message")[:300]
 
 
 def _findings(brief: Mapping[str, Any], probes: Probes) -> str:

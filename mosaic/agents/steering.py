@@ -144,7 +144,7 @@ def _ask_llm(text: str, settings: DiagnoserSettings, objectives: Mapping[str, Se
              client: Any) -> tuple[list[str], str]:
     import openai
 
-    from mosaic.agents.diagnoser import client_for, message_text
+    from mosaic.agents.endpoint import client_for, message_text
     from mosaic.prompting import render_messages
     from mosaic.tools.judges.llm import parse_json_object
 
