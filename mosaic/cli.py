@@ -276,8 +276,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                  for name in objectives}
     print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
                                               eval_sets.items()), flush=True)
+    if args.backend != "transformers" and (args.engine != "auto" or args.dtype != "float32"):
+        print(f"[mosaic] note: --engine and --dtype apply to the transformers backend only; "
+              f"the {args.backend} backend ignores them", flush=True)
     generator = make_generator(args.backend, args.model, base_url=args.base_url,
-                               api_key_env=args.api_key_env, seed=args.seed)
+                               api_key_env=args.api_key_env, seed=args.seed,
+                               engine=args.engine, dtype=args.dtype)
     result = evaluate(eval_sets, generator, judge, settings, model=args.model,
                       adapter=args.adapter, progress=True)
     out = Path(args.out or f"runs/eval-{datetime.now():%Y%m%d-%H%M%S}")
@@ -400,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="output folder (default runs/eval-<time>)")
     ev.add_argument("--backend", choices=["transformers", "openai", "vllm"],
                     default="transformers")
+    ev.add_argument("--engine", choices=["auto", "decoder", "generate"], default="auto",
+                    help="transformers backend: decoder (KV-cached, merged LoRA; Llama-family "
+                    "models on the CPU), generate (transformers' model.generate), auto (the "
+                    "decoder where it supports the model; default)")
+    ev.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                    help="transformers backend: precision (float32 default: faster on CPUs "
+                    "without native bf16; measure with benchmarks/generation.py)")
     ev.add_argument("--base-url", help="openai backend: the server's /v1 URL")
     ev.add_argument("--api-key-env", default="OPENAI_API_KEY",
                     help="NAME of the environment variable holding the API key")

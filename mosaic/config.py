@@ -106,6 +106,16 @@ class RunEvalSettings(Record):
     limit: int | None = Field(default=None, ge=1)
     """Keep the first N items of each eval set (before per_slice)."""
     backend: Literal["transformers", "vllm"] = "transformers"
+    engine: Literal["auto", "decoder", "generate"] = "auto"
+    """transformers backend: `decoder` (mosaic's KV-cached decoder over merged, packed weights;
+    Llama-family models on the CPU), `generate` (transformers' `model.generate` with peft's
+    adapter layers, the engine before the decoder), `auto` (the decoder where it supports the
+    model). Replies can differ where float rounding flips a near-tie, so the engine is part
+    of the generation cache key."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """transformers backend: the precision of generation. float32 is faster on CPUs without
+    native bf16 (measured: bf16 0.36x with the decoder on AVX2); on a CPU with AVX512-BF16 or
+    AMX measure both with benchmarks/generation.py. Part of the generation cache key."""
     max_new_tokens: int = Field(default=256, ge=1)
     """Reply length cap per turn; multi-turn replay generates once per user turn."""
     batch_size: int = Field(default=16, ge=1)

@@ -183,14 +183,23 @@ def _artifact_cache(config: RunConfig) -> ArtifactCache:
 class LazyGenerator:
     """The run's generation backend, loaded on the first `generate` call: an evaluation
     answered from the cache (a resumed or repeated round) never loads the model. Its name,
-    part of generation cache keys, is the backend and the base model's content id (not a
-    path), so the same weights anywhere share replies and new weights never reuse them."""
+    part of generation cache keys, is the backend (and engine) and the base model's content
+    id (not a path), so the same weights anywhere share replies and new weights never reuse
+    them."""
 
     def __init__(self, config: RunConfig) -> None:
         from mosaic.train.models import resolve_model
 
         self.config = config
-        self.name = f"{config.eval.backend}:{resolve_model(config.model).model_id}"
+        resolved = resolve_model(config.model)
+        self.name = f"{config.eval.backend}:{resolved.model_id}"
+        if config.eval.backend == "transformers":
+            from mosaic.tools.generation import choose_engine, generator_name
+            from mosaic.train.models import load_configs
+
+            model_config, generation_config = load_configs(config.model)
+            engine = choose_engine(config.eval.engine, model_config, "cpu", generation_config)
+            self.name = generator_name(resolved.model_id, engine, config.eval.dtype)
         self._loaded: Any = None
 
     def generate(self, conversations: Any, decoding: Any, *, adapter: str | None = None,
@@ -200,7 +209,12 @@ class LazyGenerator:
         if self._loaded is None:
             # The model is built with the trainer's seed (0): `eval.seed` seeds decoding and
             # the bootstrap only, never the weights (the tiny model is random-init).
-            self._loaded = make_generator(self.config.eval.backend, self.config.model)
+            self._loaded = make_generator(self.config.eval.backend, self.config.model,
+                                          engine=self.config.eval.engine,
+                                          dtype=self.config.eval.dtype)
+            if self.config.eval.backend == "transformers" and self._loaded.name != self.name:
+                raise RuntimeError(f"generator {self._loaded.name} is not the {self.name} "
+                                   "this run keys its replies by")
         return self._loaded.generate(conversations, decoding, adapter=adapter,
                                      progress=progress)
 

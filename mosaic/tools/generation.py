@@ -8,15 +8,18 @@ model's next replies, in order. Backends:
 
 | backend        | where                                 | adapters                          |
 |----------------|---------------------------------------|-----------------------------------|
-| `transformers` | this process, CPU or one GPU          | peft LoRA folders, loaded once    |
+| `transformers` | this process, CPU or one GPU          | peft LoRA folders (see `ENGINES`) |
 | `openai`       | any OpenAI-compatible server          | selected by model name            |
 | `vllm`         | offline engine, GPU extra (guarded)   | `LoRARequest`, one warm engine    |
 
+The transformers backend has two engines: mosaic's KV-cached decoder (mosaic.tools.decoder,
+the default wherever it supports the model) and transformers' own `model.generate`.
 Greedy decoding is the default (temperature 0): evaluation must be repeatable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,44 +105,156 @@ def progress_bar(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, disable=not enabled, desc=desc, unit="conv", leave=False)
 
 
+ENGINES = ("auto", "decoder", "generate")
+"""How the transformers backend produces tokens: `decoder` (mosaic.tools.decoder: LoRA merged
+into packed weights, a KV-cached loop, prefix reuse across replay turns; Llama-family models
+on the CPU), `generate` (transformers' `model.generate` with peft's adapter layers), `auto`
+(the decoder wherever it supports the model and device, else generate)."""
+
+
+def choose_engine(requested: str, config: Any, device: str, generation_config: Any = None
+                  ) -> str:
+    """The engine that will run: `requested`, or for `auto` the decoder where it can run
+    (the model's config and generation config, on the CPU)."""
+    from mosaic.tools.decoder import unsupported_reason
+
+    if requested not in ENGINES:
+        raise BackendError(f"unknown engine '{requested}': use one of {', '.join(ENGINES)}")
+    reason = (unsupported_reason(config, generation_config) if device == "cpu"
+              else "it runs on the CPU only")
+    if requested == "decoder" and reason is not None:
+        raise BackendError(f"the decoder engine cannot run this model: {reason}; use "
+                           "engine 'generate'")
+    if requested == "auto":
+        return "decoder" if reason is None else "generate"
+    return requested
+
+
+DTYPES = ("float32", "bfloat16")
+"""Weights and activations of the transformers backend on the CPU. float32 is the default:
+on a CPU without native bf16 (AVX2; no AVX512-BF16 or AMX) bf16 generation measured 0.36x
+(decoder) and 0.67x (generate) of float32's speed; benchmarks/generation.py measures both."""
+
+
+def generator_name(model_id: str, engine: str, dtype: str = "float32") -> str:
+    """The transformers backend's provenance name (part of generation cache keys): engines,
+    decoder versions and dtypes round differently, so their replies are never mixed."""
+    from mosaic.tools.decoder import VERSION
+
+    suffix = "" if dtype == "float32" else f"@{dtype}"
+    if engine == "generate":
+        return f"transformers:{model_id}{suffix}"  # the name before the decoder existed
+    return f"transformers+decoder{VERSION}:{model_id}{suffix}"
+
+
 class TransformersGenerator:
-    """Batched, left-padded `model.generate` in this process, with peft LoRA adapters.
+    """Generation in this process with a transformers model and peft LoRA adapters.
 
     Conversations are sorted by length before batching (less padding) and replies are
     returned in input order. Generation stops at the tokenizer's EOS and at the chat
-    template's end-of-turn token. Adapters are loaded once each and switched by name; the
-    base model is used with every adapter disabled.
+    template's end-of-turn token. Two engines (`ENGINES`):
+
+    - `decoder`: each adapter is merged into a packed copy of the weights (the base model's
+      tensors are never written); the base and the latest adapter are kept;
+    - `generate`: adapters are loaded once each as peft layers and switched by name; the base
+      model is used with every adapter disabled.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str = "transformers") -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, name: str | None = None,
+                 engine: str = "auto") -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.name = name
+        self.engine = choose_engine(engine, model.config, model.device.type,
+                                    getattr(model, "generation_config", None))
+        self.name = name or generator_name("unnamed", self.engine, _dtype_name(model))
         self._adapters: dict[str, str] = {}  # adapter identity -> peft adapter name
+        self._decoders: dict[str | None, Any] = {}  # adapter identity (None: base) -> Decoder
         self._stop_ids = end_token_ids(tokenizer)
 
     @classmethod
-    def from_spec(cls, spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cpu"
-                  ) -> TransformersGenerator:
-        """Load a model spec for generation. On CPU the default dtype is fp32: measured with
-        benchmarks/generation.py on SmolLM2-135M (2 cores), bf16 is 1.4x faster at batch 1
-        but 2-4x slower at batch 8-32, and evaluation runs in batches."""
+    def from_spec(cls, spec: str, *, seed: int = 0, dtype: str | None = None,
+                  device: str = "cpu", engine: str = "auto") -> TransformersGenerator:
+        """Load a model spec for generation, in `dtype` (one of `DTYPES`; default float32
+        on the CPU, the saved dtype on a GPU)."""
         import torch
 
         from mosaic.train.models import load_model, resolve_model
 
         if dtype is None and device == "cpu":
-            dtype = torch.float32
-        model, tokenizer = load_model(spec, seed=seed, dtype=dtype, device=device)
-        return cls(model, tokenizer, name=f"transformers:{resolve_model(spec, seed=seed).model_id}")
+            dtype = "float32"
+        if dtype is not None and dtype not in DTYPES:
+            raise BackendError(f"unknown dtype '{dtype}': use one of {', '.join(DTYPES)}")
+        model, tokenizer = load_model(spec, seed=seed, device=device,
+                                      dtype=getattr(torch, dtype) if dtype else None)
+        generator = cls(model, tokenizer, engine=engine)
+        generator.name = generator_name(resolve_model(spec, seed=seed).model_id,
+                                        generator.engine, _dtype_name(model))
+        return generator
+
+    def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
+                 adapter: str | None = None, progress: bool = False) -> list[str]:
+        if not conversations:
+            return []
+        prompts = [render_chat(self.tokenizer, c, add_generation_prompt=True)
+                   for c in conversations]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        batches = [order[i:i + decoding.batch_size]
+                   for i in range(0, len(order), decoding.batch_size)]
+        run = self._decode_batches if self.engine == "decoder" else self._generate_batches
+        replies: list[str] = [""] * len(prompts)
+        # closing(): the engine's contexts (inference mode, tokenizer padding side) end here
+        # even if this loop raises.
+        with progress_bar(len(prompts), progress, "generate") as bar, contextlib.closing(
+                run(prompts, batches, decoding, adapter)) as batched:
+            for batch_ids, texts in batched:
+                for i, text in zip(batch_ids, texts, strict=True):
+                    replies[i] = text.strip()
+                bar.update(len(batch_ids))
+        return replies
+
+    # -- engine `decoder` -------------------------------------------------------------
+
+    def _decoder(self, adapter: str | None) -> Any:
+        """The decoder for the base model or an adapter: built once, the latest kept."""
+        from mosaic.tools.decoder import Decoder, DecoderWeights
+
+        folder = _adapter_folder(adapter) if adapter is not None else None
+        key = adapter_identity(folder) if folder is not None else None
+        if key not in self._decoders:
+            for other in [k for k in self._decoders if k is not None]:
+                del self._decoders[other]  # one adapter's weights at a time: memory
+            weights = (DecoderWeights.from_model(self.model) if folder is None
+                       else DecoderWeights.merged(self.model, folder))
+            self._decoders[key] = Decoder(weights)
+        return self._decoders[key]
+
+    def _decode_batches(self, prompts: list[str], batches: list[list[int]],
+                        decoding: Decoding, adapter: str | None) -> Any:
+        import torch
+
+        from mosaic.tools.decoder import Sampling
+
+        decoder = self._decoder(adapter)
+        decoder.begin_call()
+        sampling, generator = None, None
+        if decoding.temperature > 0:
+            sampling = Sampling(decoding.temperature, decoding.top_p)
+            generator = torch.Generator().manual_seed(decoding.seed)
+        for batch_ids in batches:
+            ids = [self.tokenizer(prompts[i], add_special_tokens=False)["input_ids"]
+                   for i in batch_ids]
+            new = decoder.generate(ids, max_new_tokens=decoding.max_new_tokens,
+                                   stop_ids=self._stop_ids, sampling=sampling,
+                                   generator=generator)
+            yield batch_ids, self.tokenizer.batch_decode(new, skip_special_tokens=True)
+
+    # -- engine `generate` ------------------------------------------------------------
 
     def _use_adapter(self, adapter: str | None) -> Any:
         """The model to call: the base (adapters disabled) or the named adapter active."""
         if adapter is None:
             return self.model
-        folder = str(Path(adapter).resolve())
-        if not (Path(folder) / "adapter_config.json").is_file():
-            raise BackendError(f"{folder} is not a peft adapter folder (no adapter_config.json)")
+        folder = _adapter_folder(adapter)
         from peft import PeftModel
 
         key = adapter_identity(folder)
@@ -154,45 +269,49 @@ class TransformersGenerator:
         self.model.set_adapter(self._adapters[key])
         return self.model
 
-    def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
-                 adapter: str | None = None, progress: bool = False) -> list[str]:
-        import contextlib
-
+    def _generate_batches(self, prompts: list[str], batches: list[list[int]],
+                          decoding: Decoding, adapter: str | None) -> Any:
         import torch
 
         model = self._use_adapter(adapter)
-        prompts = [render_chat(self.tokenizer, c, add_generation_prompt=True)
-                   for c in conversations]
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        replies: list[str] = [""] * len(prompts)
         padding_side, self.tokenizer.padding_side = self.tokenizer.padding_side, "left"
         base_only = adapter is None and hasattr(model, "disable_adapter")
         sampling = decoding.temperature > 0
         if sampling:
             torch.manual_seed(decoding.seed)
-        with progress_bar(len(prompts), progress, "generate") as bar, torch.inference_mode(), (
-                model.disable_adapter() if base_only else contextlib.nullcontext()):
-            for begin in range(0, len(order), decoding.batch_size):
-                batch_ids = order[begin:begin + decoding.batch_size]
-                batch = self.tokenizer([prompts[i] for i in batch_ids], return_tensors="pt",
-                                       padding=True, add_special_tokens=False).to(model.device)
-                output = model.generate(
-                    **batch,
-                    max_new_tokens=decoding.max_new_tokens,
-                    do_sample=sampling,
-                    temperature=decoding.temperature if sampling else None,
-                    top_p=decoding.top_p if sampling else None,
-                    top_k=None,
-                    eos_token_id=self._stop_ids,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-                new_tokens = output[:, batch["input_ids"].shape[1]:]
-                texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-                for i, text in zip(batch_ids, texts, strict=True):
-                    replies[i] = text.strip()
-                bar.update(len(batch_ids))
-        self.tokenizer.padding_side = padding_side
-        return replies
+        try:
+            with torch.inference_mode(), (
+                    model.disable_adapter() if base_only else contextlib.nullcontext()):
+                for batch_ids in batches:
+                    batch = self.tokenizer([prompts[i] for i in batch_ids],
+                                           return_tensors="pt", padding=True,
+                                           add_special_tokens=False).to(model.device)
+                    output = model.generate(
+                        **batch,
+                        max_new_tokens=decoding.max_new_tokens,
+                        do_sample=sampling,
+                        temperature=decoding.temperature if sampling else None,
+                        top_p=decoding.top_p if sampling else None,
+                        top_k=None,
+                        eos_token_id=self._stop_ids,
+                        pad_token_id=self.tokenizer.pad_token_id,
+                    )
+                    new_tokens = output[:, batch["input_ids"].shape[1]:]
+                    yield batch_ids, self.tokenizer.batch_decode(new_tokens,
+                                                                 skip_special_tokens=True)
+        finally:
+            self.tokenizer.padding_side = padding_side
+
+
+def _dtype_name(model: Any) -> str:
+    return str(model.dtype).removeprefix("torch.")
+
+
+def _adapter_folder(adapter: str) -> str:
+    folder = str(Path(adapter).resolve())
+    if not (Path(folder) / "adapter_config.json").is_file():
+        raise BackendError(f"{folder} is not a peft adapter folder (no adapter_config.json)")
+    return folder
 
 
 def measure_tokens_per_second(generator: TransformersGenerator,
@@ -211,11 +330,13 @@ BACKENDS = ("transformers", "openai", "vllm")
 
 
 def make_generator(backend: str, model: str, *, base_url: str | None = None,
-                   api_key_env: str = "OPENAI_API_KEY", seed: int = 0) -> Generator:
+                   api_key_env: str = "OPENAI_API_KEY", seed: int = 0,
+                   engine: str = "auto", dtype: str = "float32") -> Generator:
     """A generator for a backend name. `model` is a model spec (transformers, vllm) or the
-    served model name (openai)."""
+    served model name (openai); `engine` and `dtype` apply to the transformers backend
+    (`ENGINES`, `DTYPES`)."""
     if backend == "transformers":
-        return TransformersGenerator.from_spec(model, seed=seed)
+        return TransformersGenerator.from_spec(model, seed=seed, engine=engine, dtype=dtype)
     if backend == "openai":
         if not base_url:
             raise BackendError("the openai backend needs a base URL (--base-url)")

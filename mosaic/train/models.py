@@ -73,20 +73,13 @@ def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cp
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     resolved = resolve_model(spec, seed=seed)
-    offline = resolved.kind == "hub" and os.environ.get("HF_HUB_OFFLINE") == "1"
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path)
         model = AutoModelForCausalLM.from_pretrained(
             resolved.path, dtype=dtype if dtype is not None else "auto"
         )
     except (OSError, ValueError) as error:  # missing files; unknown architecture or config
-        if resolved.kind == "hub" and isinstance(error, OSError):
-            hint = ("This machine is offline (HF_HUB_OFFLINE=1) and the model is not in the "
-                    "local Hugging Face cache. " if offline else "")
-            raise ModelUnavailable(
-                spec, hint + f"Download it where you have access (`hf download {spec} "
-                "--local-dir DIR`), copy DIR here and pass DIR as the model.") from None
-        raise ModelError(f"cannot load model '{spec}' from {resolved.path}: {error}") from None
+        raise _load_error(resolved, error) from None
     if not getattr(tokenizer, "chat_template", None):
         raise ModelError(f"model '{spec}' has no chat template; mosaic needs a chat model")
     if tokenizer.pad_token is None:
@@ -94,6 +87,38 @@ def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cp
     if dtype is None and model.dtype == torch.float16 and device == "cpu":
         model = model.float()  # fp16 matmuls are slow or unsupported on CPU
     return model.to(device).eval(), tokenizer
+
+
+def load_configs(spec: str, *, seed: int = 0) -> tuple[Any, Any]:
+    """(config, generation config) of a spec, without its weights: what the model will run
+    with, for choices made before it loads (the generation engine and its cache key)."""
+    from transformers import AutoConfig, GenerationConfig
+
+    resolved = resolve_model(spec, seed=seed)
+    try:
+        config = AutoConfig.from_pretrained(resolved.path)
+        try:
+            generation = GenerationConfig.from_pretrained(resolved.path)
+        except OSError:
+            # No generation_config.json: read config.json's generation fields, as
+            # transformers' from_pretrained does (AutoConfig drops them).
+            generation = GenerationConfig.from_pretrained(
+                resolved.path, config_file_name="config.json", _from_model_config=True)
+    except (OSError, ValueError) as error:
+        raise _load_error(resolved, error) from None
+    return config, generation
+
+
+def _load_error(resolved: ResolvedModel, error: Exception) -> Exception:
+    """What to raise when a model's files cannot be loaded: for a hub id, how to get it."""
+    if resolved.kind == "hub" and isinstance(error, OSError):
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        hint = ("This machine is offline (HF_HUB_OFFLINE=1) and the model is not in the "
+                "local Hugging Face cache. " if offline else "")
+        return ModelUnavailable(
+            resolved.spec, hint + f"Download it where you have access (`hf download "
+            f"{resolved.spec} --local-dir DIR`), copy DIR here and pass DIR as the model.")
+    return ModelError(f"cannot load model '{resolved.spec}' from {resolved.path}: {error}")
 
 
 def load_tokenizer(spec: str, *, seed: int = 0) -> Any:
