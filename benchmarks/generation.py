@@ -15,13 +15,16 @@ two torch processes share the cores):
        length, left padding) before timing, so no mosaic code runs in the timed part.
 
 Prompts: the first user turn of 32 items of the demo eval sets (xguard, orbench, ifeval),
-SmolLM2-135M-Instruct in fp32, greedy. New tokens/s = tokens of the replies (re-tokenised,
-the same count for every path) / seconds of the generate calls (the fastest of --repeat
-timings), at batch 8, 16 (the demo's) and 32 for 64 and 128 new tokens. Then: identical
-replies old vs new (and, where they differ, the first differing token and the base+adapter
-model's top-2 logit gap there); the demo's whole evaluation (42 items, xguard replayed over
-its turns, through mosaic.tools.evaluate) with old and new; and bf16 vs fp32 at the demo's
-settings.
+SmolLM2-135M-Instruct, greedy. The table is fp32 for every path (the engines alone; the old
+path ran in fp32 on the CPU); the new path's default dtype is `auto` (bf16 on a CPU with
+native bf16), measured in the bf16 section and in the demo evaluation. New tokens/s =
+tokens of that path's replies (re-tokenised; equal across paths where the replies are
+equal) / seconds of the generate calls (the fastest of --repeat timings), at batch 8, 16
+(the demo's) and 32 for 64 and 128 new tokens. Then: identical replies old vs new (and,
+where they differ, roughly where they part, found by re-tokenising both replies, and the
+base+adapter model's top-2 logit gap there); bf16 vs fp32 for each path at the demo's
+settings; and the demo's whole evaluation (42 items, xguard replayed over its turns,
+through mosaic.tools.evaluate) with old and new.
 
 The adapter (without --adapter): a LoRA trained once with the demo preset's settings on a
 10,000-token demo mixture, cached in $MOSAIC_CACHE_DIR/benchmarks/.
@@ -87,6 +90,11 @@ def demo_adapter() -> Path:
 
 
 def peak_rss_gb() -> float:
+    """This process's peak RSS. VmHWM, not getrusage: ru_maxrss carries over through exec
+    from the parent (which may have trained the adapter), VmHWM starts afresh."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / 1e9
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
@@ -112,7 +120,7 @@ def work_generator(engine: str, adapter: str, settings: list, dtype: str, repeat
     return {"results": results, "peak_rss_gb": peak_rss_gb()}
 
 
-def work_reference(adapter: str, settings: list, repeat: int) -> dict:
+def work_reference(adapter: str, settings: list, dtype: str, repeat: int) -> dict:
     import torch
     from peft import PeftModel
 
@@ -120,7 +128,7 @@ def work_reference(adapter: str, settings: list, repeat: int) -> dict:
     from mosaic.tools.generation import end_token_ids
     from mosaic.train.models import load_model
 
-    model, tokenizer = load_model(MODEL, dtype=torch.float32)
+    model, tokenizer = load_model(MODEL, dtype=getattr(torch, dtype))
     model = PeftModel.from_pretrained(model, adapter).merge_and_unload().eval()
     texts = [render_chat(tokenizer, c, add_generation_prompt=True) for c in prompts()]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -153,7 +161,7 @@ def work_reference(adapter: str, settings: list, repeat: int) -> dict:
     return {"results": results, "peak_rss_gb": peak_rss_gb()}
 
 
-def work_demo_eval(engine: str, adapter: str, repeat: int) -> dict:
+def work_demo_eval(engine: str, adapter: str, dtype: str, repeat: int) -> dict:
     """The demo's evaluation of one round, as the loop runs it (no cache); the fastest of
     `repeat` evaluations."""
     from mosaic.config import load_preset
@@ -167,7 +175,7 @@ def work_demo_eval(engine: str, adapter: str, repeat: int) -> dict:
     sets = {name: load_eval_set(name, source, judge=judge, fmt=STARTER_FORMAT,
                                 per_slice=settings.per_slice)
             for name, source in DEFAULT_EVAL_SETS.items()}
-    generator = TransformersGenerator.from_spec(MODEL, engine=engine)
+    generator = TransformersGenerator.from_spec(MODEL, engine=engine, dtype=dtype)
     decoding = Decoding(max_new_tokens=settings.max_new_tokens,
                         batch_size=settings.batch_size)
     generator.generate(prompts()[:2], Decoding(max_new_tokens=4), adapter=adapter)
@@ -185,15 +193,15 @@ def work_demo_eval(engine: str, adapter: str, repeat: int) -> dict:
 
 
 def run_worker(args: argparse.Namespace) -> None:
-    settings = QUICK if args.quick else SETTINGS
+    settings = QUICK if args.quick or args.dtype != "float32" else SETTINGS
     if args.worker == "ref":
-        result = work_reference(args.adapter, settings, args.repeat)
+        result = work_reference(args.adapter, settings, args.dtype, args.repeat)
     elif args.worker.startswith("eval-"):
-        result = work_demo_eval(args.worker.removeprefix("eval-"), args.adapter, args.repeat)
+        result = work_demo_eval(args.worker.removeprefix("eval-"), args.adapter, args.dtype,
+                                args.repeat)
     else:
         engine = {"old": "generate", "new": "decoder"}[args.worker]
-        result = work_generator(engine, args.adapter, settings if args.dtype == "float32"
-                                else QUICK, args.dtype, args.repeat)
+        result = work_generator(engine, args.adapter, settings, args.dtype, args.repeat)
     Path(args.out).write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -257,25 +265,34 @@ def main() -> None:
 
     import torch
 
+    from mosaic.hardware import cpu_has_native_bf16
+    from mosaic.tools.generation import resolve_dtype
     from mosaic.train.models import load_model
 
     adapter = Path(args.adapter) if args.adapter else demo_adapter()
     capability = torch.backends.cpu.get_cpu_capability()
-    native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    native_bf16 = cpu_has_native_bf16()
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, threads "
           f"{torch.get_num_threads()}, CPU capability {capability}, native bf16 "
           f"{native_bf16}; model {MODEL}; adapter {adapter}", flush=True)
     settings = QUICK if args.quick else SETTINGS
+    default_dtype = resolve_dtype("auto")
+    print(f"the default dtype here (eval.dtype auto): {default_dtype}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         runs = {path: spawn(path, adapter, Path(folder) / f"{path}.json", quick=args.quick,
                             repeat=args.repeat) for path in ("old", "new", "ref")}
         bf16 = {} if args.skip_bf16 else {
             path: spawn(path, adapter, Path(folder) / f"{path}-bf16.json", quick=True,
-                        dtype="bfloat16") for path in ("old", "new")}
+                        dtype="bfloat16", repeat=args.repeat)
+            for path in ("old", "new", "ref")}
+        # The demo's evaluation: old, new in fp32 (same replies?), new as it runs by default.
         evals = {} if args.skip_eval else {
-            engine: spawn(f"eval-{engine}", adapter, Path(folder) / f"eval-{engine}.json",
-                          quick=True, repeat=args.repeat)
-            for engine in ("generate", "decoder")}
+            f"{engine}-{dtype}": spawn(f"eval-{engine}", adapter,
+                                       Path(folder) / f"eval-{engine}-{dtype}.json",
+                                       quick=True, dtype=dtype, repeat=args.repeat)
+            for engine, dtype in dict.fromkeys([("generate", "float32"),
+                                                ("decoder", "float32"),
+                                                ("decoder", default_dtype)])}
 
     model, tokenizer = load_model(MODEL, dtype=torch.float32)
     print("\nnew tokens/s (fp32, adapter active; 32 prompts)")
@@ -316,18 +333,32 @@ def main() -> None:
         rate16 = count_tokens(tokenizer, low["replies"]) / low["seconds"]
         if fp32 is not None:
             rate32 = count_tokens(tokenizer, fp32["replies"]) / fp32["seconds"]
-            print(f"  {path}: fp32 {rate32:.1f}, bf16 {rate16:.1f} tokens/s "
-                  f"(bf16/fp32 {rate16 / rate32:.2f}x)")
+            same = sum(a == b for a, b in zip(fp32["replies"], low["replies"], strict=True))
+            print(f"  {path}: fp32 {rate32:.1f}, bf16 {rate16:.1f} tokens/s (bf16/fp32 "
+                  f"{rate16 / rate32:.2f}x); replies the same as fp32's: {same} of "
+                  f"{len(low['replies'])}; peak RSS {bf16[path]['peak_rss_gb']:.2f} GB")
+    old16 = runs["old"]["results"].get("16x64")
+    if bf16 and old16 is not None and default_dtype == "bfloat16":
+        old_rate = count_tokens(tokenizer, old16["replies"]) / old16["seconds"]
+        low = bf16["new"]["results"]["16x64"]
+        ref = bf16["ref"]["results"]["16x64"]
+        new_rate = count_tokens(tokenizer, low["replies"]) / low["seconds"]
+        ref_rate = count_tokens(tokenizer, ref["replies"]) / ref["seconds"]
+        print(f"  the default path here (decoder, bf16) vs the old path (generate, fp32): "
+              f"{new_rate / old_rate:.2f}x; vs the reference in bf16: "
+              f"{new_rate / ref_rate:.2f}x")
 
     if evals:
-        old, new = evals["generate"], evals["decoder"]
-        same = sum(a == b for name in old["replies"]
-                   for a, b in zip(old["replies"][name], new["replies"][name], strict=True))
-        print(f"\ndemo evaluation of one round ({old['items']} items, adapter active): old "
-              f"{old['seconds']:.1f}s, new {new['seconds']:.1f}s "
-              f"({old['seconds'] / new['seconds']:.2f}x); identical replies {same} of "
-              f"{old['items']}; means old {old['means']} new {new['means']}; peak RSS old "
-              f"{old['peak_rss_gb']:.2f} GB, new {new['peak_rss_gb']:.2f} GB")
+        old = evals["generate-float32"]
+        print(f"\ndemo evaluation of one round ({old['items']} items, adapter active; fastest "
+              f"of {args.repeat})")
+        for key, run in evals.items():
+            same = sum(a == b for name in old["replies"]
+                       for a, b in zip(old["replies"][name], run["replies"][name], strict=True))
+            means = ", ".join(f"{k} {v:.3f}" for k, v in run["means"].items())
+            print(f"  {key:>18}: {run['seconds']:6.1f}s ({old['seconds'] / run['seconds']:.2f}x "
+                  f"old); replies the same as old's: {same} of {old['items']}; means {means}; "
+                  f"peak RSS {run['peak_rss_gb']:.2f} GB")
 
 
 if __name__ == "__main__":

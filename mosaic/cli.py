@@ -276,7 +276,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                  for name in objectives}
     print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
                                               eval_sets.items()), flush=True)
-    if args.backend != "transformers" and (args.engine != "auto" or args.dtype != "float32"):
+    if args.backend != "transformers" and (args.engine != "auto" or args.dtype != "auto"):
         print(f"[mosaic] note: --engine and --dtype apply to the transformers backend only; "
               f"the {args.backend} backend ignores them", flush=True)
     generator = make_generator(args.backend, args.model, base_url=args.base_url,
@@ -408,9 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="transformers backend: decoder (KV-cached, merged LoRA; Llama-family "
                     "models on the CPU), generate (transformers' model.generate), auto (the "
                     "decoder where it supports the model; default)")
-    ev.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                    help="transformers backend: precision (float32 default: faster on CPUs "
-                    "without native bf16; measure with benchmarks/generation.py)")
+    ev.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                    help="transformers backend: precision (auto: bfloat16 on a CPU with "
+                    "native bf16, AVX512-BF16 or AMX, else float32; default)")
     ev.add_argument("--base-url", help="openai backend: the server's /v1 URL")
     ev.add_argument("--api-key-env", default="OPENAI_API_KEY",
                     help="NAME of the environment variable holding the API key")

@@ -112,10 +112,11 @@ class RunEvalSettings(Record):
     adapter layers, the engine before the decoder), `auto` (the decoder where it supports the
     model). Replies can differ where float rounding flips a near-tie, so the engine is part
     of the generation cache key."""
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    """transformers backend: the precision of generation. float32 is faster on CPUs without
-    native bf16 (measured: bf16 0.36x with the decoder on AVX2); on a CPU with AVX512-BF16 or
-    AMX measure both with benchmarks/generation.py. Part of the generation cache key."""
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """transformers backend: the precision of generation. `auto`: bfloat16 on a CPU with
+    native bf16 (AVX512-BF16 or AMX; measured 1.76x float32's speed there), else float32
+    (bf16 measured 0.36x on AVX2), resolved when a run starts and frozen into its
+    config.json. Part of the generation cache key (docs/generation.md)."""
     max_new_tokens: int = Field(default=256, ge=1)
     """Reply length cap per turn; multi-turn replay generates once per user turn."""
     batch_size: int = Field(default=16, ge=1)

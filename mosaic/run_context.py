@@ -56,6 +56,7 @@ class RunContext:
                               f"`mosaic resume {folder}` or choose another --out")
         cache = Path(config.cache).expanduser() if config.cache else cache_root() / "artifacts"
         config = config.model_copy(update={"cache": str(cache.resolve())})
+        config = _freeze_eval_dtype(config)
         ctx = cls(config, run, ArtifactCache(Path(config.cache)), progress)
         preflight(ctx)
         write_json_atomic(run.config, config.model_dump(mode="json"), sort_keys=False)
@@ -194,17 +195,18 @@ class LazyGenerator:
         resolved = resolve_model(config.model)
         self.name = f"{config.eval.backend}:{resolved.model_id}"
         if config.eval.backend == "transformers":
-            from mosaic.tools.generation import choose_engine, generator_name
+            from mosaic.tools.generation import choose_engine, generator_name, resolve_dtype
             from mosaic.train.models import load_configs
 
             model_config, generation_config = load_configs(config.model)
             engine = choose_engine(config.eval.engine, model_config, "cpu", generation_config)
-            self.name = generator_name(resolved.model_id, engine, config.eval.dtype)
+            self.name = generator_name(resolved.model_id, engine,
+                                       resolve_dtype(config.eval.dtype))
         self._loaded: Any = None
 
     def generate(self, conversations: Any, decoding: Any, *, adapter: str | None = None,
                  progress: bool = False) -> list[str]:
-        from mosaic.tools.generation import make_generator
+        from mosaic.tools.generation import BackendError, make_generator
 
         if self._loaded is None:
             # The model is built with the trainer's seed (0): `eval.seed` seeds decoding and
@@ -213,10 +215,21 @@ class LazyGenerator:
                                           engine=self.config.eval.engine,
                                           dtype=self.config.eval.dtype)
             if self.config.eval.backend == "transformers" and self._loaded.name != self.name:
-                raise RuntimeError(f"generator {self._loaded.name} is not the {self.name} "
+                raise BackendError(f"generator {self._loaded.name} is not the {self.name} "
                                    "this run keys its replies by")
         return self._loaded.generate(conversations, decoding, adapter=adapter,
                                      progress=progress)
+
+
+def _freeze_eval_dtype(config: RunConfig) -> RunConfig:
+    """`eval.dtype: auto` resolved on this machine, so the run's config.json says what it
+    generates in and a resume on another CPU keeps it (replies stay of one precision)."""
+    if config.eval.backend != "transformers" or config.eval.dtype != "auto":
+        return config
+    from mosaic.tools.generation import resolve_dtype
+
+    settings = config.eval.model_copy(update={"dtype": resolve_dtype("auto")})
+    return config.model_copy(update={"eval": settings})
 
 
 def preflight(ctx: RunContext) -> None:

@@ -100,7 +100,11 @@ def test_decoder_tokens_are_the_models_greedy_choices(kind, dtype):
     assert decoder.stats.reused_tokens == 0
 
     # The next turns (prompt + reply + new tokens) and one new conversation.
-    follow = [p + r + [5, 6, 7] for p, r in zip(prompts, first, strict=True)] + _prompts(9)
+    # The next turns (prompt + reply + new tokens), one that repeats only part of its reply
+    # (its shared tokens are reused, the rest is run), and one new conversation.
+    follow = [p + r + [5, 6, 7] for p, r in zip(prompts, first, strict=True)]
+    follow[0] = prompts[0] + first[0][:2] + [6, 5]
+    follow += _prompts(9)
     decoder.begin_call()
     second = decoder.generate(follow, max_new_tokens=12, stop_ids=stop)
     assert decoder.stats.reused_tokens > 0
@@ -204,7 +208,8 @@ def test_the_decoder_engine_gives_the_generate_engines_replies_with_an_adapter(t
     adapter = _tiny_adapter(tmp_path / "adapter", seed=1)
     items = _items()
     decoding = Decoding(max_new_tokens=10, batch_size=3)
-    generators = {engine: TransformersGenerator.from_spec("tiny", engine=engine)
+    generators = {engine: TransformersGenerator.from_spec("tiny", engine=engine,
+                                                          dtype="float32")
                   for engine in ("generate", "decoder")}
     # The random tiny model seldom ends a turn by itself: make a token it often writes a
     # stop token too (for both engines), so rows leave the batch at different steps.
@@ -247,6 +252,46 @@ def test_the_base_model_is_unchanged_after_an_adapter_was_used(tmp_path):
     assert sum(k is not None for k in generator._decoders) == 1  # one adapter held at a time
 
 
+def test_a_model_already_wrapped_by_peft_runs_on_the_generate_engine(tmp_path):
+    """A caller may hand over a model already wrapped by peft: auto runs it on generate,
+    where its adapter layers apply, and the decoder by name says why it cannot."""
+    from peft import PeftModel
+
+    from mosaic.train.models import load_model
+
+    folder = _tiny_adapter(tmp_path / "a", seed=1)
+    model, tokenizer = load_model("tiny")
+    base = TransformersGenerator(model, tokenizer, engine="generate")
+    chats = [[Message(role="user", content=t)] for t in ("hello", "what is safety")]
+    decoding = Decoding(max_new_tokens=8)
+    expected = base.generate(chats, decoding, adapter=folder)
+    wrapped = PeftModel.from_pretrained(load_model("tiny")[0], folder).eval()
+    generator = TransformersGenerator(wrapped, tokenizer)
+    assert generator.engine == "generate"
+    assert generator.generate(chats, decoding, adapter=folder) == expected
+    with pytest.raises(BackendError, match="not a peft PeftModel"):
+        TransformersGenerator(wrapped, tokenizer, engine="decoder")
+
+
+def test_an_adapter_on_tied_embeddings_is_refused_by_the_decoder(tmp_path):
+    """Merging a LoRA on the output head of a model that ties it to the input embedding
+    would change both (peft's unmerged layers change one): the decoder refuses it."""
+    import json
+
+    plain = _tiny_adapter(tmp_path / "plain", seed=1)  # the attention and MLP projections
+    head = _tiny_adapter(tmp_path / "head", seed=1)
+    config_file = tmp_path / "head" / "adapter_config.json"
+    adapter = json.loads(config_file.read_text())
+    adapter["modules_to_save"] = ["lm_head"]
+    config_file.write_text(json.dumps(adapter))
+    generator = TransformersGenerator.from_spec("tiny", engine="decoder")
+    generator.model.config.tie_word_embeddings = True
+    chats, decoding = [[Message(role="user", content="hi")]], Decoding(max_new_tokens=2)
+    with pytest.raises(BackendError, match="trains lm_head, whose weights this model ties"):
+        generator.generate(chats, decoding, adapter=head)
+    assert generator.generate(chats, decoding, adapter=plain)
+
+
 def test_engines_are_chosen_by_what_the_decoder_supports():
     from transformers import GenerationConfig, GPT2Config, LlamaConfig
 
@@ -274,6 +319,44 @@ def test_engines_are_chosen_by_what_the_decoder_supports():
     assert generator_name("m:1", "generate") == "transformers:m:1"
     assert generator_name("m:1", "decoder") == "transformers+decoder1:m:1"
     assert generator_name("m:1", "decoder", "bfloat16") == "transformers+decoder1:m:1@bfloat16"
+
+
+def test_bf16_decoding_follows_the_model_up_to_bf16_rounding():
+    """In bf16 (packed by oneDNN where the CPU computes bf16, else dense) the decoder's
+    tokens are the bf16 model's own choices up to bf16 rounding: each within a small logit
+    gap of the model's argmax, and most of them exactly it."""
+    model = _random_model("llama", torch.bfloat16)
+    weights = DecoderWeights.from_model(model)
+    prompts = _prompts(7, 2, 13, 5)
+    replies = Decoder(weights).generate(prompts, max_new_tokens=12, stop_ids=set())
+    exact, gaps = 0, []
+    for prompt, new in zip(prompts, replies, strict=True):
+        assert len(new) == 12
+        with torch.inference_mode():
+            logits = model(torch.tensor([prompt + new])).logits[0].double()
+        for step, token in enumerate(new):
+            row = logits[len(prompt) - 1 + step]
+            gaps.append(float(row.max() - row[token]))
+            exact += int(row.argmax()) == token
+    assert max(gaps) < 0.5 and exact >= 0.9 * len(gaps), (max(gaps), exact, len(gaps))
+
+
+def test_dtype_auto_is_bf16_only_where_the_cpu_computes_it():
+    from mosaic.config import load_preset
+    from mosaic.hardware import cpu_has_native_bf16
+    from mosaic.run_context import _freeze_eval_dtype
+    from mosaic.tools.generation import resolve_dtype
+
+    assert resolve_dtype("auto") == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    assert resolve_dtype("float32") == "float32" and resolve_dtype("auto", "cuda") is None
+    with pytest.raises(BackendError, match="unknown dtype 'fp8'"):
+        resolve_dtype("fp8")
+    config = load_preset("tiny")
+    assert config.eval.dtype == "auto"
+    assert _freeze_eval_dtype(config).eval.dtype == resolve_dtype("auto")  # what a run keeps
+    pinned = config.model_copy(update={"eval": config.eval.model_copy(
+        update={"dtype": "float32"})})
+    assert _freeze_eval_dtype(pinned).eval.dtype == "float32"
 
 
 def test_a_runs_generator_is_named_by_the_engine_that_will_run():

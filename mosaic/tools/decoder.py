@@ -17,8 +17,10 @@ So this engine:
 - prefills a batch in one pass (left-padded), then decodes into a preallocated KV cache,
   and a row that has stopped leaves the batch instead of being computed to the end;
 - keeps the previous call's conversations (their keys and values, by token ids), so a
-  prompt that continues one of them (the next turn of a multi-turn replay) prefills only
-  its new tokens. Only a continuation of the previous call counts, so what a
+  prompt that starts with one of their whole prompts (the next turn of a multi-turn
+  replay) prefills only what follows the tokens they share: the reply, or as much of it
+  as the new prompt repeats token for token, is not run again. Only the previous call
+  counts, so what a
   call reuses depends on that call's own conversations, never on what else this process
   generated earlier: an evaluation repeats exactly.
 
@@ -35,9 +37,11 @@ caller then uses `model.generate`.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 VERSION = 1
@@ -203,6 +207,12 @@ class DecoderWeights:
         (peft's own merge, so every adapter peft can merge is merged the same way)."""
         from peft import PeftModel
 
+        tied = _tied_embeddings_adapted(model.config, adapter_folder)
+        if tied:
+            # Merging writes into the one tensor the input embedding and the output head
+            # share, changing both, where peft's unmerged layers change only one.
+            raise ValueError(f"the adapter trains {tied}, whose weights this model ties "
+                             "to its input embedding: merging would change both")
         work = copy.deepcopy(model)  # the base stays exactly as it was
         merged = PeftModel.from_pretrained(work, adapter_folder).merge_and_unload()
         return cls.from_model(merged.eval(), batch_hint=batch_hint)
@@ -210,6 +220,20 @@ class DecoderWeights:
     @property
     def kv_bytes_per_token(self) -> int:
         return 2 * len(self.layers) * self.n_kv_heads * self.head_dim * self.embed.element_size()
+
+
+def _tied_embeddings_adapted(config: Any, adapter_folder: str) -> str | None:
+    """The embedding module an adapter trains (LoRA or a full copy) when the model ties its
+    input embedding and output head, else None."""
+    if not getattr(config, "tie_word_embeddings", False):
+        return None
+    adapter = json.loads((Path(adapter_folder) / "adapter_config.json").read_text("utf-8"))
+    names = []
+    for field in ("target_modules", "modules_to_save"):
+        value = adapter.get(field) or []
+        names += [value] if isinstance(value, str) else list(value)
+    touched = [n for n in names if "lm_head" in n or "embed_tokens" in n]
+    return ", ".join(touched) or None
 
 
 @dataclass

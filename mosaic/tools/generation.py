@@ -130,10 +130,25 @@ def choose_engine(requested: str, config: Any, device: str, generation_config: A
     return requested
 
 
-DTYPES = ("float32", "bfloat16")
-"""Weights and activations of the transformers backend on the CPU. float32 is the default:
-on a CPU without native bf16 (AVX2; no AVX512-BF16 or AMX) bf16 generation measured 0.36x
-(decoder) and 0.67x (generate) of float32's speed; benchmarks/generation.py measures both."""
+DTYPES = ("auto", "float32", "bfloat16")
+"""Weights and activations of the transformers backend. `auto` (the default): bfloat16 on a
+CPU that computes it natively (AVX512-BF16 or AMX), float32 on other CPUs, the saved dtype
+on a GPU. Measured with the decoder (benchmarks/generation.py, batch 16 x 64): bf16 1.76x
+float32's speed on a Xeon with AMX, 0.36x on an AVX2 EPYC, where every bf16 matmul converts."""
+
+
+def resolve_dtype(requested: str | None, device: str = "cpu") -> str | None:
+    """The dtype generation runs in (one of `DTYPES` but auto); None: the saved dtype."""
+    requested = requested or "auto"
+    if requested not in DTYPES:
+        raise BackendError(f"unknown dtype '{requested}': use one of {', '.join(DTYPES)}")
+    if requested != "auto":
+        return requested
+    if device != "cpu":
+        return None
+    from mosaic.hardware import cpu_has_native_bf16
+
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 
 def generator_name(model_id: str, engine: str, dtype: str = "float32") -> str:
@@ -164,6 +179,15 @@ class TransformersGenerator:
                  engine: str = "auto") -> None:
         self.model = model
         self.tokenizer = tokenizer
+        if _is_peft_model(model) and engine != "generate":
+            # The decoder packs a plain ...ForCausalLM's weights; a model that arrives
+            # already wrapped by peft runs on generate (as before the decoder: its adapters
+            # are switched by `adapter`, and disabled for adapter=None).
+            if engine == "decoder":
+                raise BackendError("the decoder engine needs a transformers model, not a "
+                                   f"peft {type(model).__name__}; pass the base model and "
+                                   "adapter folders, or use engine 'generate'")
+            engine = "generate"
         self.engine = choose_engine(engine, model.config, model.device.type,
                                     getattr(model, "generation_config", None))
         self.name = name or generator_name("unnamed", self.engine, _dtype_name(model))
@@ -172,18 +196,14 @@ class TransformersGenerator:
         self._stop_ids = end_token_ids(tokenizer)
 
     @classmethod
-    def from_spec(cls, spec: str, *, seed: int = 0, dtype: str | None = None,
+    def from_spec(cls, spec: str, *, seed: int = 0, dtype: str = "auto",
                   device: str = "cpu", engine: str = "auto") -> TransformersGenerator:
-        """Load a model spec for generation, in `dtype` (one of `DTYPES`; default float32
-        on the CPU, the saved dtype on a GPU)."""
+        """Load a model spec for generation, in `dtype` (one of `DTYPES`)."""
         import torch
 
         from mosaic.train.models import load_model, resolve_model
 
-        if dtype is None and device == "cpu":
-            dtype = "float32"
-        if dtype is not None and dtype not in DTYPES:
-            raise BackendError(f"unknown dtype '{dtype}': use one of {', '.join(DTYPES)}")
+        dtype = resolve_dtype(dtype, device)
         model, tokenizer = load_model(spec, seed=seed, device=device,
                                       dtype=getattr(torch, dtype) if dtype else None)
         generator = cls(model, tokenizer, engine=engine)
@@ -223,8 +243,12 @@ class TransformersGenerator:
         if key not in self._decoders:
             for other in [k for k in self._decoders if k is not None]:
                 del self._decoders[other]  # one adapter's weights at a time: memory
-            weights = (DecoderWeights.from_model(self.model) if folder is None
-                       else DecoderWeights.merged(self.model, folder))
+            try:
+                weights = (DecoderWeights.from_model(self.model) if folder is None
+                           else DecoderWeights.merged(self.model, folder))
+            except ValueError as error:
+                raise BackendError(f"{error} (adapter {folder}); use engine 'generate'"
+                                   ) from None
             self._decoders[key] = Decoder(weights)
         return self._decoders[key]
 
@@ -303,6 +327,12 @@ class TransformersGenerator:
             self.tokenizer.padding_side = padding_side
 
 
+def _is_peft_model(model: Any) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
 def _dtype_name(model: Any) -> str:
     return str(model.dtype).removeprefix("torch.")
 
@@ -331,7 +361,7 @@ BACKENDS = ("transformers", "openai", "vllm")
 
 def make_generator(backend: str, model: str, *, base_url: str | None = None,
                    api_key_env: str = "OPENAI_API_KEY", seed: int = 0,
-                   engine: str = "auto", dtype: str = "float32") -> Generator:
+                   engine: str = "auto", dtype: str = "auto") -> Generator:
     """A generator for a backend name. `model` is a model spec (transformers, vllm) or the
     served model name (openai); `engine` and `dtype` apply to the transformers backend
     (`ENGINES`, `DTYPES`)."""

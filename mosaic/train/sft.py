@@ -74,11 +74,9 @@ def precision_for(settings: TrainSettings) -> str:
         return "bf16" if settings.precision == "bf16" else "no"
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch build without oneDNN
-        native = False
-    return "bf16" if native else "no"
+    from mosaic.hardware import cpu_has_native_bf16
+
+    return "bf16" if cpu_has_native_bf16() else "no"
 
 
 def add_lora(model: Any, settings: TrainSettings) -> Any:
