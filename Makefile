@@ -69,7 +69,7 @@ test-vllm: $(VLLM_STAMP)
 lint: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
 
-# The main job: the MOSAIC loop on the demo preset (baseline + 5 rounds, ~16 min on 2 cores;
+# The main job: the MOSAIC loop on the demo preset (baseline + 5 rounds, ~7-16 min on 2 cores;
 # README.md has the measured table). RUN_ARGS passes options, e.g. RUN_ARGS="--rounds 2".
 RUN_ARGS ?=
 run: setup

@@ -114,7 +114,7 @@ class RunEvalSettings(Record):
     of the generation cache key."""
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     """transformers backend: the precision of generation. `auto`: bfloat16 on a CPU with
-    native bf16 (AVX512-BF16 or AMX; measured 1.76x float32's speed there), else float32
+    native bf16 (AVX512-BF16 or AMX; measured 1.8x float32's speed there), else float32
     (bf16 measured 0.36x on AVX2), resolved when a run starts and frozen into its
     config.json. Part of the generation cache key (docs/generation.md)."""
     max_new_tokens: int = Field(default=256, ge=1)
