@@ -67,9 +67,18 @@ class RunContext:
         """The run in `folder`, with the config it was started with."""
         run = RunFolder(folder)
         try:
-            config = RunConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+            raw = json.loads(run.config.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{folder} is not a mosaic run (no config.json)") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{run.config} is not valid JSON: {error}") from None
+        evaluation = raw.get("eval") if isinstance(raw, dict) else None
+        if isinstance(evaluation, dict):
+            # A run started before the decoder and eval.dtype existed generated with
+            # transformers' generate in float32: it goes on as it began.
+            evaluation.setdefault("engine", "generate")
+            evaluation.setdefault("dtype", "float32")
+        config = RunConfig.model_validate(raw)
         return cls(config, run, _artifact_cache(config), progress)
 
     def _memo(self, name: str, build: Any) -> Any:

@@ -99,10 +99,10 @@ def test_decoder_tokens_are_the_models_greedy_choices(kind, dtype):
         _assert_greedy(model, prompt, new, max_new=12, stop=stop)
     assert decoder.stats.reused_tokens == 0
 
-    # The next turns (prompt + reply + new tokens) and one new conversation.
     # The next turns (prompt + reply + new tokens), one that repeats only part of its reply
     # (its shared tokens are reused, the rest is run), and one new conversation.
     follow = [p + r + [5, 6, 7] for p, r in zip(prompts, first, strict=True)]
+    assert len(first[0]) > 3  # so [:2] is a part of the reply, not all of what was fed
     follow[0] = prompts[0] + first[0][:2] + [6, 5]
     follow += _prompts(9)
     decoder.begin_call()
@@ -174,9 +174,9 @@ def test_sampling_is_seeded_and_top_p_keeps_the_nucleus():
     assert sample(1.5, 1e-6) == greedy  # a nucleus of one token is the argmax
 
 
-def _tiny_adapter(folder, seed: int):
-    """A LoRA on every linear projection of the tiny model, with random B (it changes
-    replies), like the adapters mosaic trains."""
+def _tiny_adapter(folder, seed: int, extra: tuple[str, ...] = ()):
+    """A LoRA on every linear projection of the tiny model (and `extra` modules), with
+    random B (it changes replies), like the adapters mosaic trains."""
     from peft import LoraConfig, get_peft_model
 
     from mosaic.train.models import load_model
@@ -185,7 +185,7 @@ def _tiny_adapter(folder, seed: int):
     model, _ = load_model("tiny")
     config = LoraConfig(r=8, lora_alpha=32, init_lora_weights=False,
                         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                        "up_proj", "down_proj"])
+                                        "up_proj", "down_proj", *extra])
     get_peft_model(model, config).save_pretrained(folder)
     return str(folder)
 
@@ -265,10 +265,13 @@ def test_a_model_already_wrapped_by_peft_runs_on_the_generate_engine(tmp_path):
     chats = [[Message(role="user", content=t)] for t in ("hello", "what is safety")]
     decoding = Decoding(max_new_tokens=8)
     expected = base.generate(chats, decoding, adapter=folder)
+    plain = base.generate(chats, decoding)
+    assert expected != plain
     wrapped = PeftModel.from_pretrained(load_model("tiny")[0], folder).eval()
     generator = TransformersGenerator(wrapped, tokenizer)
     assert generator.engine == "generate"
     assert generator.generate(chats, decoding, adapter=folder) == expected
+    assert generator.generate(chats, decoding) == plain  # adapter=None: adapters disabled
     with pytest.raises(BackendError, match="not a peft PeftModel"):
         TransformersGenerator(wrapped, tokenizer, engine="decoder")
 
@@ -276,20 +279,14 @@ def test_a_model_already_wrapped_by_peft_runs_on_the_generate_engine(tmp_path):
 def test_an_adapter_on_tied_embeddings_is_refused_by_the_decoder(tmp_path):
     """Merging a LoRA on the output head of a model that ties it to the input embedding
     would change both (peft's unmerged layers change one): the decoder refuses it."""
-    import json
-
     plain = _tiny_adapter(tmp_path / "plain", seed=1)  # the attention and MLP projections
-    head = _tiny_adapter(tmp_path / "head", seed=1)
-    config_file = tmp_path / "head" / "adapter_config.json"
-    adapter = json.loads(config_file.read_text())
-    adapter["modules_to_save"] = ["lm_head"]
-    config_file.write_text(json.dumps(adapter))
+    head = _tiny_adapter(tmp_path / "head", seed=1, extra=("lm_head",))
     generator = TransformersGenerator.from_spec("tiny", engine="decoder")
-    generator.model.config.tie_word_embeddings = True
+    assert generator.model.config.tie_word_embeddings  # the tiny model ties them, as SmolLM2
     chats, decoding = [[Message(role="user", content="hi")]], Decoding(max_new_tokens=2)
     with pytest.raises(BackendError, match="trains lm_head, whose weights this model ties"):
         generator.generate(chats, decoding, adapter=head)
-    assert generator.generate(chats, decoding, adapter=plain)
+    assert len(generator.generate(chats, decoding, adapter=plain)) == 1
 
 
 def test_engines_are_chosen_by_what_the_decoder_supports():
@@ -341,22 +338,33 @@ def test_bf16_decoding_follows_the_model_up_to_bf16_rounding():
     assert max(gaps) < 0.5 and exact >= 0.9 * len(gaps), (max(gaps), exact, len(gaps))
 
 
-def test_dtype_auto_is_bf16_only_where_the_cpu_computes_it():
+@pytest.mark.parametrize("native", [True, False], ids=["native-bf16", "no-bf16"])
+def test_dtype_auto_is_bf16_only_where_the_cpu_computes_it(native, monkeypatch, tmp_path):
+    """auto resolves by the CPU; a new run freezes it into config.json; a run written before
+    eval.dtype existed resumes in float32 on the generate engine (what it started with)."""
+    import json
+
+    import mosaic.hardware
     from mosaic.config import load_preset
-    from mosaic.hardware import cpu_has_native_bf16
-    from mosaic.run_context import _freeze_eval_dtype
+    from mosaic.run_context import RunContext
     from mosaic.tools.generation import resolve_dtype
 
-    assert resolve_dtype("auto") == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    monkeypatch.setattr(mosaic.hardware, "cpu_has_native_bf16", lambda: native)
+    expected = "bfloat16" if native else "float32"
+    assert resolve_dtype("auto") == expected
     assert resolve_dtype("float32") == "float32" and resolve_dtype("auto", "cuda") is None
     with pytest.raises(BackendError, match="unknown dtype 'fp8'"):
         resolve_dtype("fp8")
-    config = load_preset("tiny")
+    config = load_preset("tiny").model_copy(update={"cache": str(tmp_path / "cache")})
     assert config.eval.dtype == "auto"
-    assert _freeze_eval_dtype(config).eval.dtype == resolve_dtype("auto")  # what a run keeps
-    pinned = config.model_copy(update={"eval": config.eval.model_copy(
-        update={"dtype": "float32"})})
-    assert _freeze_eval_dtype(pinned).eval.dtype == "float32"
+    RunContext.create(config, tmp_path / "run")
+    written = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert written["eval"]["dtype"] == expected
+    assert RunContext.open(tmp_path / "run").config.eval.dtype == expected
+    del written["eval"]["dtype"], written["eval"]["engine"]  # a config from before both
+    (tmp_path / "run" / "config.json").write_text(json.dumps(written))
+    reopened = RunContext.open(tmp_path / "run").config.eval
+    assert (reopened.dtype, reopened.engine) == ("float32", "generate")
 
 
 def test_a_runs_generator_is_named_by_the_engine_that_will_run():

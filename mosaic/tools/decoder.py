@@ -223,15 +223,14 @@ class DecoderWeights:
 
 
 def _tied_embeddings_adapted(config: Any, adapter_folder: str) -> str | None:
-    """The embedding module an adapter trains (LoRA or a full copy) when the model ties its
-    input embedding and output head, else None."""
+    """The embedding module an adapter puts a LoRA on when the model ties its input
+    embedding and output head, else None. (A full trained copy, `modules_to_save`, is fine:
+    peft unties the weights when it merges one.)"""
     if not getattr(config, "tie_word_embeddings", False):
         return None
     adapter = json.loads((Path(adapter_folder) / "adapter_config.json").read_text("utf-8"))
-    names = []
-    for field in ("target_modules", "modules_to_save"):
-        value = adapter.get(field) or []
-        names += [value] if isinstance(value, str) else list(value)
+    targets = adapter.get("target_modules") or []
+    names = [targets] if isinstance(targets, str) else list(targets)
     touched = [n for n in names if "lm_head" in n or "embed_tokens" in n]
     return ", ".join(touched) or None
 
