@@ -1,0 +1,101 @@
+"""Actual coverage of mosaic.stats' nominal 95% intervals on simulated 1-5 scores.
+
+    .venv/bin/python benchmarks/interval_coverage.py              # ~2 min
+    .venv/bin/python benchmarks/interval_coverage.py --trials 400 # quicker, noisier
+
+For each score distribution (including all-equal-but-not-certain ones: 95% of items at one
+score) and n = 5, 10, 15, 30, 100: draw n items, compute the interval, count how often it
+holds the true mean; the same for paired samples (two evaluations of the same items, where
+most items keep their score and some move). Prints coverage (goal >= 0.93 everywhere), the
+mean width, and the percentile bootstrap's coverage beside it as the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from mosaic.stats import SCALE, mean_interval, paired_interval
+from mosaic.tools.report import bootstrap_ci
+
+SIZES = (5, 10, 15, 30, 100)
+SINGLE = {
+    "uniform": (0.2, 0.2, 0.2, 0.2, 0.2),
+    "skewed high": (0.05, 0.05, 0.1, 0.3, 0.5),
+    "bimodal 1/5": (0.5, 0.0, 0.0, 0.0, 0.5),
+    "95% at 3": (0.0, 0.025, 0.95, 0.025, 0.0),
+    "95% at 5": (0.0, 0.0, 0.0, 0.05, 0.95),
+    "90% at 1": (0.9, 0.05, 0.05, 0.0, 0.0),
+    "all at 3": (0.0, 0.0, 1.0, 0.0, 0.0),
+}
+PAIRED = {  # (distribution of the first score, chance an item's score moves, mean move)
+    "identical": ((0.1, 0.2, 0.4, 0.2, 0.1), 0.0, 0),
+    "10% move up 1": ((0.1, 0.2, 0.4, 0.2, 0.1), 0.1, 1),
+    "30% move up 2": ((0.2, 0.2, 0.2, 0.2, 0.2), 0.3, 2),
+    "95% at 3, 5% move": ((0.0, 0.025, 0.95, 0.025, 0.0), 0.05, 1),
+}
+
+
+def pair(rng, dist, move, step, n):
+    first = rng.choice(SCALE, size=n, p=dist)
+    moves = rng.random(n) < move
+    second = np.clip(first + np.where(moves, step, 0), 1, 5)
+    return second, first  # the round, the base: difference = round - base
+
+
+def true_paired(dist, move, step) -> float:
+    return sum(p * move * (min(5.0, s + step) - s) for p, s in zip(dist, SCALE, strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--resamples", type=int, default=1000)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    worst = 1.0
+    print(f"single mean, {args.trials} trials per cell: coverage (bootstrap's) / width")
+    print(f"{'distribution':>20} " + " ".join(f"{'n=' + str(n):>18}" for n in SIZES))
+    for name, dist in SINGLE.items():
+        truth = float(np.dot(dist, SCALE))
+        cells = []
+        for n in SIZES:
+            hit = boot = width = 0
+            for t in range(args.trials):
+                scores = rng.choice(SCALE, size=n, p=dist).tolist()
+                low, high = mean_interval(scores, resamples=args.resamples, seed=t)
+                b_low, b_high = bootstrap_ci(scores, resamples=args.resamples, seed=t)
+                hit += low <= truth <= high
+                boot += b_low <= truth <= b_high
+                width += high - low
+            worst = min(worst, hit / args.trials)
+            cells.append(f"{hit / args.trials:.3f} ({boot / args.trials:.2f}) "
+                         f"{width / args.trials:.2f}")
+        print(f"{name:>20} " + " ".join(f"{c:>18}" for c in cells), flush=True)
+    print(f"\npaired difference (round - base), {args.trials} trials per cell")
+    print(f"{'distribution':>20} " + " ".join(f"{'n=' + str(n):>18}" for n in SIZES))
+    for name, (dist, move, step) in PAIRED.items():
+        truth = true_paired(dist, move, step)
+        cells = []
+        for n in SIZES:
+            hit = boot = width = 0
+            for t in range(args.trials):
+                second, first = pair(rng, dist, move, step, n)
+                low, high = paired_interval(second.tolist(), first.tolist(),
+                                            resamples=args.resamples, seed=t)
+                b_low, b_high = bootstrap_ci((second - first).tolist(),
+                                             resamples=args.resamples, seed=t)
+                hit += low <= truth <= high
+                boot += b_low <= truth <= b_high
+                width += high - low
+            worst = min(worst, hit / args.trials)
+            cells.append(f"{hit / args.trials:.3f} ({boot / args.trials:.2f}) "
+                         f"{width / args.trials:.2f}")
+        print(f"{name:>20} (true {truth:+.3f}) " + " ".join(f"{c:>18}" for c in cells),
+              flush=True)
+    print(f"\nlowest coverage: {worst:.3f} (goal >= 0.93)")
+
+
+if __name__ == "__main__":
+    main()
