@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosaic.stats import mean_interval, paired_interval
+from mosaic.stats import mean_interval, paired_interval, student_t_quantile
 
 
 def test_all_equal_scores_do_not_claim_certainty():
@@ -32,3 +32,13 @@ def test_paired_intervals_see_a_consistent_gain_and_refuse_unpaired_input():
     assert same_low < 0 < same_high  # identical evaluations: no difference, not certainty
     with pytest.raises(ValueError, match="differ in length: 2 vs 1"):
         paired_interval([1, 2], [1])
+
+
+def test_small_samples_get_students_tails():
+    exact = {1: 12.706, 4: 2.7764, 9: 2.2622, 14: 2.1448, 29: 2.0452, 99: 1.9842}
+    for dof, value in exact.items():
+        assert student_t_quantile(0.95, dof) == pytest.approx(value, rel=1e-3)
+    with pytest.raises(ValueError, match="at least 5 samples"):
+        student_t_quantile(0.9, 2)
+    low, high = mean_interval([1.0, 5.0])  # two items say little: most of the scale
+    assert low < 2 and high > 4 and low >= 1.0 and high <= 5.0
