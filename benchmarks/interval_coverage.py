@@ -16,8 +16,7 @@ import argparse
 
 import numpy as np
 
-from mosaic.stats import SCALE, mean_interval, paired_interval
-from mosaic.tools.report import bootstrap_ci
+from mosaic.stats import SCALE, mean_interval, paired_interval, percentile_bootstrap
 
 SIZES = (5, 10, 15, 30, 100)
 SINGLE = {
@@ -65,7 +64,7 @@ def main() -> None:
             for t in range(args.trials):
                 scores = rng.choice(SCALE, size=n, p=dist).tolist()
                 low, high = mean_interval(scores, resamples=args.resamples, seed=t)
-                b_low, b_high = bootstrap_ci(scores, resamples=args.resamples, seed=t)
+                b_low, b_high = percentile_bootstrap(scores, resamples=args.resamples, seed=t)
                 hit += low <= truth <= high
                 boot += b_low <= truth <= b_high
                 width += high - low
@@ -84,7 +83,7 @@ def main() -> None:
                 second, first = pair(rng, dist, move, step, n)
                 low, high = paired_interval(second.tolist(), first.tolist(),
                                             resamples=args.resamples, seed=t)
-                b_low, b_high = bootstrap_ci((second - first).tolist(),
+                b_low, b_high = percentile_bootstrap((second - first).tolist(),
                                              resamples=args.resamples, seed=t)
                 hit += low <= truth <= high
                 boot += b_low <= truth <= b_high

@@ -1,5 +1,5 @@
 """Intervals for small samples of scores on a discrete scale (issue 16, step 1: measured,
-not yet used by the reports or the archive).
+used by every report's intervals; the archive's paired test is the next step).
 
     low, high = mean_interval([3] * 15)                   # never zero-width
     low, high = paired_interval(round_scores, base_scores)  # the same items, item by item
@@ -106,3 +106,19 @@ def student_t_quantile(level: float, dof: int) -> float:
     g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
     g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
     return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
+
+
+def percentile_bootstrap(values: Sequence[float], *, resamples: int = 2000, seed: int = 0
+                         ) -> tuple[float, float] | tuple[None, None]:
+    """The plain percentile bootstrap 95% interval of the mean: what mosaic reported before
+    `mean_interval`, kept as the coverage benchmark's baseline (zero-width when all values
+    are equal)."""
+    import numpy as np
+
+    if not values:
+        return None, None
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)

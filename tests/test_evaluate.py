@@ -8,6 +8,7 @@ import pytest
 
 from mosaic.data.formats import load_attack_set, load_ifeval_prompts, load_overrefusal_prompts
 from mosaic.schema import EvalItem, Message
+from mosaic.stats import mean_interval
 from mosaic.tools.eval_sets import load_eval_set
 from mosaic.tools.evaluate import (
     EvalSettings,
@@ -18,7 +19,7 @@ from mosaic.tools.evaluate import (
 from mosaic.tools.generation import Decoding, FunctionGenerator
 from mosaic.tools.judges import RuleJudge
 from mosaic.tools.replay import replay
-from mosaic.tools.report import bootstrap_ci, markdown_summary, reliability, write_eval_outputs
+from mosaic.tools.report import markdown_summary, reliability, write_eval_outputs
 
 JUDGE = RuleJudge()
 
@@ -152,11 +153,12 @@ def test_eval_sets_are_frozen_once_and_reloaded(fixtures, tmp_path, monkeypatch)
         == first[0].prompt.slice
 
 
-def test_bootstrap_ci_and_reliability_tiers():
-    low, high = bootstrap_ci([1, 2, 3, 4, 5] * 4)
+def test_report_intervals_and_reliability_tiers():
+    low, high = mean_interval([1, 2, 3, 4, 5] * 4)
     assert 1 <= low < 3 < high <= 5
-    assert bootstrap_ci([4.0]) == (4.0, 4.0) and bootstrap_ci([]) == (None, None)
-    assert bootstrap_ci([1, 5] * 10, seed=1) == bootstrap_ci([1, 5] * 10, seed=1)
+    one = mean_interval([4.0])  # one item says little: not (4.0, 4.0)
+    assert one[0] < 4.0 < one[1] and mean_interval([]) == (None, None)
+    assert mean_interval([1, 5] * 10, seed=1) == mean_interval([1, 5] * 10, seed=1)
     assert [reliability(n) for n in (0, 9, 10, 29, 30)] == ["low", "low", "medium", "medium",
                                                             "high"]
 

@@ -1,4 +1,5 @@
-"""Eval reports: per objective the mean with a bootstrap CI, counts, unscored samples,
+"""Eval reports: per objective the mean with a 95% interval (mosaic.stats: honest at small
+n, never zero-width), counts, unscored samples,
 a histogram, per-slice statistics with a reliability tier, and first-leak turns.
 
 Means are plain means over *scored* samples (reference §1.5); unscored samples are counted
@@ -17,26 +18,9 @@ from typing import Any
 
 from mosaic.objectives import get_objective
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, SliceStats
+from mosaic.stats import mean_interval
 from mosaic.store import write_json_atomic
 from mosaic.tools.generation import Decoding
-
-BOOTSTRAP_RESAMPLES = 2000
-
-
-def bootstrap_ci(values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES,
-                 seed: int = 0) -> tuple[float, float] | tuple[None, None]:
-    """Percentile bootstrap 95% CI of the mean; (None, None) for no data."""
-    import numpy as np
-
-    if not values:
-        return None, None
-    data = np.asarray(values, dtype=float)
-    if len(data) == 1:
-        return float(data[0]), float(data[0])
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return round(float(low), 4), round(float(high), 4)
 
 
 def reliability(n: int) -> str:
@@ -61,14 +45,14 @@ def objective_report(name: str, samples: Sequence[JudgedSample], *, seed: int = 
         members = by_slice.get(slice_name, [])
         ok = [s for s in members if s.scored]
         values = [float(s.response.score) for s in ok]
-        low, high = bootstrap_ci(values, seed=seed)
+        low, high = mean_interval(values, seed=seed)
         slices[slice_name] = SliceStats(
             slice=slice_name, n=len(ok), n_unscored=len(members) - len(ok), mean=_mean(values),
             ci_low=low, ci_high=high,
             fail_rate=round(sum(objective.is_failure(s.response) for s in ok) / len(ok), 4)
             if ok else None,
             reliability=reliability(len(ok)))
-    low, high = bootstrap_ci(scores, seed=seed)
+    low, high = mean_interval(scores, seed=seed)
     first_leaks = Counter(str(s.response.diag["first_leak_turn"]) for s in scored
                           if s.response.diag.get("first_leak_turn"))
     return ObjectiveReport(
