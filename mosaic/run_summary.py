@@ -14,7 +14,7 @@ from typing import Any
 from mosaic.config import RunConfig
 from mosaic.rounds import load_records, read_samples
 from mosaic.run_context import read_added_constraints
-from mosaic.schema import EvalReport, JudgedSample, RoundRecord
+from mosaic.schema import EvalReport, JudgedSample, ObjectiveDelta, RoundRecord
 from mosaic.store import RunFolder
 from mosaic.tools.run_report import RunView, write_run_report
 
@@ -90,6 +90,39 @@ def _round_line(record: RoundRecord, objectives: list[str], front: list[int],
             + f"  {marks.strip()}{who}").rstrip()
 
 
+def deltas_vs_base(run: RunFolder, records: list[RoundRecord]
+                   ) -> dict[int, dict[str, ObjectiveDelta]]:
+    """Each trained round minus the base model, item by item (mosaic.tools.paired), from
+    the rounds' eval folders; rounds without samples are left out."""
+    from mosaic.tools.paired import compare
+
+    base = read_samples(run, 0)
+    if not base:
+        return {}
+    seed = _config(run).eval.seed
+    deltas = {}
+    for record in records:
+        if record.round == 0:
+            continue
+        samples = read_samples(run, record.round)
+        if samples:
+            deltas[record.round] = compare(samples, base, seed=seed)
+    return deltas
+
+
+def _delta_line(round_number: int, deltas: dict[str, ObjectiveDelta],
+                objectives: list[str]) -> str:
+    cells = []
+    for name in objectives:
+        delta = deltas[name].delta if name in deltas else None
+        if delta is None or delta.mean is None:
+            cells.append("-")
+            continue
+        mark = " *" if delta.significant else ""
+        cells.append(f"{delta.mean:+.2f} [{delta.ci_low:+.2f}, {delta.ci_high:+.2f}]{mark}")
+    return f"  {round_number:>4}  " + "  ".join(f"{c:<20}" for c in cells).rstrip()
+
+
 def run_status(folder: Path,
                checkpoint: tuple[dict[str, Any], tuple[str, ...], list[Any]] | None, *,
                running: bool) -> str:
@@ -123,6 +156,11 @@ def run_status(folder: Path,
         lines += ["", "  round " + "  ".join(f"{n:<20}" for n in objectives)]
         lines += [_round_line(r, objectives, archive.get("front", []),
                               archive.get("recommended")) for r in records]
+        deltas = deltas_vs_base(run, records)
+        if deltas:
+            lines += ["", "  change vs base, item by item (paired 95% interval; * excludes 0)",
+                      "  round " + "  ".join(f"{n:<20}" for n in objectives)]
+            lines += [_delta_line(r, d, objectives) for r, d in sorted(deltas.items())]
         last = records[-1]
         lines += ["", f"hypervolume {last.hypervolume}; recommended round: "
                   f"{archive.get('recommended')}"]

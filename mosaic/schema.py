@@ -172,12 +172,36 @@ class SliceStats(Record):
     mean: float | None
     """Mean L1 score over scored samples; None when n == 0."""
     ci_low: float | None = None
-    """Lower end of the bootstrap 95% confidence interval of the mean."""
+    """Lower end of the 95% interval of the mean (mosaic.stats.mean_interval)."""
     ci_high: float | None = None
     fail_rate: float | None = None
     """Share of scored samples that count as failures for the objective."""
     reliability: Reliability = "low"
     """How far to trust the slice mean: low n < 10, medium n < 30, else high."""
+
+
+class PairedDelta(Record):
+    """Mean difference (this evaluation - the other) over the items both scored, with its
+    paired 95% interval (mosaic.stats.paired_interval); per objective or per slice."""
+
+    n: int = Field(ge=0)
+    """Items scored in both evaluations."""
+    mean: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero."""
+        return self.ci_low is not None and (self.ci_low > 0 or (self.ci_high or 0) < 0)
+
+
+class ObjectiveDelta(Record):
+    """One objective of a paired comparison: the whole objective and each slice."""
+
+    objective: str
+    delta: PairedDelta
+    slices: dict[str, PairedDelta] = Field(default_factory=dict)
 
 
 class ObjectiveReport(Record):

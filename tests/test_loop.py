@@ -122,6 +122,11 @@ def test_status_and_report_commands_read_the_run_folder(reference_run):
     assert "preset tiny" in out and "finished: round limit (2 rounds)" in out
     assert "recommended" in out and "base" in out
     assert "actions by the analyst" in out and out.count("by analyst") == 2
+    # Each trained round against the base model, item by item, with a paired interval.
+    paired = out.split("change vs base, item by item")[1].splitlines()
+    rows = [line.split() for line in paired if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert all("[" in line for line in paired if line.strip()[:1].isdigit())
     (reference_run / "report.html").unlink()
     assert "report.html" in mosaic("report", str(reference_run)).stdout
     assert (reference_run / "report.html").is_file()
