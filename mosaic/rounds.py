@@ -243,13 +243,17 @@ def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: 
              for name in ctx.objectives}
     ci = {name: (rep.ci_low, rep.ci_high) for name, rep in report.objectives.items()
           if rep.ci_low is not None and rep.ci_high is not None}
+    item_scores = {name: {s.id: float(s.response.score) for s in samples if s.scored}
+                   for name, samples in read_samples(ctx.run, round_number).items()
+                   if name in ctx.objectives}
     manifest = None
     if mixture is not None:
         manifest = read_manifest(ctx.cache.folder("mixtures", mixture))
     record = RoundRecord(
         round=round_number, action=action, diagnoser=diagnoser,
         mixture_hash=manifest.content_hash if manifest else None, adapter=adapter,
-        means=means, ci=ci, breaches=floor_breaches(means, ctx.constraints),
+        means=means, ci=ci, item_scores=item_scores,
+        breaches=floor_breaches(means, ctx.constraints),
         budget=ctx.config.mixture.budget if manifest else None,
         tokens_by_objective=dict(manifest.tokens_by_objective) if manifest else {},
         report_path=report_path, seconds=dict(seconds or step_seconds(ctx.run, round_number)),

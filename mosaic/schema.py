@@ -490,7 +490,10 @@ class RoundRecord(Record):
     means: dict[str, float | None] = Field(default_factory=dict)
     """The objective vector f of this round."""
     ci: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    """Objective -> bootstrap 95% CI of its mean."""
+    """Objective -> 95% interval of its mean (mosaic.stats.mean_interval)."""
+    item_scores: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Objective -> item id -> L1 score of every scored item: what paired comparisons pair
+    on (the front's dominance test). Empty in records written before it existed."""
     accepted: bool = False
     """Whether the point entered the Pareto front when it was added (see tools/pareto.py)."""
     hypervolume: float | None = None

@@ -31,6 +31,39 @@ def test_a_round_better_only_within_noise_does_not_push_another_off_the_front():
     assert [r.round for r in front([base, close, far], OBJ)] == [2]
 
 
+def scored(n, per_objective: dict[str, list[float]]) -> RoundRecord:
+    """A record with item scores (items i0, i1, ...) and its unpaired intervals."""
+    from mosaic.stats import mean_interval
+
+    means = {o: sum(v) / len(v) for o, v in per_objective.items()}
+    return RoundRecord(round=n, means=means,
+                       ci={o: mean_interval(v) for o, v in per_objective.items()},
+                       item_scores={o: {f"i{i}": x for i, x in enumerate(v)}
+                                    for o, v in per_objective.items()})
+
+
+def test_dominance_is_judged_item_by_item_where_records_keep_item_scores():
+    """The round is one point better on every ifeval item of very different difficulty:
+    the unpaired intervals overlap (the old test keeps both on the front), the paired one
+    does not (the base model leaves it)."""
+    hard_and_easy = [1.0, 5.0, 2.0, 4.0, 1.0, 3.0, 2.0, 4.0] * 3
+    same = [3.0] * 24
+    base = scored(0, {"xguard": same, "orbench": same, "ifeval": hard_and_easy})
+    better = scored(1, {"xguard": same, "orbench": same,
+                        "ifeval": [min(5.0, x + 1) for x in hard_and_easy]})
+    assert better.ci["ifeval"][0] < base.ci["ifeval"][1]  # unpaired: they overlap
+    assert clearly_dominates(better, base, OBJ)
+    assert [r.round for r in front([base, better], OBJ)] == [1]
+    # Worse on one objective (paired mean below 0): no dominance, both stay.
+    traded = scored(2, {"xguard": [2.0] * 24, "orbench": same,
+                        "ifeval": [min(5.0, x + 1) for x in hard_and_easy]})
+    assert not clearly_dominates(traded, base, OBJ)
+    assert not clearly_dominates(base, base, OBJ)
+    # A record without item scores (written before they were kept): the unpaired test.
+    old = base.model_copy(update={"item_scores": {}})
+    assert not clearly_dominates(better, old, OBJ)
+
+
 def test_trade_offs_stay_on_the_front_together():
     safe, helpful = rec(1, [4.5, 3.5, 3.0]), rec(2, [3.0, 4.8, 3.0])
     assert [r.round for r in front([safe, helpful], OBJ)] == [1, 2]

@@ -2,10 +2,14 @@
 
 The reference accepted a point on raw means (§10.27), although its judges are stochastic and
 eval sets small. Here a round enters the front unless an archived round *clearly dominates*
-it: at least as good on every objective's mean, and better beyond noise on at least one
-(its 95% CI lies wholly above the new round's CI there). When a round enters, archived
-rounds it clearly dominates leave the front. Rounds whose differences are inside the CIs
-therefore sit on the front together, which is what the data can tell apart.
+it: at least as good on every objective, and better beyond noise on at least one. Every
+round is scored on the same frozen items, so both are judged item by item: on the items
+both rounds scored, the mean difference is >= 0 on every objective, and its paired 95%
+interval (mosaic.stats.paired_interval) lies above zero on one. Records written before
+item scores were kept fall back to the unpaired test (a's interval wholly above b's).
+When a round enters, archived rounds it clearly dominates leave the front. Rounds whose
+differences are inside the noise therefore sit on the front together, which is what the
+data can tell apart.
 
 Hypervolume is measured from the reference point 1 on every objective (the bottom of the
 1..5 scales); the recommended round is the front round with the best worst objective
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import pairwise, product
 
-from mosaic.schema import Constraint, RoundRecord
+from mosaic.schema import Constraint, PairedDelta, RoundRecord
 
 FLOOR = 1.0
 """The hypervolume's reference point on every objective (the bottom of the 1..5 scales)."""
@@ -29,7 +33,13 @@ def _means(record: RoundRecord, objectives: Sequence[str]) -> list[float]:
 
 
 def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str]) -> bool:
-    """a is at least as good as b on every mean and better beyond both CIs on one."""
+    """a is at least as good as b on every objective and better beyond noise on one: paired
+    by item where both records kept item scores, else by unpaired intervals."""
+    if all(a.item_scores.get(o) and b.item_scores.get(o) for o in objectives):
+        deltas = [_paired(a, b, o) for o in objectives]
+        if any(d.mean is None or d.mean < 0 for d in deltas):
+            return False
+        return any(d.ci_low is not None and d.ci_low > 0 for d in deltas)
     if any(x < y for x, y in zip(_means(a, objectives), _means(b, objectives), strict=True)):
         return False
     for o in objectives:
@@ -38,6 +48,16 @@ def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str])
         if a_low is not None and b_high is not None and a_low > b_high:
             return True
     return False
+
+
+def _paired(a: RoundRecord, b: RoundRecord, objective: str) -> PairedDelta:
+    """a - b on the items both scored (mosaic.tools.paired)."""
+    from mosaic.tools.paired import paired_delta
+
+    theirs = b.item_scores[objective]
+    common = [item for item in a.item_scores[objective] if item in theirs]
+    return paired_delta([a.item_scores[objective][i] for i in common],
+                        [theirs[i] for i in common])
 
 
 def front(records: Sequence[RoundRecord], objectives: Sequence[str]) -> list[RoundRecord]:
