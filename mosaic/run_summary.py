@@ -66,7 +66,8 @@ def load_run_view(folder: Path) -> RunView:
                    status=progress_line(run), records=records,
                    front=list(archive.get("front", [])), recommended=recommended,
                    reports=reports, examples=examples,
-                   constraints=[*config.constraints, *read_added_constraints(run)])
+                   constraints=[*config.constraints, *read_added_constraints(run)],
+                   deltas=deltas_vs_base(run, records))
 
 
 def write_report(folder: Path) -> tuple[Path, Path]:

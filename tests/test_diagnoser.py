@@ -533,6 +533,29 @@ def test_the_prompt_shows_the_current_and_previous_actions_and_what_moved():
     assert "Scores: xguard +0.500, orbench -0.100, ifeval +0.000" in user
     assert "no (breaks ifeval mean score stays >= 3.5)" in user
     assert "Recommended so far: round 0" in user
+    assert "- round 1: xguard n/a" in user  # records without item scores: nothing paired
+
+
+def test_the_prompt_shows_each_round_against_the_base_model_item_by_item():
+    from mosaic.prompting import render_messages
+
+    data = samples()
+    report = EvalReport(model="toy", objectives={n: objective_report(n, s)
+                                                 for n, s in data.items()})
+    items = {f"i{i}": x for i, x in enumerate([1.0, 5.0, 2.0, 4.0, 1.0, 3.0] * 4)}
+    flat = {n: dict(items) for n in ("orbench", "ifeval")}
+    base = RoundRecord(round=0, means={"xguard": 2.67, "orbench": 2.67, "ifeval": 2.67},
+                       item_scores={"xguard": items, **flat})
+    first = RoundRecord(round=1, action=DataAction.model_validate(GOOD), diagnoser="llm:m",
+                        means={"xguard": 3.5, "orbench": 2.67, "ifeval": 2.67},
+                        item_scores={"xguard": {k: min(5.0, v + 1) for k, v in items.items()},
+                                     **flat})
+    brief = build_brief(2, [base, first], report, budget=MIX.budget, max_step=0.15)
+    user = render_messages("diagnoser.j2", brief=brief, mode="tools", findings="",
+                           schema="{}")[1]["content"]
+    line = next(x for x in user.splitlines() if x.startswith("- round 1: "))
+    assert line.startswith("- round 1: xguard +0.83 [") and "(beyond noise)" in line
+    assert "orbench +0.00 [" in line and line.count("beyond noise") == 1
 
 
 def test_an_opt_in_step_limit_bounds_llm_actions_even_without_rules(tiny_run):

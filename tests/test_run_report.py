@@ -156,3 +156,19 @@ def test_write_run_report_writes_both_files_and_no_temp_files(tmp_path):
     assert md_path.read_text(encoding="utf-8") == render_markdown(view())
     assert html_path.read_text(encoding="utf-8") == render_html(view())
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["report.html", "report.md"]
+
+
+def test_each_round_is_shown_against_the_base_model_item_by_item():
+    from mosaic.schema import ObjectiveDelta, PairedDelta
+
+    gain = PairedDelta(n=24, mean=0.9, ci_low=0.6, ci_high=1.2)
+    flat = PairedDelta(n=12, mean=0.05, ci_low=-0.3, ci_high=0.4)
+    deltas = {n: {"xguard": ObjectiveDelta(objective="xguard", delta=gain),
+                  "orbench": ObjectiveDelta(objective="orbench", delta=flat)}
+              for n in (1, 2)}
+    markdown = render_markdown(view(deltas=deltas))
+    section = markdown.split("## Change vs the base model")[1].split("\n## ")[0]
+    assert "+0.90 [+0.60, +1.20] *" in section and "+0.05 [-0.30, +0.40] |" in section
+    assert "24 / 12 / 0" in section  # pairs per objective; ifeval not compared
+    assert "Change vs the base model" in render_html(view(deltas=deltas))
+    assert "Change vs the base model" not in render_markdown(view())  # no samples: no table

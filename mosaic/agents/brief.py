@@ -44,6 +44,22 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
                 if record.action is None else record.action.model_dump_json(
                     exclude={"evidence", "rationale"}, exclude_defaults=True)}
 
+    base = next((r for r in records if r.round == 0), None)
+
+    def versus_base(record: RoundRecord) -> str:
+        """Round minus the base model item by item, with the paired 95% interval."""
+        from mosaic.tools.paired import records_delta
+
+        if base is None or record.round == 0:
+            return "-"
+        parts = []
+        for name in names:
+            d = records_delta(record, base, name)
+            parts.append(f"{name} n/a" if d is None or d.mean is None else
+                         f"{name} {d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}]"
+                         + (" (beyond noise)" if d.significant else ""))
+        return ", ".join(parts)
+
     current = records[-1] if records else None
     previous = records[-2] if len(records) > 1 else None
     deltas = {}
@@ -63,7 +79,7 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
         "objectives": [{"name": n, "description": get_objective(n).description,
                         "slices": list(get_objective(n).slices),
                         "failure_rule": get_objective(n).failure_rule} for n in names],
-        "archive": [{"round": r.round, "scores": scores(r),
+        "archive": [{"round": r.round, "scores": scores(r), "vs_base": versus_base(r),
                      "front": ("yes" if r.round in on_front else
                                "no (breaks " + "; ".join(r.breaches) + ")" if r.breaches
                                else "no"),

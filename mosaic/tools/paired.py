@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mosaic.schema import JudgedSample, ObjectiveDelta, PairedDelta
+from mosaic.schema import JudgedSample, ObjectiveDelta, PairedDelta, RoundRecord
 from mosaic.stats import paired_interval
 
 
@@ -49,3 +49,13 @@ def compare(these: Mapping[str, Sequence[JudgedSample]],
 def _delta(pairs: Sequence[tuple[JudgedSample, JudgedSample]], seed: int) -> PairedDelta:
     return paired_delta([float(a.response.score) for a, _ in pairs],
                         [float(b.response.score) for _, b in pairs], seed=seed)
+
+
+def records_delta(a: RoundRecord, b: RoundRecord, objective: str) -> PairedDelta | None:
+    """a - b on the items both round records scored; None where either kept no item
+    scores (records written before they were kept)."""
+    mine, theirs = a.item_scores.get(objective), b.item_scores.get(objective)
+    if not mine or not theirs:
+        return None
+    common = [item for item in mine if item in theirs]
+    return paired_delta([mine[i] for i in common], [theirs[i] for i in common])

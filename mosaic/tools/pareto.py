@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import pairwise, product
 
-from mosaic.schema import Constraint, PairedDelta, RoundRecord
+from mosaic.schema import Constraint, RoundRecord
 
 FLOOR = 1.0
 """The hypervolume's reference point on every objective (the bottom of the 1..5 scales)."""
@@ -35,11 +35,13 @@ def _means(record: RoundRecord, objectives: Sequence[str]) -> list[float]:
 def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str]) -> bool:
     """a is at least as good as b on every objective and better beyond noise on one: paired
     by item where both records kept item scores, else by unpaired intervals."""
-    if all(a.item_scores.get(o) and b.item_scores.get(o) for o in objectives):
-        deltas = [_paired(a, b, o) for o in objectives]
-        if any(d.mean is None or d.mean < 0 for d in deltas):
+    from mosaic.tools.paired import records_delta
+
+    paired = [records_delta(a, b, o) for o in objectives]
+    if all(d is not None for d in paired):
+        if any(d.mean is None or d.mean < 0 for d in paired):
             return False
-        return any(d.ci_low is not None and d.ci_low > 0 for d in deltas)
+        return any(d.ci_low is not None and d.ci_low > 0 for d in paired)
     if any(x < y for x, y in zip(_means(a, objectives), _means(b, objectives), strict=True)):
         return False
     for o in objectives:
@@ -48,16 +50,6 @@ def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str])
         if a_low is not None and b_high is not None and a_low > b_high:
             return True
     return False
-
-
-def _paired(a: RoundRecord, b: RoundRecord, objective: str) -> PairedDelta:
-    """a - b on the items both scored (mosaic.tools.paired)."""
-    from mosaic.tools.paired import paired_delta
-
-    theirs = b.item_scores[objective]
-    common = [item for item in a.item_scores[objective] if item in theirs]
-    return paired_delta([a.item_scores[objective][i] for i in common],
-                        [theirs[i] for i in common])
 
 
 def front(records: Sequence[RoundRecord], objectives: Sequence[str]) -> list[RoundRecord]:

@@ -12,10 +12,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mosaic.schema import Constraint, DataAction, EvalReport, JudgedSample, RoundRecord
+from mosaic.schema import (
+    Constraint,
+    DataAction,
+    EvalReport,
+    JudgedSample,
+    ObjectiveDelta,
+    RoundRecord,
+)
 from mosaic.store import write_text_atomic
 from mosaic.tools.svg_plots import Point, esc, fmt, front_plot, heatmap, line_plot, stacked_bars
 
@@ -46,6 +53,8 @@ class RunView:
     examples: dict[str, list[JudgedSample]]
     """Objective -> a few lowest-scored samples of the recommended round."""
     constraints: list[Constraint]
+    deltas: dict[int, dict[str, ObjectiveDelta]] = field(default_factory=dict)
+    """Round -> objective -> that round minus the base model, item by item (paired)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,28 @@ def means_table(view: RunView) -> Table:
              r.diagnoser or "-"] for r in view.records]
     marked = next((i for i, r in enumerate(view.records) if r.round == view.recommended), None)
     return Table(["round", *view.objectives, "front", "hypervolume", "diagnoser"], rows, marked)
+
+
+DELTA_TITLE = "Change vs the base model, item by item (paired 95% interval; * excludes 0)"
+
+
+def delta_table(view: RunView) -> Table | None:
+    """Each trained round minus the base model on the items both scored; None without data."""
+    if not view.deltas:
+        return None
+    rows = []
+    for n, deltas in sorted(view.deltas.items()):
+        cells = []
+        for objective in view.objectives:
+            d = deltas[objective].delta if objective in deltas else None
+            cells.append("-" if d is None or d.mean is None else
+                         f"{d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}]"
+                         + (" *" if d.significant else ""))
+        rows.append([round_label(view, n), *cells, " / ".join(
+            str(deltas[o].delta.n) if o in deltas else "0" for o in view.objectives)])
+    marked = next((i for i, n in enumerate(sorted(view.deltas)) if n == view.recommended),
+                  None)
+    return Table(["round", *view.objectives, "items paired"], rows, marked)
 
 
 def _focus_text(action: DataAction, objective: str) -> str:
@@ -261,8 +292,10 @@ def render_markdown(view: RunView) -> str:
     """The run report as Markdown."""
     lines = [f"# Run report: {md(view.run_id)}", ""]
     lines += [f"- {name}: {md(value)}" for name, value in facts(view)]
-    lines += ["", "## Objective means per round (95% CI)", "", *md_table(means_table(view)), "",
-              "## Recommended round", "", *_md_action(view), "", "## Constraints", ""]
+    lines += ["", "## Objective means per round (95% CI)", "", *md_table(means_table(view)), ""]
+    if (deltas := delta_table(view)) is not None:
+        lines += [f"## {DELTA_TITLE}", "", *md_table(deltas), ""]
+    lines += ["## Recommended round", "", *_md_action(view), "", "## Constraints", ""]
     lines += [f"- {md(line)}" for line in constraint_lines(view)] or ["None."]
     lines += ["", "## Budget use (tokens)", "", *md_table(budget_table(view)), "",
               "## Wall time per round (seconds)", "", *md_table(seconds_table(view)), "",
@@ -393,6 +426,8 @@ def render_html(view: RunView) -> str:
         f"<h1>Run report: {esc(view.run_id)}</h1>\n<dl class=\"facts\">{fact_list}</dl>",
         _section("Objective means per round (95% CI)", html_table(means_table(view)),
                  _means_svg(view)),
+        *([_section(DELTA_TITLE, html_table(deltas))]
+          if (deltas := delta_table(view)) is not None else []),
         _section("Pareto front", _front_svg(view)),
         _section("Recommended round", _html_action(view)),
         _section("Constraints", _list(constraint_lines(view)) or _note("None.")),
