@@ -1,6 +1,6 @@
 """Actual coverage of mosaic.stats' nominal 95% intervals on simulated 1-5 scores.
 
-    .venv/bin/python benchmarks/interval_coverage.py              # ~2 min
+    .venv/bin/python benchmarks/interval_coverage.py              # ~3 min
     .venv/bin/python benchmarks/interval_coverage.py --trials 400 # quicker, noisier
 
 For each score distribution (including all-equal-but-not-certain ones: 95% of items at one
@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 
-from mosaic.stats import SCALE, mean_interval, paired_interval, percentile_bootstrap
+from mosaic.stats import RESAMPLES, SCALE, mean_interval, paired_interval, percentile_bootstrap
 
 SIZES = (5, 10, 15, 30, 100)
 SINGLE = {
@@ -28,29 +28,35 @@ SINGLE = {
     "90% at 1": (0.9, 0.05, 0.05, 0.0, 0.0),
     "all at 3": (0.0, 0.0, 1.0, 0.0, 0.0),
 }
-PAIRED = {  # (distribution of the first score, chance an item's score moves, mean move)
-    "identical": ((0.1, 0.2, 0.4, 0.2, 0.1), 0.0, 0),
-    "10% move up 1": ((0.1, 0.2, 0.4, 0.2, 0.1), 0.1, 1),
-    "30% move up 2": ((0.2, 0.2, 0.2, 0.2, 0.2), 0.3, 2),
-    "95% at 3, 5% move": ((0.0, 0.025, 0.95, 0.025, 0.0), 0.05, 1),
+MIDDLE = (0.0, 0.25, 0.5, 0.25, 0.0)
+PAIRED = {  # (distribution of the base score, {move: chance an item's score moves by it})
+    "identical": ((0.1, 0.2, 0.4, 0.2, 0.1), {}),
+    "10% move up 1": ((0.1, 0.2, 0.4, 0.2, 0.1), {1: 0.1}),
+    "30% move up 2": ((0.2, 0.2, 0.2, 0.2, 0.2), {2: 0.3}),
+    "95% at 3, 5% move": ((0.0, 0.025, 0.95, 0.025, 0.0), {1: 0.05}),
+    "+-1 noise, truth 0": (MIDDLE, {1: 0.2, -1: 0.2}),  # the false-positive case
+    "25% up 1, 5% down 1": (MIDDLE, {1: 0.25, -1: 0.05}),
 }
 
 
-def pair(rng, dist, move, step, n):
+def pair(rng, dist, moves, n):
     first = rng.choice(SCALE, size=n, p=dist)
-    moves = rng.random(n) < move
-    second = np.clip(first + np.where(moves, step, 0), 1, 5)
+    steps, chances = list(moves), list(moves.values())
+    draw = rng.choice(len(steps) + 1, size=n, p=[1 - sum(chances), *chances])
+    shift = np.asarray([0, *steps], dtype=float)[draw]
+    second = np.clip(first + shift, 1, 5)
     return second, first  # the round, the base: difference = round - base
 
 
-def true_paired(dist, move, step) -> float:
-    return sum(p * move * (min(5.0, s + step) - s) for p, s in zip(dist, SCALE, strict=True))
+def true_paired(dist, moves) -> float:
+    return sum(p * chance * (min(5.0, max(1.0, s + step)) - s)
+               for p, s in zip(dist, SCALE, strict=True) for step, chance in moves.items())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--resamples", type=int, default=RESAMPLES)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     worst = 1.0
@@ -74,13 +80,13 @@ def main() -> None:
         print(f"{name:>20} " + " ".join(f"{c:>18}" for c in cells), flush=True)
     print(f"\npaired difference (round - base), {args.trials} trials per cell")
     print(f"{'distribution':>20} " + " ".join(f"{'n=' + str(n):>18}" for n in SIZES))
-    for name, (dist, move, step) in PAIRED.items():
-        truth = true_paired(dist, move, step)
+    for name, (dist, moves) in PAIRED.items():
+        truth = true_paired(dist, moves)
         cells = []
         for n in SIZES:
             hit = boot = width = 0
             for t in range(args.trials):
-                second, first = pair(rng, dist, move, step, n)
+                second, first = pair(rng, dist, moves, n)
                 low, high = paired_interval(second.tolist(), first.tolist(),
                                             resamples=args.resamples, seed=t)
                 b_low, b_high = percentile_bootstrap((second - first).tolist(),

@@ -36,7 +36,8 @@ def compare(these: Mapping[str, Sequence[JudgedSample]],
     result = {}
     for objective in [o for o in these if o in those]:
         theirs = {s.id: s for s in those[objective] if s.scored}
-        pairs = [(s, theirs[s.id]) for s in these[objective] if s.scored and s.id in theirs]
+        pairs = sorted(((s, theirs[s.id]) for s in these[objective]
+                        if s.scored and s.id in theirs), key=lambda pair: pair[0].id)
         by_slice: dict[str, list[tuple[JudgedSample, JudgedSample]]] = {}
         for pair in pairs:
             by_slice.setdefault(pair[0].prompt.slice, []).append(pair)
@@ -52,10 +53,10 @@ def _delta(pairs: Sequence[tuple[JudgedSample, JudgedSample]], seed: int) -> Pai
 
 
 def records_delta(a: RoundRecord, b: RoundRecord, objective: str) -> PairedDelta | None:
-    """a - b on the items both round records scored; None where either kept no item
-    scores (records written before they were kept)."""
+    """a - b on the items both round records scored; None where they share none (records
+    written before item scores were kept, or an eval set whose ids changed)."""
     mine, theirs = a.item_scores.get(objective), b.item_scores.get(objective)
-    if not mine or not theirs:
+    common = sorted(set(mine or ()) & set(theirs or ()))  # by id: independent of order
+    if not common:
         return None
-    common = [item for item in mine if item in theirs]
     return paired_delta([mine[i] for i in common], [theirs[i] for i in common])
