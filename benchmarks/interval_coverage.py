@@ -53,52 +53,58 @@ def true_paired(dist, moves) -> float:
                for p, s in zip(dist, SCALE, strict=True) for step, chance in moves.items())
 
 
+def cell(intervals, truth: float, trials: int) -> tuple[float, str]:
+    """One table cell: `intervals(t)` gives trial t's (new, percentile bootstrap) intervals;
+    returns the new interval's coverage and the printed cell."""
+    hit = boot = width = 0
+    for t in range(trials):
+        (low, high), (b_low, b_high) = intervals(t)
+        hit += low <= truth <= high
+        boot += b_low <= truth <= b_high
+        width += high - low
+    return hit / trials, f"{hit / trials:.3f} ({boot / trials:.2f}) {width / trials:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--resamples", type=int, default=RESAMPLES)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    draws = args.resamples
+
+    def single(dist, n):
+        def intervals(t):
+            scores = rng.choice(SCALE, size=n, p=dist).tolist()
+            return (mean_interval(scores, resamples=draws, seed=t),
+                    percentile_bootstrap(scores, resamples=draws, seed=t))
+        return intervals
+
+    def paired(dist, moves, n):
+        def intervals(t):
+            second, first = pair(rng, dist, moves, n)
+            return (paired_interval(second.tolist(), first.tolist(), resamples=draws, seed=t),
+                    percentile_bootstrap((second - first).tolist(), resamples=draws, seed=t))
+        return intervals
+
+    tables = [
+        ("single mean", [(name, float(np.dot(dist, SCALE)), lambda n, d=dist: single(d, n))
+                         for name, dist in SINGLE.items()]),
+        ("paired difference (round - base)",
+         [(f"{name} (true {true_paired(dist, moves):+.3f})", true_paired(dist, moves),
+           lambda n, d=dist, m=moves: paired(d, m, n)) for name, (dist, moves) in PAIRED.items()]),
+    ]
     worst = 1.0
-    print(f"single mean, {args.trials} trials per cell: coverage (bootstrap's) / width")
-    print(f"{'distribution':>20} " + " ".join(f"{'n=' + str(n):>18}" for n in SIZES))
-    for name, dist in SINGLE.items():
-        truth = float(np.dot(dist, SCALE))
-        cells = []
-        for n in SIZES:
-            hit = boot = width = 0
-            for t in range(args.trials):
-                scores = rng.choice(SCALE, size=n, p=dist).tolist()
-                low, high = mean_interval(scores, resamples=args.resamples, seed=t)
-                b_low, b_high = percentile_bootstrap(scores, resamples=args.resamples, seed=t)
-                hit += low <= truth <= high
-                boot += b_low <= truth <= b_high
-                width += high - low
-            worst = min(worst, hit / args.trials)
-            cells.append(f"{hit / args.trials:.3f} ({boot / args.trials:.2f}) "
-                         f"{width / args.trials:.2f}")
-        print(f"{name:>20} " + " ".join(f"{c:>18}" for c in cells), flush=True)
-    print(f"\npaired difference (round - base), {args.trials} trials per cell")
-    print(f"{'distribution':>20} " + " ".join(f"{'n=' + str(n):>18}" for n in SIZES))
-    for name, (dist, moves) in PAIRED.items():
-        truth = true_paired(dist, moves)
-        cells = []
-        for n in SIZES:
-            hit = boot = width = 0
-            for t in range(args.trials):
-                second, first = pair(rng, dist, moves, n)
-                low, high = paired_interval(second.tolist(), first.tolist(),
-                                            resamples=args.resamples, seed=t)
-                b_low, b_high = percentile_bootstrap((second - first).tolist(),
-                                             resamples=args.resamples, seed=t)
-                hit += low <= truth <= high
-                boot += b_low <= truth <= b_high
-                width += high - low
-            worst = min(worst, hit / args.trials)
-            cells.append(f"{hit / args.trials:.3f} ({boot / args.trials:.2f}) "
-                         f"{width / args.trials:.2f}")
-        print(f"{name:>20} (true {truth:+.3f}) " + " ".join(f"{c:>18}" for c in cells),
-              flush=True)
+    for title, rows in tables:
+        print(f"\n{title}, {args.trials} trials per cell: coverage (bootstrap's) / width")
+        print(f"{'distribution':>20} " + " ".join(f"{'n=' + str(n):>18}" for n in SIZES))
+        for label, truth, make in rows:
+            cells = []
+            for n in SIZES:
+                coverage, text = cell(make(n), truth, args.trials)
+                worst = min(worst, coverage)
+                cells.append(text)
+            print(f"{label:>20} " + " ".join(f"{c:>18}" for c in cells), flush=True)
     print(f"\nlowest coverage: {worst:.3f} (goal >= 0.93)")
 
 
