@@ -25,7 +25,7 @@ from typing import Any
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError, MosaicError
 from mosaic.run_context import RunContext
-from mosaic.run_summary import run_status, write_report
+from mosaic.run_summary import comparison_text, run_status, write_report
 
 __all__ = ["RunBusy", "approve", "chat", "checkpoint_state", "paused_card", "report",
            "resume", "run", "status"]
@@ -189,6 +189,15 @@ def status(out: str | Path) -> str:
         raise ConfigError(f"{folder} is not a mosaic run (no config.json)")
     ctx = RunContext.open(folder, progress=False)
     return run_status(ctx.run.root, checkpoint_state(ctx), running=_is_running(folder))
+
+
+def compare(out: str | Path, first: str, second: str = "base") -> str:
+    """Round `first` minus round `second` of a run (numbers, `base`, `recommended`,
+    `latest`, `previous`), per objective and slice, item by item with paired intervals."""
+    folder = Path(out)
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"{folder} is not a mosaic run (no config.json)")
+    return comparison_text(folder, first, second)
 
 
 def report(out: str | Path) -> tuple[Path, Path]:

@@ -197,6 +197,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from mosaic.api import compare
+
+    print(compare(args.run, args.round, args.against))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from mosaic.api import report
 
@@ -251,6 +258,16 @@ def add_loop_commands(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("messages", nargs="*", help="messages to send (none: read them from "
                       "the terminal, or one per line from stdin)")
     chat.set_defaults(func=_cmd_chat)
+
+    compare = commands.add_parser(
+        "compare", help="two rounds of a run item by item: the mean change per objective and "
+        "slice with its paired 95%% interval")
+    compare.add_argument("run", help="the run folder")
+    compare.add_argument("round", help="N, base, recommended or latest")
+    compare.add_argument("against", nargs="?", default="base",
+                         help="N, base (default), recommended, latest or previous (the round "
+                         "before ROUND)")
+    compare.set_defaults(func=_cmd_compare)
 
     report = commands.add_parser("report", help="write a run's report.md and report.html")
     report.add_argument("run", help="the run folder")

@@ -8,15 +8,17 @@ work while the run is going, after it finished, or after it was killed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mosaic.config import RunConfig
+from mosaic.errors import ConfigError
 from mosaic.rounds import load_records, read_samples
 from mosaic.run_context import read_added_constraints
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveDelta, RoundRecord
 from mosaic.store import RunFolder
-from mosaic.tools.run_report import RunView, write_run_report
+from mosaic.tools.run_report import RunView, delta_cell, write_run_report
 
 EXAMPLES_PER_OBJECTIVE = 3
 """Lowest-scored samples of the recommended round shown in the report."""
@@ -49,11 +51,7 @@ def load_run_view(folder: Path) -> RunView:
     records = load_records(run.archive)
     archive: dict[str, Any] = (json.loads(run.archive.read_text(encoding="utf-8"))
                                if run.archive.is_file() else {})
-    reports = {}
-    for record in records:
-        if record.report_path and (run.root / record.report_path).is_file():
-            reports[record.round] = EvalReport.model_validate_json(
-                (run.root / record.report_path).read_text(encoding="utf-8"))
+    reports = _reports(run, records)
     recommended = archive.get("recommended")
     examples: dict[str, list[JudgedSample]] = {}
     if recommended is not None:
@@ -67,7 +65,8 @@ def load_run_view(folder: Path) -> RunView:
                    front=list(archive.get("front", [])), recommended=recommended,
                    reports=reports, examples=examples,
                    constraints=[*config.constraints, *read_added_constraints(run)],
-                   deltas=deltas_vs_base(run, records))
+                   deltas=deltas_vs_base(run, records),
+                   deltas_previous=deltas_vs_previous(run, records))
 
 
 def write_report(folder: Path) -> tuple[Path, Path]:
@@ -93,34 +92,123 @@ def _round_line(record: RoundRecord, objectives: list[str], front: list[int],
 
 def deltas_vs_base(run: RunFolder, records: list[RoundRecord]
                    ) -> dict[int, dict[str, ObjectiveDelta]]:
-    """Each trained round minus the base model, item by item (mosaic.tools.paired), from
-    the rounds' eval folders; rounds without samples are left out."""
+    """Each trained round minus the base model, item by item (mosaic.tools.paired)."""
+    return paired_deltas(run, records, against=lambda n: 0)
+
+
+def deltas_vs_previous(run: RunFolder, records: list[RoundRecord]
+                       ) -> dict[int, dict[str, ObjectiveDelta]]:
+    """Round n minus round n-1 from round 2 on (round 1's previous round is the base)."""
+    return paired_deltas(run, records, against=lambda n: n - 1 if n >= 2 else None)
+
+
+def paired_deltas(run: RunFolder, records: list[RoundRecord],
+                  against: Callable[[int], int | None]) -> dict[int, dict[str, ObjectiveDelta]]:
+    """Each trained round minus the round `against(round)` names, on the items both scored,
+    from the rounds' eval folders; rounds without samples (or with no partner) are left out.
+    """
     from mosaic.tools.paired import compare
 
-    base = read_samples(run, 0)
-    if not base:
-        return {}
+    samples = {r.round: read_samples(run, r.round) for r in records}
     deltas = {}
     for record in records:
-        if record.round == 0:
-            continue
-        samples = read_samples(run, record.round)
-        if samples:
-            deltas[record.round] = compare(samples, base)  # seed 0, as the front's
+        other = against(record.round) if record.round else None
+        if other is not None and samples[record.round] and samples.get(other):
+            deltas[record.round] = compare(samples[record.round], samples[other])  # seed 0
     return deltas
+
+
+def resolve_round(name: str, records: list[RoundRecord], recommended: int | None, *,
+                  relative_to: int | None = None) -> int:
+    """A round number from what a person types: N, `base`, `recommended`, `latest`, or
+    `previous` (the round before `relative_to`)."""
+    known = [r.round for r in records]
+    if name == "base":
+        number: int | None = 0
+    elif name == "recommended":
+        number = recommended
+        if number is None:
+            raise ConfigError("this run has no recommended round yet")
+    elif name == "latest":
+        number = known[-1] if known else None
+    elif name == "previous":
+        if relative_to is None or relative_to == 0:
+            raise ConfigError("`previous` needs a trained round to be relative to")
+        number = relative_to - 1
+    elif name.isdigit():
+        number = int(name)
+    else:
+        raise ConfigError(f"unknown round {name!r}: give a number, base, recommended, "
+                          "latest or previous")
+    if number not in known:
+        raise ConfigError(f"round {name} is not in this run (rounds: "
+                          f"{', '.join(map(str, known)) or 'none yet'})")
+    return number
+
+
+def comparison_text(folder: Path, first: str, second: str = "base") -> str:
+    """What `mosaic compare` prints: round `first` minus round `second`, per objective and
+    per slice, item by item, with paired 95% intervals."""
+    from mosaic.tools.paired import compare
+
+    run = RunFolder(folder)
+    records = load_records(run.archive)
+    archive = json.loads(run.archive.read_text("utf-8")) if run.archive.is_file() else {}
+    recommended = archive.get("recommended")
+    a = resolve_round(first, records, recommended)
+    b = resolve_round(second, records, recommended, relative_to=a)
+    these, those = read_samples(run, a), read_samples(run, b)
+    if not these or not those:
+        missing = a if not these else b
+        raise ConfigError(f"round {missing} has no judged samples (eval/samples.jsonl)")
+    label = {0: "base"}
+    lines = [f"round {label.get(a, a)} minus round {label.get(b, b)}, item by item "
+             "(paired 95% interval; * excludes 0)"]
+    for name, delta in compare(these, those).items():
+        lines.append(f"  {name:<16} {delta_cell(delta.delta):<24} n={delta.delta.n}")
+        lines += [f"    {slice_name:<14} {delta_cell(d):<24} n={d.n}"
+                  for slice_name, d in delta.slices.items()]
+    return "\n".join(lines)
 
 
 def _delta_line(round_number: int, deltas: dict[str, ObjectiveDelta],
                 objectives: list[str]) -> str:
-    cells = []
-    for name in objectives:
-        delta = deltas[name].delta if name in deltas else None
-        if delta is None or delta.mean is None:
-            cells.append("-")
-            continue
-        mark = " *" if delta.significant else ""
-        cells.append(f"{delta.mean:+.2f} [{delta.ci_low:+.2f}, {delta.ci_high:+.2f}]{mark}")
+    cells = [delta_cell(deltas[name].delta if name in deltas else None)
+             for name in objectives]
     return f"  {round_number:>4}  " + "  ".join(f"{c:<20}" for c in cells).rstrip()
+
+
+def _reports(run: RunFolder, records: list[RoundRecord]) -> dict[int, EvalReport]:
+    reports = {}
+    for record in records:
+        if record.report_path and (run.root / record.report_path).is_file():
+            reports[record.round] = EvalReport.model_validate_json(
+                (run.root / record.report_path).read_text(encoding="utf-8"))
+    return reports
+
+
+def _metric_lines(run: RunFolder, records: list[RoundRecord]) -> list[str]:
+    """Each round's standard rates, one row per round; none when no report has them."""
+    from mosaic.tools.report import metric_columns, metric_label, rate_cell
+
+    reports = _reports(run, records)
+    columns = metric_columns(reports[n] for n in sorted(reports))
+    if not columns:
+        return []
+    # One row per metric, one column per round: seven rates across fit a terminal this way.
+    labels = [metric_label(o, m) for o, m in columns]
+    width = max(map(len, labels))
+    rounds = [r.round for r in records]
+    lines = ["", "  standard metrics (95% Wilson interval)",
+             f"  {'':<{width}}  " + "  ".join(
+                 f"{'base' if n == 0 else str(n):<12}" for n in rounds).rstrip()]
+    for (objective, metric), label in zip(columns, labels, strict=True):
+        cells = []
+        for n in rounds:
+            part = reports[n].objectives.get(objective) if n in reports else None
+            cells.append(rate_cell(part.metrics.get(metric) if part else None))
+        lines.append(f"  {label:<{width}}  " + "  ".join(f"{c:<12}" for c in cells).rstrip())
+    return lines
 
 
 def run_status(folder: Path,
@@ -161,6 +249,9 @@ def run_status(folder: Path,
             lines += ["", "  change vs base, item by item (paired 95% interval; * excludes 0)",
                       "  round " + "  ".join(f"{n:<20}" for n in objectives)]
             lines += [_delta_line(r, d, objectives) for r, d in sorted(deltas.items())]
+            lines.append(f"  (per slice, or against another round: mosaic compare {folder} "
+                         "N [M | previous | recommended])")
+        lines += _metric_lines(run, records)
         last = records[-1]
         lines += ["", f"hypervolume {last.hypervolume}; recommended round: "
                   f"{archive.get('recommended')}"]

@@ -127,6 +127,18 @@ def test_status_and_report_commands_read_the_run_folder(reference_run):
     rows = [line.split() for line in paired if line.strip()[:1].isdigit()]
     assert [row[0] for row in rows] == ["1", "2"]
     assert all("[" in line for line in paired if line.strip()[:1].isdigit())
+    assert "mosaic compare" in out
+    # Any two rounds, per objective and per slice; a typo is an error, not a traceback.
+    compared = mosaic("compare", str(reference_run), "2", "previous").stdout
+    assert compared.startswith("round 2 minus round 1, item by item")
+    objective_rows = [line.split() for line in compared.splitlines()
+                      if line.startswith("  ") and not line.startswith("    ")]
+    assert [row[0] for row in objective_rows] == ["xguard", "orbench", "ifeval"]
+    assert "    complexity_1" in compared and "n=" in compared
+    assert "round base minus round 2" in mosaic("compare", str(reference_run), "base",
+                                               "latest").stdout
+    wrong = mosaic("compare", str(reference_run), "7", check=False)
+    assert wrong.returncode == 2 and "round 7 is not in this run (rounds: 0, 1, 2)" in wrong.stderr
     (reference_run / "report.html").unlink()
     assert "report.html" in mosaic("report", str(reference_run)).stdout
     assert (reference_run / "report.html").is_file()

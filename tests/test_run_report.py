@@ -172,3 +172,28 @@ def test_each_round_is_shown_against_the_base_model_item_by_item():
     assert "24 / 12 / 0" in section  # pairs per objective; ifeval not compared
     assert "Change vs the base model" in render_html(view(deltas=deltas))
     assert "Change vs the base model" not in render_markdown(view())  # no samples: no table
+
+
+def test_the_report_compares_with_the_previous_round_and_per_slice():
+    from mosaic.schema import ObjectiveDelta, PairedDelta
+
+    up = PairedDelta(n=24, mean=0.5, ci_low=0.2, ci_high=0.8)
+    down = PairedDelta(n=12, mean=-0.25, ci_low=-0.6, ci_high=0.1)
+    vs_base = {n: {"xguard": ObjectiveDelta(objective="xguard", delta=up,
+                                            slices={"level_1": up, ODD: down})}
+               for n in (1, 2)}
+    markdown = render_markdown(view(deltas=vs_base,
+                                    deltas_previous={2: {"xguard": ObjectiveDelta(
+                                        objective="xguard", delta=down)}}))
+    previous = markdown.split("## Change vs the previous round")[1].split("\n## ")[0]
+    previous = previous.replace("**", "")
+    assert "-0.25 [-0.60, +0.10] |" in previous
+    assert [line.split("|")[1].strip().replace("*", "") for line in previous.splitlines()
+            if line.startswith("| ") and "[" in line] == ["2 (recommended)"]
+    per_slice = markdown.split("## Recommended round vs the base model, per slice")[1]
+    per_slice = per_slice.split("\n## ")[0]
+    assert "| level_1 | +0.50 [+0.20, +0.80] * | 24 |" in per_slice.replace("**", "")
+    assert "-0.25 [-0.60, +0.10] | 12" in per_slice.replace("**", "")
+    assert "odd&lt;b&gt;" in render_html(view(deltas=vs_base))  # slice names escaped
+    # The base model recommended: no per-slice comparison to show.
+    assert "per slice (paired" not in render_markdown(view(deltas=vs_base, recommended=0))

@@ -21,6 +21,7 @@ from mosaic.schema import (
     EvalReport,
     JudgedSample,
     ObjectiveDelta,
+    PairedDelta,
     RoundRecord,
 )
 from mosaic.store import write_text_atomic
@@ -55,6 +56,8 @@ class RunView:
     constraints: list[Constraint]
     deltas: dict[int, dict[str, ObjectiveDelta]] = field(default_factory=dict)
     """Round -> objective -> that round minus the base model, item by item (paired)."""
+    deltas_previous: dict[int, dict[str, ObjectiveDelta]] = field(default_factory=dict)
+    """Round n -> objective -> round n minus round n-1 (from round 2 on), paired."""
 
 
 @dataclass(frozen=True)
@@ -101,25 +104,46 @@ def means_table(view: RunView) -> Table:
 
 
 DELTA_TITLE = "Change vs the base model, item by item (paired 95% interval; * excludes 0)"
+PREVIOUS_TITLE = "Change vs the previous round, item by item (paired 95% interval)"
+SLICE_DELTA_TITLE = "Recommended round vs the base model, per slice (paired 95% interval)"
 
 
-def delta_table(view: RunView) -> Table | None:
-    """Each trained round minus the base model on the items both scored; None without data."""
-    if not view.deltas:
+def delta_cell(d: PairedDelta | None) -> str:
+    """`+0.20 [-0.05, +0.45]`, with ` *` when the interval excludes zero; "-" without data."""
+    if d is None or d.mean is None:
+        return "-"
+    return (f"{d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}]"
+            + (" *" if d.significant else ""))
+
+
+def delta_table(view: RunView, deltas: dict[int, dict[str, ObjectiveDelta]] | None = None
+                ) -> Table | None:
+    """Each trained round minus another evaluation (default: the base model) on the items
+    both scored; None without data."""
+    deltas = view.deltas if deltas is None else deltas
+    if not deltas:
         return None
     rows = []
-    for n, deltas in sorted(view.deltas.items()):
-        cells = []
-        for objective in view.objectives:
-            d = deltas[objective].delta if objective in deltas else None
-            cells.append("-" if d is None or d.mean is None else
-                         f"{d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}]"
-                         + (" *" if d.significant else ""))
+    for n, by_objective in sorted(deltas.items()):
+        cells = [delta_cell(by_objective[o].delta if o in by_objective else None)
+                 for o in view.objectives]
         rows.append([round_label(view, n), *cells, " / ".join(
-            str(deltas[o].delta.n) if o in deltas else "0" for o in view.objectives)])
-    marked = next((i for i, n in enumerate(sorted(view.deltas)) if n == view.recommended),
-                  None)
+            str(by_objective[o].delta.n) if o in by_objective else "0"
+            for o in view.objectives)])
+    marked = next((i for i, n in enumerate(sorted(deltas)) if n == view.recommended), None)
     return Table(["round", *view.objectives, "items paired"], rows, marked)
+
+
+def slice_delta_table(view: RunView) -> Table | None:
+    """The recommended round minus the base model on every slice; None when the recommended
+    round is the base model or has no paired samples."""
+    by_objective = view.deltas.get(view.recommended) if view.recommended else None
+    if not by_objective:
+        return None
+    rows = [[objective, name, delta_cell(d), str(d.n)]
+            for objective in view.objectives if objective in by_objective
+            for name, d in by_objective[objective].slices.items()]
+    return Table(["objective", "slice", "change", "items paired"], rows)
 
 
 def _focus_text(action: DataAction, objective: str) -> str:
@@ -279,6 +303,34 @@ def _md_action(view: RunView) -> list[str]:
     return [*lines, "", "Evidence:", "", *md_table(evidence_table(action))]
 
 
+METRICS_TITLE = "Standard metrics per round (95% Wilson interval)"
+
+
+def metrics_table(view: RunView) -> Table | None:
+    """Each round's standard rates (attack success, refusal, over-refusal, IFEval
+    accuracies) from its eval report; None when no report has any."""
+    from mosaic.tools.report import metric_columns, metric_label, rate_cell
+
+    columns = metric_columns(view.reports[n] for n in sorted(view.reports))
+    if not columns:
+        return None
+    rows = []
+    for record in view.records:
+        report = view.reports.get(record.round)
+        parts = report.objectives if report else {}
+        rows.append([round_label(view, record.round), *(
+            rate_cell(parts[o].metrics.get(m) if o in parts else None) for o, m in columns)])
+    marked = next((i for i, r in enumerate(view.records) if r.round == view.recommended), None)
+    return Table(["round", *(metric_label(o, m) for o, m in columns)], rows, marked)
+
+
+def _comparison_tables(view: RunView) -> list[tuple[str, Table]]:
+    tables = [(METRICS_TITLE, metrics_table(view)), (DELTA_TITLE, delta_table(view)),
+              (PREVIOUS_TITLE, delta_table(view, view.deltas_previous)),
+              (SLICE_DELTA_TITLE, slice_delta_table(view))]
+    return [(title, table) for title, table in tables if table is not None]
+
+
 def _md_examples(view: RunView) -> list[str]:
     lines = []
     for objective in example_objectives(view):
@@ -293,8 +345,8 @@ def render_markdown(view: RunView) -> str:
     lines = [f"# Run report: {md(view.run_id)}", ""]
     lines += [f"- {name}: {md(value)}" for name, value in facts(view)]
     lines += ["", "## Objective means per round (95% CI)", "", *md_table(means_table(view)), ""]
-    if (deltas := delta_table(view)) is not None:
-        lines += [f"## {DELTA_TITLE}", "", *md_table(deltas), ""]
+    for title, table in _comparison_tables(view):
+        lines += [f"## {title}", "", *md_table(table), ""]
     lines += ["## Recommended round", "", *_md_action(view), "", "## Constraints", ""]
     lines += [f"- {md(line)}" for line in constraint_lines(view)] or ["None."]
     lines += ["", "## Budget use (tokens)", "", *md_table(budget_table(view)), "",
@@ -426,8 +478,7 @@ def render_html(view: RunView) -> str:
         f"<h1>Run report: {esc(view.run_id)}</h1>\n<dl class=\"facts\">{fact_list}</dl>",
         _section("Objective means per round (95% CI)", html_table(means_table(view)),
                  _means_svg(view)),
-        *([_section(DELTA_TITLE, html_table(deltas))]
-          if (deltas := delta_table(view)) is not None else []),
+        *(_section(title, html_table(table)) for title, table in _comparison_tables(view)),
         _section("Pareto front", _front_svg(view)),
         _section("Recommended round", _html_action(view)),
         _section("Constraints", _list(constraint_lines(view)) or _note("None.")),
