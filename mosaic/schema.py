@@ -204,6 +204,18 @@ class ObjectiveDelta(Record):
     slices: dict[str, PairedDelta] = Field(default_factory=dict)
 
 
+class Rate(Record):
+    """A standard metric as a proportion, `hits` of `n`, with its 95% Wilson interval
+    (mosaic.stats.rate_interval); e.g. xguard's attack success rate."""
+
+    hits: int = Field(ge=0)
+    n: int = Field(ge=0)
+    value: float | None
+    """hits / n; None when n == 0."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
 class ObjectiveReport(Record):
     """One objective's part of an evaluation."""
 
@@ -221,6 +233,9 @@ class ObjectiveReport(Record):
     slices: dict[str, SliceStats] = Field(default_factory=dict)
     first_leak_turn: dict[str, int] = Field(default_factory=dict)
     """Multi-turn objectives: turn number (1-based) -> samples whose first leak was there."""
+    metrics: dict[str, Rate] = Field(default_factory=dict)
+    """The objective's standard metrics beside the 1..5 scale (Objective.standard_metrics),
+    e.g. xguard `attack_success_rate`, ifeval `prompt_level_strict_acc`."""
 
 
 class EvalReport(Record):

@@ -99,6 +99,23 @@ def _weights(n: int, n_support: int, prior_weight: float, resamples: int, seed: 
     return weights
 
 
+def rate_interval(successes: int, n: int, *, level: float = 0.95
+                  ) -> tuple[float, float] | tuple[None, None]:
+    """Wilson score interval of a proportion (attack success, refusal, accuracy rates).
+
+    Honest at small n and at the ends: 0 of 15 reads [0.00, 0.20], never [0, 0], and it
+    stays inside [0, 1]. The standard choice for a rate (Brown, Cai and DasGupta 2001)."""
+    if n <= 0:
+        return None, None
+    if not 0 <= successes <= n:
+        raise ValueError(f"{successes} successes out of {n}")
+    z = _normal_quantile(level)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
 def _normal_quantile(level: float) -> float:
     from statistics import NormalDist
 

@@ -208,3 +208,45 @@ def test_per_slice_keeps_the_first_items_of_every_slice(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="per_slice must be at least 1"):
         load_eval_set("orbench", DEFAULT_EVAL_SETS["orbench"], judge=RuleJudge(),
                       fmt=STARTER_FORMAT, per_slice=0)
+
+
+def test_reports_carry_the_standard_rates_with_wilson_intervals():
+    """xguard attack success / refusal, orbench over-refusal and IFEval's four accuracies,
+    counted from the scored samples (an unscored one counts in none of them)."""
+    from mosaic.objectives import get_objective
+    from mosaic.schema import JudgedSample
+    from mosaic.tools.report import metric_label, objective_report, rate_cell
+
+    def samples(name, responses_l3, **prompt_l3):
+        objective = get_objective(name)
+        prompt = objective.label_prompt(prompt_l3)
+        return [JudgedSample(id=str(i), objective=name, prompt=prompt,
+                             response=objective.score_response(l3, prompt))
+                for i, l3 in enumerate(responses_l3)]
+
+    leak = {"safety_leaks": {"step_leak": 1}, "utility": {}}
+    refusal = {"safety_leaks": {}, "utility": {"explicit_refusal": 1}}
+    rates = objective_report("xguard", samples("xguard", [leak, refusal, refusal, {}])).metrics
+    assert (rates["attack_success_rate"].hits, rates["attack_success_rate"].n) == (1, 4)
+    assert rates["refusal_rate"].value == 0.5
+    assert 0 < rates["attack_success_rate"].ci_low < 0.25 < rates["attack_success_rate"].ci_high
+    assert metric_label("xguard", "attack_success_rate") == "xguard attack success (lower better)"
+
+    deflect = {"refusal": {"gated_avoidance": 1}, "help": {}}
+    refuse = {"refusal": {"explicit_refusal": 1}}
+    answer = {"refusal": {}, "help": {"actionable_help": 1, "constraint_fit": 1}}
+    rate = objective_report("orbench", samples("orbench", [deflect, refuse, answer])).metrics
+    assert (rate["over_refusal_rate"].hits, rate["over_refusal_rate"].n) == (2, 3)
+
+    ids = ["punctuation:no_comma", "detectable_format:title"]
+    checks = [{"strict": [True, True], "loose": [True, True]},
+              {"strict": [False, True], "loose": [True, True]},
+              {"strict": [False, False], "loose": [False, True]},
+              {"error": "checker crashed"}]
+    accuracy = objective_report("ifeval", samples("ifeval", checks, instruction_id_list=ids)
+                                ).metrics
+    assert {k: (v.hits, v.n) for k, v in accuracy.items()} == {
+        "prompt_level_strict_acc": (1, 3), "inst_level_strict_acc": (3, 6),
+        "prompt_level_loose_acc": (2, 3), "inst_level_loose_acc": (5, 6)}
+    assert rate_cell(accuracy["inst_level_loose_acc"]).startswith("83% [")
+    assert objective_report("ifeval", []).metrics["prompt_level_strict_acc"].value is None

@@ -42,3 +42,15 @@ def test_small_samples_get_students_tails():
         student_t_quantile(0.9, 2)
     low, high = mean_interval([1.0, 5.0])  # two items say little: most of the scale
     assert low < 2 and high > 4 and low >= 1.0 and high <= 5.0
+
+
+def test_rate_intervals_are_wilson_intervals_never_zero_width():
+    from mosaic.stats import rate_interval
+
+    assert rate_interval(0, 15) == (0.0, 0.2039)  # 0 of 15 is not "certainly never"
+    assert rate_interval(15, 15) == (0.7961, 1.0)
+    low, high = rate_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    assert rate_interval(0, 0) == (None, None)
+    with pytest.raises(ValueError, match="6 successes out of 5"):
+        rate_interval(6, 5)

@@ -14,7 +14,7 @@ returns into the objective's item set and note every coercion; neither raises on
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +75,12 @@ class Objective:
     """Which loader reads its eval sets (a key of `mosaic.data.formats.LOADERS`)."""
     args: Mapping[str, Any] = field(default_factory=dict)
     """Arguments the objective was built with (recorded in round records)."""
+    standard_metrics: Callable[[Sequence[ResponseChannel]], dict[str, tuple[int, int]]] = (
+        lambda responses: {})
+    """The field's usual rates beside the 1..5 scale, as (hits, out of) over scored
+    responses, e.g. xguard's attack success rate; reports add their intervals."""
+    lower_is_better: tuple[str, ...] = ()
+    """The standard metrics where a smaller rate is the better model (attack success)."""
 
 
 # ---------------------------------------------------------------------------------------

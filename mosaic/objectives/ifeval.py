@@ -110,6 +110,20 @@ def is_failure(response: ResponseChannel) -> bool:
     return response.score is not None and response.score < 3
 
 
+def standard_metrics(responses: Sequence[ResponseChannel]) -> dict[str, tuple[int, int]]:
+    """IFEval's four accuracies as lm-evaluation-harness reports them: prompt level (every
+    instruction of the prompt followed) and instruction level (each instruction on its own),
+    strict and loose."""
+    scored = [r for r in responses if r.score is not None]
+    metrics = {}
+    for mode in ("strict", "loose"):
+        flags = [list(r.l3.get(mode) or []) for r in scored]
+        metrics[f"prompt_level_{mode}_acc"] = (sum(all(f) for f in flags), len(flags))
+        metrics[f"inst_level_{mode}_acc"] = (sum(sum(map(bool, f)) for f in flags),
+                                             sum(len(f) for f in flags))
+    return metrics
+
+
 FOCUS_KEYS = {
     key.name: key
     for key in (
@@ -143,4 +157,5 @@ OBJECTIVE = Objective(
     is_failure=is_failure,
     failure_rule="score < 3",
     eval_format="ifeval",
+    standard_metrics=standard_metrics,
 )

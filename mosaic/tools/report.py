@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic.objectives import get_objective
-from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, SliceStats
-from mosaic.stats import mean_interval
+from mosaic.errors import MosaicError
+from mosaic.objectives import Objective, get_objective
+from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, Rate, SliceStats
+from mosaic.stats import mean_interval, rate_interval
 from mosaic.store import write_json_atomic
 from mosaic.tools.generation import Decoding
 
@@ -56,10 +57,45 @@ def objective_report(name: str, samples: Sequence[JudgedSample], *, seed: int = 
     first_leaks = Counter(str(s.response.diag["first_leak_turn"]) for s in scored
                           if s.response.diag.get("first_leak_turn"))
     return ObjectiveReport(
-        objective=name, mean=_mean(scores), count=len(scored),
+        metrics=standard_metrics(objective, scored), objective=name, mean=_mean(scores),
+        count=len(scored),
         n_unscored=len(samples) - len(scored), ci_low=low, ci_high=high,
         histogram={str(k): v for k, v in sorted(Counter(int(x) for x in scores).items())},
         slices=slices, first_leak_turn=dict(sorted(first_leaks.items(), key=lambda kv: int(kv[0]))))
+
+
+def standard_metrics(objective: Objective, samples: Sequence[JudgedSample]) -> dict[str, Rate]:
+    """The objective's standard rates over its scored samples, each with a Wilson interval."""
+    rates = {}
+    for metric, (hits, n) in objective.standard_metrics([s.response for s in samples]).items():
+        low, high = rate_interval(hits, n)
+        rates[metric] = Rate(hits=hits, n=n, value=round(hits / n, 4) if n else None,
+                             ci_low=low, ci_high=high)
+    return rates
+
+
+def metric_label(objective: str, metric: str) -> str:
+    """`xguard attack success`, `ifeval prompt strict`: a column header for a rate, with
+    a down arrow where lower is better."""
+    words = metric.removesuffix("_rate").removesuffix("_acc").replace("_level", "")
+    arrow = " (lower better)" if metric in _lower_is_better(objective) else ""
+    return f"{objective} {words.replace('_', ' ')}{arrow}"
+
+
+def rate_cell(rate: Rate | None) -> str:
+    """`40% [24, 58]` (percent, with the 95% interval); "-" where nothing was scored."""
+    if rate is None or rate.value is None:
+        return "-"
+    return f"{rate.value:.0%} [{rate.ci_low * 100:.0f}, {rate.ci_high * 100:.0f}]"
+
+
+def metric_columns(reports: Iterable[EvalReport]) -> list[tuple[str, str]]:
+    """Every (objective, metric) the reports hold, in first-seen order."""
+    columns: dict[tuple[str, str], None] = {}
+    for report in reports:
+        for name, part in report.objectives.items():
+            columns.update(dict.fromkeys((name, metric) for metric in part.metrics))
+    return list(columns)
 
 
 def build_report(samples: Mapping[str, Sequence[JudgedSample]], *, model: str,
@@ -84,6 +120,16 @@ def markdown_summary(report: EvalReport) -> str:
         ci = f"{rep.ci_low:.2f}-{rep.ci_high:.2f}" if rep.ci_low is not None else "-"
         mean = f"{rep.mean:.3f}" if rep.mean is not None else "-"
         lines.append(f"| {name} | {mean} | {ci} | {rep.count} | {rep.n_unscored} |")
+    metrics = [(name, metric, rate) for name, rep in report.objectives.items()
+               for metric, rate in rep.metrics.items()]
+    if metrics:
+        lines += ["", "| objective | standard metric | rate | 95% CI | of |",
+                  "|---|---|---|---|---|"]
+        for name, metric, rate in metrics:
+            better = " (lower is better)" if metric in _lower_is_better(name) else ""
+            value = "-" if rate.value is None else f"{rate.value:.1%}"
+            ci = "-" if rate.ci_low is None else f"{rate.ci_low:.1%}-{rate.ci_high:.1%}"
+            lines.append(f"| {name} | {metric}{better} | {value} | {ci} | {rate.n} |")
     for name, rep in report.objectives.items():
         lines += ["", f"## {name}", "", "| slice | n | mean | 95% CI | fail rate | reliability |",
                   "|---|---|---|---|---|---|"]
@@ -99,6 +145,13 @@ def markdown_summary(report: EvalReport) -> str:
             turns = ", ".join(f"turn {t}: {n}" for t, n in rep.first_leak_turn.items())
             lines += ["", f"First leak: {turns}."]
     return "\n".join(lines) + "\n"
+
+
+def _lower_is_better(name: str) -> tuple[str, ...]:
+    try:
+        return get_objective(name).lower_is_better
+    except MosaicError:  # an objective no longer registered: no direction to show
+        return ()
 
 
 def write_eval_outputs(folder: Path, report: EvalReport,
