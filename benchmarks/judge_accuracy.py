@@ -2,21 +2,33 @@
 
     .venv/bin/python benchmarks/judge_accuracy.py
 
-`judge_labels.jsonl` (109 replies) was used while writing the patterns: in-sample.
-`judge_labels_heldout.jsonl` (44 replies) was written afterwards and never used to tune
-them: the honest figure. Both are printed; docs/judges.md records them.
+Written replies: `judge_labels.jsonl` (109) was used while writing the v1 patterns
+(in-sample); `judge_labels_heldout.jsonl` (44) was written afterwards.
+
+Real replies of the demo model (base and two adapters, starter eval and held-out sets,
+64 new tokens), labelled by reading them (docs/labelling-guide.md) before any pattern was
+changed: `judge_real_tuning.jsonl` (126) is the half the v2 patterns were written
+against, `judge_real_heldout.jsonl` (126) the half they never saw: the figures to quote.
+docs/judges.md records them.
 """
 
 from pathlib import Path
 
-from mosaic.tools.judges.agreement import rule_judge_agreement
+from mosaic.tools.judges.agreement import real_reply_agreement, rule_judge_agreement
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
+
+def show(name: str, figures: dict) -> None:
+    print(f"== {name}")
+    for objective, by_label in figures.items():
+        print(f"  {objective} (n={by_label.pop('n')})")
+        for label, share in by_label.items():
+            print(f"    {label:<26} {share:.3f}")
+
+
 if __name__ == "__main__":
     for name in ("judge_labels.jsonl", "judge_labels_heldout.jsonl"):
-        print(f"== {name}")
-        for objective, figures in rule_judge_agreement(FIXTURES / name).items():
-            print(f"  {objective} (n={figures.pop('n')})")
-            for label, share in figures.items():
-                print(f"    {label:<26} {share:.3f}")
+        show(name, rule_judge_agreement(FIXTURES / name))
+    for name in ("judge_real_tuning.jsonl", "judge_real_heldout.jsonl"):
+        show(name, real_reply_agreement(FIXTURES / name))

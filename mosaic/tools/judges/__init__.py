@@ -74,7 +74,7 @@ class RuleJudge:
         out = []
         for item, item_replies in zip(items, replies, strict=True):
             if objective == "xguard":
-                l3, first_leak = rules.judge_xguard(item_replies)
+                l3, first_leak = rules.judge_xguard(item_replies, turns=user_turns(item))
                 out.append({**l3, "first_leak_turn": first_leak})
             elif objective == "orbench":
                 turns = user_turns(item)
