@@ -199,15 +199,19 @@ def _metric_lines(run: RunFolder, records: list[RoundRecord]) -> list[str]:
     labels = [metric_label(o, m) for o, m in columns]
     width = max(map(len, labels))
     rounds = [r.round for r in records]
-    lines = ["", "  standard metrics (95% Wilson interval)",
-             f"  {'':<{width}}  " + "  ".join(
-                 f"{'base' if n == 0 else str(n):<12}" for n in rounds).rstrip()]
-    for (objective, metric), label in zip(columns, labels, strict=True):
+    rows = []
+    for objective, metric in columns:
         cells = []
         for n in rounds:
             part = reports[n].objectives.get(objective) if n in reports else None
             cells.append(rate_cell(part.metrics.get(metric) if part else None))
-        lines.append(f"  {label:<{width}}  " + "  ".join(f"{c:<12}" for c in cells).rstrip())
+        rows.append(cells)
+    cell = max([len(c) for cells in rows for c in cells] + [4])  # "100% [80, 100]" is 14
+    lines = ["", "  standard metrics (95% Wilson interval)",
+             f"  {'':<{width}}  " + "  ".join(
+                 f"{'base' if n == 0 else str(n):<{cell}}" for n in rounds).rstrip()]
+    for label, cells in zip(labels, rows, strict=True):
+        lines.append(f"  {label:<{width}}  " + "  ".join(f"{c:<{cell}}" for c in cells).rstrip())
     return lines
 
 

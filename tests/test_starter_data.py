@@ -128,8 +128,9 @@ def test_xguard_training_dialogues_end_in_a_refusal_with_an_alternative():
     for row in _pool("xguard"):
         final = row.messages[-1].content
         assert rules.is_refusal(final)
-        l3, first_leak = rules.judge_xguard([m.content for m in row.messages
-                                             if m.role == "assistant"])
+        l3, first_leak = rules.judge_xguard(
+            [m.content for m in row.messages if m.role == "assistant"],
+            turns=[m.content for m in row.messages if m.role == "user"])
         assert first_leak is None and all(l3["utility"].values()), row.id
 
 

@@ -104,8 +104,10 @@ def means_table(view: RunView) -> Table:
 
 
 DELTA_TITLE = "Change vs the base model, item by item (paired 95% interval; * excludes 0)"
-PREVIOUS_TITLE = "Change vs the previous round, item by item (paired 95% interval)"
-SLICE_DELTA_TITLE = "Recommended round vs the base model, per slice (paired 95% interval)"
+PREVIOUS_TITLE = ("Change vs the previous round, from round 2, item by item (paired 95% "
+                  "interval; * excludes 0)")
+SLICE_DELTA_TITLE = ("Recommended round vs the base model, per slice (paired 95% interval; "
+                     "* excludes 0)")
 
 
 def delta_cell(d: PairedDelta | None) -> str:
