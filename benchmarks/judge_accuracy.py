@@ -30,5 +30,6 @@ def show(name: str, figures: dict) -> None:
 if __name__ == "__main__":
     for name in ("judge_labels.jsonl", "judge_labels_heldout.jsonl"):
         show(name, rule_judge_agreement(FIXTURES / name))
-    for name in ("judge_real_tuning.jsonl", "judge_real_dev.jsonl", "judge_real_heldout.jsonl"):
+    for name in ("judge_real_tuning.jsonl", "judge_real_dev.jsonl", "judge_real_dev2.jsonl",
+                 "judge_real_heldout.jsonl"):
         show(name, real_reply_agreement(FIXTURES / name))

@@ -187,12 +187,13 @@ def _reports(run: RunFolder, records: list[RoundRecord]) -> dict[int, EvalReport
     return reports
 
 
-def _metric_lines(run: RunFolder, records: list[RoundRecord]) -> list[str]:
-    """Each round's standard rates, one row per round; none when no report has them."""
+def _metric_lines(run: RunFolder, records: list[RoundRecord], objectives: list[str]
+                  ) -> list[str]:
+    """Each round's standard rates, one row per metric; none when no report has them."""
     from mosaic.tools.report import metric_columns, metric_label, rate_cell
 
     reports = _reports(run, records)
-    columns = metric_columns(reports[n] for n in sorted(reports))
+    columns = metric_columns((reports[n] for n in sorted(reports)), objectives)
     if not columns:
         return []
     # One row per metric, one column per round: seven rates across fit a terminal this way.
@@ -255,7 +256,7 @@ def run_status(folder: Path,
             lines += [_delta_line(r, d, objectives) for r, d in sorted(deltas.items())]
             lines.append(f"  (per slice, or against another round: mosaic compare {folder} "
                          "N [M | previous | recommended])")
-        lines += _metric_lines(run, records)
+        lines += _metric_lines(run, records, objectives)
         last = records[-1]
         lines += ["", f"hypervolume {last.hypervolume}; recommended round: "
                   f"{archive.get('recommended')}"]

@@ -89,13 +89,16 @@ def rate_cell(rate: Rate | None) -> str:
     return f"{rate.value:.0%} [{rate.ci_low * 100:.0f}, {rate.ci_high * 100:.0f}]"
 
 
-def metric_columns(reports: Iterable[EvalReport]) -> list[tuple[str, str]]:
-    """Every (objective, metric) the reports hold, in first-seen order."""
+def metric_columns(reports: Iterable[EvalReport], objectives: Sequence[str] = ()
+                   ) -> list[tuple[str, str]]:
+    """Every (objective, metric) the reports hold: objectives in the order given (others
+    after them), metrics as each objective defines them."""
     columns: dict[tuple[str, str], None] = {}
     for report in reports:
         for name, part in report.objectives.items():
             columns.update(dict.fromkeys((name, metric) for metric in part.metrics))
-    return list(columns)
+    order = {name: i for i, name in enumerate(objectives)}
+    return sorted(columns, key=lambda c: order.get(c[0], len(order)))
 
 
 def build_report(samples: Mapping[str, Sequence[JudgedSample]], *, model: str,

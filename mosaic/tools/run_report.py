@@ -313,7 +313,8 @@ def metrics_table(view: RunView) -> Table | None:
     accuracies) from its eval report; None when no report has any."""
     from mosaic.tools.report import metric_columns, metric_label, rate_cell
 
-    columns = metric_columns(view.reports[n] for n in sorted(view.reports))
+    columns = metric_columns((view.reports[n] for n in sorted(view.reports)),
+                             view.objectives)
     if not columns:
         return None
     rows = []
