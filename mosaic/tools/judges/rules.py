@@ -285,10 +285,17 @@ def _content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOP}
 
 
+LOOP_WINDOW = 40
+"""Words a loop is looked for in: the opening of the reply, so that the test does not
+depend on how long the reply may grow (distinct words thin out in any long text; at 256
+tokens a whole-reply ratio marked normal answers as loops)."""
+
+
 def degenerate(reply: str) -> bool:
-    """A reply stuck in a loop ("A short answer is a short answer is ..."): at least 20
-    words, fewer than 40% of them distinct. Small models do this; it is no answer."""
-    words = re.findall(r"\w+", reply.lower())
+    """A reply stuck in a loop from the start ("A short answer is a short answer is ..."):
+    fewer than 40% distinct words among its first LOOP_WINDOW (at least 20). Small models
+    do this; it is no answer."""
+    words = re.findall(r"\w+", reply.lower())[:LOOP_WINDOW]
     return len(words) >= 20 and len(set(words)) < 0.4 * len(words)
 
 
