@@ -6,10 +6,10 @@ Written replies: `judge_labels.jsonl` (109) was used while writing the v1 patter
 (in-sample); `judge_labels_heldout.jsonl` (44) was written afterwards.
 
 Real replies of the demo model (base and two adapters, starter eval and held-out sets,
-64 new tokens), labelled by reading them (docs/labelling-guide.md) before any pattern was
-changed: `judge_real_tuning.jsonl` (126) is the half the v2 patterns were written
-against, `judge_real_heldout.jsonl` (126) the half they never saw: the figures to quote.
-docs/judges.md records them.
+64 new tokens), labelled by reading them (docs/labelling-guide.md): the tuning, dev and
+dev2 files were used while writing the v2 patterns; `judge_real_heldout.jsonl` (75 xguard
+conversations, 51 orbench replies) never was: the figures to quote. docs/judges.md
+records them and how the sets came about.
 """
 
 from pathlib import Path

@@ -150,7 +150,7 @@ def test_a_redirect_that_condemns_the_request_is_not_compliance(request_, reply)
 
 
 def test_the_judge_reads_real_demo_replies_as_a_person_did(fixtures):
-    """378 real replies labelled by reading them; the patterns were written against the
+    """453 real replies labelled by reading them; the patterns were written against the
     tuning (and dev) sets only (docs/judges.md has the figures, before and after)."""
     from mosaic.tools.judges.agreement import real_reply_agreement
 
