@@ -385,13 +385,18 @@ svg { max-width: 100%; height: auto; display: block; margin: .5em 0; }
 """
 
 
+def _keep_together(cell: str) -> str:
+    """A value and its interval on one line: `32% [19, 49]` never breaks inside."""
+    return re.sub(r" ?\[[^\]]*\]", lambda m: m.group(0).replace(" ", "&nbsp;"), cell)
+
+
 def html_table(table: Table) -> str:
     if not table.rows:
         return '<p class="note">None.</p>'
     head = "".join(f"<th>{esc(h)}</th>" for h in table.header)
     marked = ' class="marked"'
     body = "".join(f"<tr{marked if i == table.marked else ''}>"
-                   + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>\n"
+                   + "".join(f"<td>{_keep_together(esc(c))}</td>" for c in row) + "</tr>\n"
                    for i, row in enumerate(table.rows))
     return f"<table><thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>"
 
