@@ -31,8 +31,15 @@ MODEL = "smollm2-135m-instruct"
 
 
 def evaluate(out: Path, adapter: str | None, length: int, per_slice: int | None) -> float:
-    """Run one evaluation unless it is there; its wall seconds (0 when reused)."""
+    """Run one evaluation unless it is there; its wall seconds (0 when reused). A folder
+    made with other settings is an error, never silently reused."""
+    settings = {"adapter": adapter, "max_new_tokens": length, "per_slice": per_slice}
+    stamp = out / "reply_length.json"
     if (out / "report.json").is_file():
+        made = json.loads(stamp.read_text()) if stamp.is_file() else None
+        if made != settings:
+            raise SystemExit(f"{out} holds an evaluation made with {made}, not {settings}: "
+                             "use another --out or delete it")
         return 0.0
     command = [sys.executable, "-m", "mosaic.cli", "eval", "--model", MODEL,
                "--max-new-tokens", str(length), "--out", str(out)]
@@ -40,7 +47,9 @@ def evaluate(out: Path, adapter: str | None, length: int, per_slice: int | None)
     command += ["--per-slice", str(per_slice)] if per_slice else []
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    stamp.write_text(json.dumps(settings))
+    return seconds
 
 
 def rejudged(folder: Path, per_slice: int | None) -> tuple[EvalReport,
@@ -86,6 +95,10 @@ def main() -> None:
             seconds[n] = evaluate(folder, adapter, n, args.per_slice)
         judged = {n: rejudged(folder, args.per_slice) for n, folder in folders.items()}
         shortest = judged[args.lengths[0]][1]
+        ids = {n: {(s.objective, s.id) for group in by.values() for s in group}
+               for n, (_, by) in judged.items()}
+        if any(i != ids[args.lengths[0]] for i in ids.values()):
+            raise SystemExit(f"{name}: the lengths were evaluated on different items")
         print(f"\n## {name}" + (f" ({adapter})" if adapter else ""))
         header = None
         for n in folders:
@@ -99,6 +112,10 @@ def main() -> None:
                 d = deltas[objective].delta
                 names.append(f"vs {args.lengths[0]}")
                 cells.append(f"{d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}]")
+                before = {x.id: x.response.score for x in shortest[objective]}
+                names.append("scores changed")
+                cells.append(str(sum(x.response.score != before.get(x.id)
+                                     for x in by_objective[objective])))
                 for metric, rate in part.metrics.items():
                     names.append(metric_label(objective, metric))
                     cells.append(rate_cell(rate))
