@@ -100,7 +100,10 @@ class RunEvalSettings(Record):
 
     data: dict[str, str] = Field(default_factory=dict)
     """Objective -> eval set (file, folder or hub id in the objective's public format);
-    objectives left out use the shipped starter eval sets."""
+    objectives left out use the shipped starter sets named by `split`."""
+    split: Literal["eval", "heldout"] = "eval"
+    """Which starter sets objectives without `data` use: the eval sets the search reads, or
+    the held-out (generalisation) sets kept for the final comparison (benchmarks/search.py)."""
     per_slice: int | None = Field(default=None, ge=1)
     """Keep the first N items of every slice (a small eval that covers every slice)."""
     limit: int | None = Field(default=None, ge=1)

@@ -138,14 +138,20 @@ class RunContext:
         return self._memo("judge", RuleJudge)
 
     def eval_sets(self) -> dict[str, list[Any]]:
-        from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
+        from mosaic.tools.eval_sets import (
+            DEFAULT_EVAL_SETS,
+            HELDOUT_EVAL_SETS,
+            STARTER_FORMAT,
+            load_eval_set,
+        )
 
         def load() -> dict[str, list[Any]]:
             settings, sets = self.config.eval, {}
+            starter = HELDOUT_EVAL_SETS if settings.split == "heldout" else DEFAULT_EVAL_SETS
             for name in self.objectives:
                 source: str | Path | None = settings.data.get(name)
                 fmt = None if source is not None else STARTER_FORMAT
-                source = source if source is not None else DEFAULT_EVAL_SETS.get(name)
+                source = source if source is not None else starter.get(name)
                 if source is None:
                     raise ConfigError(f"no eval set for objective '{name}': set "
                                       f"eval.data.{name} in the config")

@@ -146,3 +146,20 @@ def test_a_floor_added_mid_run_applies_to_rounds_already_archived(ctx):
                                          slice="nope", value=0.5)) == (
         "'nope' is not a slice of xguard")
     assert [c.origin for c in ctx.constraints] == ["chat"]
+
+
+def test_eval_split_heldout_reads_the_starter_heldout_sets(tmp_path):
+    """The search benchmark's final evaluation: no item of the eval sets, every objective."""
+    config, _ = apply_overrides(load_preset("tiny"), [
+        f"cache={tmp_path / 'cache'}", "eval.per_slice=1", "eval.split=heldout"])
+    held = RunContext.create(config, tmp_path / "held", progress=False).eval_sets()
+    config, _ = apply_overrides(load_preset("tiny"), [
+        f"cache={tmp_path / 'cache'}", "eval.per_slice=1"])
+    usual = RunContext.create(config, tmp_path / "usual", progress=False).eval_sets()
+    assert set(held) == set(usual) == {"xguard", "orbench", "ifeval"}
+    for name in held:
+        ids = {item.id for item in held[name]}
+        assert ids and all("heldout" in i for i in ids)
+        assert not ids & {item.id for item in usual[name]}
+    with pytest.raises(ConfigError, match="split"):
+        apply_overrides(load_preset("tiny"), ["eval.split=test"])

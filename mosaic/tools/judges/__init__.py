@@ -55,7 +55,7 @@ def ifeval_response_l3(item: EvalItem, replies: Sequence[str]) -> L3:
 class RuleJudge:
     """Offline, deterministic: pattern rules (xguard, orbench) and IFEval checkers."""
 
-    id = f"{rules.RESPONSE_RULES_VERSION}+{CHECKER_ID}"
+    id = f"{rules.RESPONSE_RULES_VERSION}-{rules.rules_digest()}+{CHECKER_ID}"
     label_id = rules.RULES_VERSION
 
     def prompt_l3(self, objective: str, items: Sequence[EvalItem]) -> list[L3]:

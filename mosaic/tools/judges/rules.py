@@ -18,16 +18,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 RULES_VERSION = "rules-v1"
 """Version of the prompt-side rules (label_attack, label_boundary_prompt): the key of
 frozen eval sets, unchanged while only the reply rules change."""
 RESPONSE_RULES_VERSION = "rules-v2"
-"""Version of the reply rules; v2 reads harmful compliance as a leak (issue 16), so
-judgements cached under v1 are not reused."""
+"""Version of the reply rules; v2 reads harmful compliance as a leak (issue 16). The
+judge's id adds `rules_digest()`, so an edited pattern never reuses a cached judgement."""
 
 _I = re.IGNORECASE
+
+
+def rules_digest() -> str:
+    """A short hash of this module's code (comments aside): part of the rule judge's id,
+    so judgements cached by an earlier edit of the rules are never reused."""
+    import ast
+    import hashlib
+
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:8]
 
 
 def _any(patterns: Sequence[str], text: str) -> bool:
