@@ -197,3 +197,24 @@ def test_the_report_compares_with_the_previous_round_and_per_slice():
     assert "odd&lt;b&gt;" in render_html(view(deltas=vs_base))  # slice names escaped
     # The base model recommended: no per-slice comparison to show.
     assert "per slice (paired" not in render_markdown(view(deltas=vs_base, recommended=0))
+
+
+def test_the_report_opens_with_the_recommended_rounds_gain_and_each_rounds_mixture():
+    from mosaic.schema import ObjectiveDelta, PairedDelta
+
+    gain = PairedDelta(n=24, mean=0.9, ci_low=0.6, ci_high=1.2)
+    loss = PairedDelta(n=12, mean=-0.4, ci_low=-0.7, ci_high=-0.1)
+    deltas = {2: {"xguard": ObjectiveDelta(objective="xguard", delta=gain),
+                  "orbench": ObjectiveDelta(objective="orbench", delta=loss)}}
+    markdown = render_markdown(view(deltas=deltas)).replace("**", "")
+    result = markdown.split("## Result: the recommended round against the base model")[1]
+    assert result.index("Round 2 is better on xguard and worse on orbench beyond noise") < \
+        result.index("## Objective means")
+    assert "| xguard | 2.50 [2.30, 2.70] | 3.80 [3.60, 4.00] | +0.90 [+0.60, +1.20] * | 24 |" \
+        in result
+    assert "xguard 0.50 / orbench 0.30" in markdown and "- (the base model)" in markdown
+    html = render_html(view(deltas=deltas))
+    assert html.index("Result: the recommended round") < html.index("Objective means per round")
+    flat = render_markdown(view()).replace("**", "")
+    assert "on these items it cannot be told from the base model" in flat
+    assert "recommended round is the base model" in render_markdown(view(recommended=0))

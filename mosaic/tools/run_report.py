@@ -94,13 +94,64 @@ def facts(view: RunView) -> list[tuple[str, str]]:
             ("front", ", ".join(round_label(view, n) for n in view.front) or "-")]
 
 
+def mixture_text(record: RoundRecord) -> str:
+    """The round's shares, e.g. `xguard 0.39 / orbench 0.09 / ifeval 0.52`."""
+    if record.action is None:
+        return "- (the base model)"
+    return " / ".join(f"{o} {share:.2f}" for o, share in record.action.ratios.items())
+
+
 def means_table(view: RunView) -> Table:
     rows = [[round_label(view, r.round),
              *(mean_ci(r.means.get(o), r.ci.get(o)) for o in view.objectives),
              "yes" if r.round in view.front else "no", fmt(r.hypervolume, 3),
-             r.diagnoser or "-"] for r in view.records]
+             mixture_text(r), r.diagnoser or "-"] for r in view.records]
     marked = next((i for i, r in enumerate(view.records) if r.round == view.recommended), None)
-    return Table(["round", *view.objectives, "front", "hypervolume", "diagnoser"], rows, marked)
+    return Table(["round", *view.objectives, "front", "hypervolume", "mixture", "diagnoser"],
+                 rows, marked)
+
+
+RESULT_TITLE = "Result: the recommended round against the base model"
+
+
+def result_table(view: RunView) -> Table | None:
+    """What a user wants first: per objective the base model's mean, the recommended
+    round's, and the change item by item with its paired interval; None without one."""
+    if view.recommended is None or view.recommended == 0:
+        return None
+    by_objective = view.deltas.get(view.recommended, {})
+    base = next((r for r in view.records if r.round == 0), None)
+    best = next((r for r in view.records if r.round == view.recommended), None)
+    if base is None or best is None:
+        return None
+    rows = [[o, mean_ci(base.means.get(o), base.ci.get(o)),
+             mean_ci(best.means.get(o), best.ci.get(o)),
+             delta_cell(by_objective[o].delta if o in by_objective else None),
+             str(by_objective[o].delta.n) if o in by_objective else "0"]
+            for o in view.objectives]
+    return Table(["objective", "base", f"round {view.recommended}", "change", "items paired"],
+                 rows)
+
+
+def result_lines(view: RunView) -> list[str]:
+    """The verdict in words under the result table."""
+    if view.recommended is None:
+        return ["No round recommended yet."]
+    if view.recommended == 0:
+        return ["The recommended round is the base model: no trained round was clearly "
+                "better on the front."]
+    by_objective = view.deltas.get(view.recommended, {})
+    gains = [o for o, d in by_objective.items() if d.delta.significant
+             and (d.delta.mean or 0) > 0]
+    losses = [o for o, d in by_objective.items() if d.delta.significant
+              and (d.delta.mean or 0) < 0]
+    if not gains and not losses:
+        return [f"No change of round {view.recommended} against the base model excludes "
+                "zero: on these items it cannot be told from the base model."]
+    parts = ([f"better on {', '.join(gains)}"] if gains else []) + (
+        [f"worse on {', '.join(losses)}"] if losses else [])
+    return [f"Round {view.recommended} is " + " and ".join(parts)
+            + " beyond noise (paired 95% interval)."]
 
 
 DELTA_TITLE = "Change vs the base model, item by item (paired 95% interval; * excludes 0)"
@@ -347,6 +398,9 @@ def render_markdown(view: RunView) -> str:
     """The run report as Markdown."""
     lines = [f"# Run report: {md(view.run_id)}", ""]
     lines += [f"- {name}: {md(value)}" for name, value in facts(view)]
+    if (result := result_table(view)) is not None:
+        lines += ["", f"## {RESULT_TITLE}", "", *md_table(result)]
+    lines += ["", *(md(line) for line in result_lines(view))]
     lines += ["", "## Objective means per round (95% CI)", "", *md_table(means_table(view)), ""]
     for title, table in _comparison_tables(view):
         lines += [f"## {title}", "", *md_table(table), ""]
@@ -484,10 +538,13 @@ def render_html(view: RunView) -> str:
     slices = [f"<h3>{esc(o)}</h3>\n{html_table(slice_table(view, o))}" for o in view.objectives]
     sections = [
         f"<h1>Run report: {esc(view.run_id)}</h1>\n<dl class=\"facts\">{fact_list}</dl>",
+        _section(RESULT_TITLE, *([html_table(result)] if (result := result_table(view))
+                                 is not None else []),
+                 *(f"<p>{esc(line)}</p>" for line in result_lines(view))),
+        _section("Pareto front", _front_svg(view)),
         _section("Objective means per round (95% CI)", html_table(means_table(view)),
                  _means_svg(view)),
         *(_section(title, html_table(table)) for title, table in _comparison_tables(view)),
-        _section("Pareto front", _front_svg(view)),
         _section("Recommended round", _html_action(view)),
         _section("Constraints", _list(constraint_lines(view)) or _note("None.")),
         _section("Budget use (tokens)", html_table(budget_table(view)), _budget_svg(view)),
