@@ -15,7 +15,8 @@ with the same KEY=VALUE overrides as `mosaic run`):
 - `only_<objective>`: the whole budget on one objective.
 
 The search and the selections read only the eval sets. Then every chosen model, and the
-base model, is evaluated once on the held-out sets, which nothing before read: the table
+base model, is evaluated once on the held-out sets (all their items by default), which
+nothing before read: the table
 gives per method the held-out mean of every objective with its interval, the change vs
 `uniform` item by item with its paired interval, the standard rates, the hypervolume and
 max-min of the held-out means, and the wall time the method cost (its training and
@@ -176,11 +177,12 @@ def run_methods(config: RunConfig, out: Path) -> dict[str, dict[str, Any]]:
     return methods
 
 
-def heldout(config: RunConfig, out: Path, methods: dict[str, dict[str, Any]]) -> None:
-    """Evaluate the base model (round 0) and every method's model on the held-out sets, in
-    one run folder (one model load); method -> its round there."""
+def heldout(config: RunConfig, out: Path, methods: dict[str, dict[str, Any]],
+            per_slice: int | None = None) -> None:
+    """Evaluate the base model (round 0) and every method's model on the held-out sets
+    (all their items, or `per_slice` of every slice), in one run folder (one model load)."""
     held = config.model_copy(update={"eval": config.eval.model_copy(
-        update={"split": "heldout"})})
+        update={"split": "heldout", "per_slice": per_slice, "limit": None})})
     ctx = context(out / "heldout", held)
     rounds = {"base": 0} | {name: i for i, name in enumerate(methods, start=1)}
     write_json_atomic(out / "heldout" / "methods.json", rounds)
@@ -260,7 +262,8 @@ def markdown(summary: dict[str, Any]) -> str:
                      f"{row['note']} |")
     columns = [(o, m) for o in objectives
                for m in next(iter(rows.values()))["objectives"][o]["metrics"]]
-    lines += ["", f"Standard rates on the {sets} sets (95% Wilson interval).", "",
+    lines += ["", f"Standard rates on the {sets.removesuffix('-set')} sets (95% Wilson "
+              "interval).", "",
               "| method | " + " | ".join(metric_label(o, m) for o, m in columns) + " |",
               "|---|" + "---|" * len(columns)]
     for name, row in rows.items():
@@ -277,6 +280,10 @@ def main() -> None:
     parser.add_argument("--search-only", action="store_true",
                         help="run the methods and show their eval-set results only; the "
                         "held-out sets stay unread (choose settings this way)")
+    parser.add_argument("--heldout-per-slice", type=int, help="held-out items per slice "
+                        "(default: every item; the search's own eval.per_slice does not "
+                        "apply, since a paired interval over 12 items cannot show a change "
+                        "of 0.2)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
     config, lines = apply_overrides(load_preset(args.preset), args.overrides)
@@ -287,7 +294,7 @@ def main() -> None:
     methods = run_methods(config, out)
     split = "eval" if args.search_only else "heldout"
     if split == "heldout":
-        heldout(config, out, methods)
+        heldout(config, out, methods, args.heldout_per_slice)
     summary = summarise(config, methods, evaluations(out, methods, split), split)
     name = "search" if split == "heldout" else "search-eval"
     write_json_atomic(out / f"{name}.json", summary | {"methods": {

@@ -35,7 +35,7 @@ def bench_run(tmp_path_factory):
     eval_view = bench.summarise(config, methods, bench.evaluations(out, methods, "eval"),
                                 "eval")
     assert not (out / "heldout").exists()  # the search read no held-out item
-    bench.heldout(config, out, methods)
+    bench.heldout(config, out, methods, per_slice=1)
     final = bench.summarise(config, methods, bench.evaluations(out, methods, "heldout"),
                             "heldout")
     return bench, config, out, methods, eval_view, final
