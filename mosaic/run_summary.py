@@ -18,7 +18,8 @@ from mosaic.rounds import load_records, read_samples
 from mosaic.run_context import read_added_constraints
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveDelta, RoundRecord
 from mosaic.store import RunFolder
-from mosaic.tools.run_report import RunView, delta_cell, write_run_report
+from mosaic.tools.run_report import write_run_report
+from mosaic.tools.run_tables import RunView, delta_cell
 
 EXAMPLES_PER_OBJECTIVE = 3
 """Lowest-scored samples of the recommended round shown in the report."""
