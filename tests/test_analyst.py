@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mosaic.agents.analyst import analyse, slice_needs
 from mosaic.config import MixSettings
 from mosaic.objectives import get_objective
@@ -147,3 +151,61 @@ def test_with_every_round_below_a_floor_the_anchor_is_the_closest_miss():
     rounds = [RoundRecord(round=n, means={"ifeval": m}, breaches=["below"])
               for n, m in enumerate([3.0, 3.5, 3.2])]
     assert anchor_round(rounds, ["ifeval"], floor).round == 1
+
+
+def item_record(number, action, per_objective):
+    """A round record with item scores (items i0, i1, ...), as the loop writes them."""
+    from mosaic.schema import RoundRecord
+    from mosaic.stats import mean_interval
+
+    return RoundRecord(round=number, action=action,
+                       means={o: sum(v) / len(v) for o, v in per_objective.items()},
+                       ci={o: mean_interval(v) for o, v in per_objective.items()},
+                       item_scores={o: {f"i{i}": x for i, x in enumerate(v)}
+                                    for o, v in per_objective.items()})
+
+
+def test_an_objective_a_tried_round_lost_beyond_noise_gets_more_share_next():
+    """Round 1 cut orbench to 0.18 and lost it on every item against the base model: the
+    base model stays the anchor (a round that loses to it is not recommended) and the next
+    action gives orbench at least the step more than the starting mixture's third, although
+    orbench has the least need (the base model scores it 5.0)."""
+    from mosaic.agents.analyst import next_action, protected_shares, starting_action
+
+    spread = [2.0, 3.0, 2.5, 3.5] * 3
+    base = item_record(0, None, {"xguard": spread, "orbench": [5.0] * 12, "ifeval": spread})
+    cut = DataAction(ratios={"xguard": 0.36, "orbench": 0.18, "ifeval": 0.46})
+    broke = item_record(1, cut, {"xguard": [x + 1 for x in spread], "orbench": [3.0] * 12,
+                                 "ifeval": [x + 1 for x in spread]})
+    start = starting_action(POOLS, MIX)
+    floors = protected_shares([base, broke], base, start, ["xguard", "orbench", "ifeval"], 0.15)
+    assert floors == {"orbench": pytest.approx(1 / 3 + 0.15)}
+    action = next_action([base, broke], lambda _: samples(), POOLS, MIX, max_step=0.15)
+    assert validate_action(action, POOLS, MIX).ok
+    assert action.ratios["orbench"] >= 1 / 3 + 0.15 - 1e-6
+    assert "orbench share 0.48 (floor 0.48)" in action.rationale
+    # A round that ties the anchor, or one before it, protects nothing.
+    tie = item_record(2, cut, {"xguard": spread, "orbench": [5.0] * 12, "ifeval": spread})
+    assert protected_shares([base, tie], base, start, ["xguard", "orbench", "ifeval"]) == {}
+    assert protected_shares([base, broke, tie], tie, cut, ["xguard", "orbench", "ifeval"]) == {}
+    # Two rounds that lost it: still one step above the anchor's share (no ratchet).
+    again = item_record(2, DataAction(ratios={"xguard": 0.2, "orbench": 0.6, "ifeval": 0.2}),
+                        {"xguard": spread, "orbench": [3.0] * 12, "ifeval": spread})
+    assert protected_shares([base, broke, again], base, start,
+                            ["xguard", "orbench", "ifeval"], 0.15) == floors
+    # Without the lost round nothing is protected and orbench (least need) loses share.
+    plain = next_action([base], lambda _: samples(), POOLS, MIX, max_step=0.15)
+    assert plain.ratios["orbench"] < 1 / 3 and "Protected" not in plain.rationale
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3).filter(lambda v: sum(v) > 0),
+       st.dictionaries(st.sampled_from(["a", "b", "c"]), st.floats(0.0, 0.9), max_size=3))
+def test_lifting_shares_to_floors_keeps_a_distribution_that_meets_them(raw, floors):
+    from mosaic.agents.analyst import _lift
+
+    shares = {n: v / sum(raw) for n, v in zip("abc", raw, strict=True)}
+    lifted = _lift(shares, floors)
+    assert abs(sum(lifted.values()) - 1) < 1e-9 and min(lifted.values()) >= -1e-12
+    scale = max(1.0, sum(floors.values()))
+    assert all(lifted[n] >= f / scale - 1e-9 for n, f in floors.items())
+    assert _lift({"a": 0.5, "b": 0.5}, {"z": 0.9, "a": 0.6})["a"] == pytest.approx(0.6)

@@ -90,6 +90,33 @@ def test_recommendation_is_the_best_worst_objective_and_the_summary_is_plain_dat
     assert summary["hypervolume"] == sorted(summary["hypervolume"])
 
 
+def test_a_round_that_loses_an_objective_to_the_base_model_is_not_recommended():
+    """Round 1 has the best worst mean but scores orbench below the base model on every
+    item (beyond noise); round 2 loses nothing beyond noise, so it is recommended; with
+    only round 1 tried, the base model is."""
+    from mosaic.tools.pareto import losses_to_base
+
+    spread = [2.0, 3.0, 2.5, 3.5, 2.0, 3.0] * 2
+    base = scored(0, {"xguard": spread, "orbench": [5.0] * 12, "ifeval": spread})
+    broke = scored(1, {"xguard": [x + 1.5 for x in spread], "orbench": [4.0] * 12,
+                       "ifeval": [x + 1.5 for x in spread]})
+    kept = scored(2, {"xguard": [x + 0.5 for x in spread], "orbench": [5.0] * 12,
+                      "ifeval": [x + 0.4 for x in spread]})
+    assert [r.round for r in front([base, broke, kept], OBJ)] == [0, 1, 2]
+    assert losses_to_base(broke, [base, broke, kept], OBJ) == ["orbench"]
+    assert losses_to_base(kept, [base, broke, kept], OBJ) == []
+    assert min(broke.means.values()) > min(kept.means.values())  # max-min alone: round 1
+    assert recommend([base, broke, kept], OBJ).round == 2
+    assert recommend([base, broke], OBJ).round == 0
+    assert losses_to_base(base, [base], OBJ) == [] and losses_to_base(broke, [broke], OBJ) == []
+    # The base model off the front (it breaks a floor) and every front round losing to it:
+    # max-min over them all decides.
+    floored = base.model_copy(update={"breaches": ["ifeval >= 3"]})
+    worse = scored(3, {"xguard": spread, "orbench": [4.0] * 12, "ifeval": spread})
+    assert losses_to_base(worse, [floored, broke, worse], OBJ) == ["orbench"]
+    assert recommend([floored, broke, worse], OBJ).round == 1
+
+
 def test_a_round_below_a_score_floor_never_enters_the_front():
     from mosaic.schema import Constraint
     from mosaic.tools.pareto import floor_breaches

@@ -218,3 +218,21 @@ def test_the_report_opens_with_the_recommended_rounds_gain_and_each_rounds_mixtu
     flat = render_markdown(view()).replace("**", "")
     assert "on these items it cannot be told from the base model" in flat
     assert "recommended round is the base model" in render_markdown(view(recommended=0))
+
+
+def test_the_result_names_front_rounds_passed_over_for_losing_to_the_base_model():
+    from mosaic.schema import ObjectiveDelta, PairedDelta
+
+    loss = PairedDelta(n=12, mean=-1.9, ci_low=-3.0, ci_high=-0.4)
+    gain = PairedDelta(n=15, mean=0.8, ci_low=0.1, ci_high=1.5)
+    deltas = {1: {"orbench": ObjectiveDelta(objective="orbench", delta=loss),
+                  "xguard": ObjectiveDelta(objective="xguard", delta=gain)}}
+    text = render_markdown(view(deltas=deltas, front=[0, 1], recommended=0))
+    assert "no trained round on the front beats it without losing an objective" in text
+    assert ("because they lose to the base model beyond noise: round 1 (orbench)."
+            in text.replace("**", ""))
+    # Recommended round 2 (worst mean 3.4) outranks round 1 (3.25): nothing to explain.
+    assert "Not recommended" not in render_markdown(view(deltas=deltas, front=[1, 2]))
+    # A round off the front, or one that loses nothing, is not named.
+    assert "Not recommended" not in render_markdown(view(deltas=deltas, front=[0],
+                                                         recommended=0))

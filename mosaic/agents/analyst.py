@@ -8,6 +8,13 @@ most `max_step` per share (rounds stay comparable and one noisy evaluation canno
 mixture), and hands the result to repair, so it never breaks a Constraint or asks a pool for
 more than it holds. The rationale and evidence name the slices with the most need.
 
+Need alone starves an objective the base model already does well but that training on the
+others' data breaks (on the demo, orbench: the base model answers benign prompts well, so it
+gets little budget, and a mixture with little orbench data makes the model over-refuse). So
+an objective that a round tried since the anchor lost beyond noise against the anchor is
+protected: the next action gives it at least `max_step` more share than the anchor's action
+did (`protected_shares`), whatever the shrink.
+
 Used when no LLM endpoint is configured, and as the fallback when the LLM diagnoser fails.
 """
 
@@ -28,6 +35,7 @@ from mosaic.schema import (
 )
 from mosaic.tools.capacity import capacity, natural_weights, normalised
 from mosaic.tools.mixture import action_hash
+from mosaic.tools.paired import records_delta
 from mosaic.tools.pareto import recommend
 from mosaic.tools.repair import repair_action
 
@@ -64,19 +72,43 @@ def _step_towards(current: Mapping[str, float], target: Mapping[str, float], max
     return {n: here[n] + fraction * (there[n] - here[n]) for n in names}
 
 
+def _lift(shares: Mapping[str, float], floors: Mapping[str, float]) -> dict[str, float]:
+    """`shares` with every share below its floor raised to it and the others scaled down
+    in proportion to make room (floors that sum past 1 are scaled to fit first; floors on
+    names `shares` lacks are ignored)."""
+    floors = {n: f for n, f in floors.items() if n in shares}
+    total = sum(floors.values())
+    if total > 1:
+        floors = {n: f / total for n, f in floors.items()}
+    lifted = dict(shares)
+    for _ in range(len(lifted) + 1):  # every pass fixes at least one more share
+        low = {n for n in lifted if lifted[n] < floors.get(n, 0.0) - 1e-12}
+        if not low:
+            break
+        lifted.update({n: floors[n] for n in low})
+        held = {n for n in lifted if n in floors and lifted[n] <= floors[n] + 1e-12}
+        free = {n: v for n, v in lifted.items() if n not in held}
+        room, spare = 1.0 - sum(lifted[n] for n in held), sum(free.values())
+        lifted.update({n: v * room / spare if spare > 0 else 0.0 for n, v in free.items()})
+    return lifted
+
+
 def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, PoolTable],
             settings: MixSettings, constraints: Sequence[Constraint] = (), *,
             previous: DataAction | None = None, max_step: float = MAX_STEP,
-            shrink: float = 1.0) -> DataAction:
+            shrink: float = 1.0, floors: Mapping[str, float] | None = None) -> DataAction:
     """The next round's action from this round's judged samples (see the module docstring).
     Without a previous action the target is taken whole; `shrink` < 1 takes only that part
-    of the step from the previous action."""
+    of the step from the previous action; `floors` (objective -> share) are the least
+    shares the ratios keep after the step."""
     needs = {name: per for name, per in slice_needs(samples).items() if name in pools}
     totals = {name: sum(per.values()) for name, per in needs.items()}
     target = normalised({name: totals.get(name, 0.0) for name in pools})
     ratios = (target if previous is None else
               _step_towards({n: previous.ratios.get(n, 0.0) for n in pools}, target, max_step,
                             shrink))
+    if floors:
+        ratios = _lift(ratios, floors)
     plans = {}
     for name, per_slice in needs.items():
         weights = normalised(per_slice)
@@ -92,9 +124,14 @@ def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, P
                  f"(valid x (6 - score) x weight), moved at most {max_step * shrink:.3g} per "
                  "share from the previous action; neediest: "
                  + ", ".join(f"{n}/{s} ({v:.0f})" for v, n, s in neediest) + ".")
-    action = DataAction(ratios=ratios, objectives=plans, rationale=rationale,
-                        evidence=evidence)
-    return repair_action(action, pools, settings, constraints).action
+    action = repair_action(DataAction(ratios=ratios, objectives=plans, rationale=rationale,
+                                      evidence=evidence), pools, settings, constraints).action
+    if floors:  # what the repaired action gives them (a Constraint or a pool may hold less)
+        action = action.model_copy(update={"rationale": rationale + (
+            " Protected (lost beyond noise since the anchor): " + ", ".join(
+                f"{n} share {action.ratios.get(n, 0.0):.2f} (floor {f:.2f})"
+                for n, f in sorted(floors.items())) + ".")})
+    return action
 
 
 def starting_action(pools: Mapping[str, PoolTable], settings: MixSettings) -> DataAction:
@@ -128,10 +165,11 @@ def next_action(records: Sequence[RoundRecord],
     previous = anchor.action or starting_action(pools, settings)
     samples = samples_of(anchor.round)
     seen = {action_hash(r.action) for r in records if r.action is not None} | set(avoid)
+    floors = protected_shares(records, anchor, previous, list(pools), max_step)
     shrink = 0.5 ** tried
     for _ in range(REPEAT_HALVINGS):
         action = analyse(samples, pools, settings, constraints, previous=previous,
-                         max_step=max_step, shrink=shrink)
+                         max_step=max_step, shrink=shrink, floors=floors)
         if action_hash(action) not in seen:
             break
         shrink /= 2
@@ -139,6 +177,24 @@ def next_action(records: Sequence[RoundRecord],
              else f"round {anchor.round}, the best round so far")
     return action.model_copy(update={"rationale": (
         f"Anchored on {where}; {tried} round(s) tried since it. " + action.rationale)})
+
+
+def protected_shares(records: Sequence[RoundRecord], anchor: RoundRecord,
+                     anchor_action: DataAction, objectives: Sequence[str],
+                     max_step: float = MAX_STEP) -> dict[str, float]:
+    """Objective -> the least share the next action gives it: `max_step` more than the
+    anchor's action gives it, for every objective that a round tried since `anchor` scored
+    below the anchor beyond noise (paired interval wholly below zero). Whether that round
+    gave it less (the mixture moved the wrong way for it) or not (the other data hurt it),
+    it needs more than the anchor had; one step more, however many rounds lost it, so the
+    floor never ratchets past the step limit around the anchor."""
+    lost = {name for record in records
+            if record.round > anchor.round and record.action is not None
+            for name in objectives
+            if (delta := records_delta(record, anchor, name)) is not None
+            and delta.ci_high is not None and delta.ci_high < 0}
+    return {name: min(1.0, anchor_action.ratios.get(name, 0.0) + max_step)
+            for name in sorted(lost)}
 
 
 REPEAT_HALVINGS = 8

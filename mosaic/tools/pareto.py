@@ -13,7 +13,11 @@ data can tell apart.
 
 Hypervolume is measured from the reference point 1 on every objective (the bottom of the
 1..5 scales); the recommended round is the front round with the best worst objective
-(max-min), ties broken by the mean over objectives, then the earlier round.
+(max-min), ties broken by the mean over objectives, then the earlier round. A front round
+that scores an objective below the base model beyond noise (paired interval wholly below
+zero) is recommended only when every front round does: max-min over means alone picked,
+on the demo, a round that had lost orbench against the base model by -1.92 [-3.00, -0.37]
+because its worst mean was still the best (docs/search.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise, product
 
 from mosaic.schema import Constraint, RoundRecord
+from mosaic.tools.paired import records_delta
 
 FLOOR = 1.0
 """The hypervolume's reference point on every objective (the bottom of the 1..5 scales)."""
@@ -35,8 +40,6 @@ def _means(record: RoundRecord, objectives: Sequence[str]) -> list[float]:
 def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str]) -> bool:
     """a is at least as good as b on every objective and better beyond noise on one: paired
     by item where both records kept item scores, else by unpaired intervals."""
-    from mosaic.tools.paired import records_delta
-
     # The means first (cheap, and what hypervolume and the recommendation use).
     if any(x < y for x, y in zip(_means(a, objectives), _means(b, objectives), strict=True)):
         return False
@@ -79,11 +82,28 @@ def hypervolume(points: Sequence[Sequence[float]], floor: float = FLOOR) -> floa
     return volume
 
 
+def losses_to_base(record: RoundRecord, records: Sequence[RoundRecord],
+                   objectives: Sequence[str]) -> list[str]:
+    """The objectives on which `record` scores below the base model (round 0 of `records`)
+    beyond noise: the paired interval over the items both scored lies wholly below zero.
+    Empty when there is no base round or no item scores to pair on."""
+    base = next((r for r in records if r.round == 0), None)
+    if base is None or record is base:
+        return []
+    deltas = {o: records_delta(record, base, o) for o in objectives}
+    return [o for o, d in deltas.items()
+            if d is not None and d.ci_high is not None and d.ci_high < 0]
+
+
 def recommend(records: Sequence[RoundRecord], objectives: Sequence[str]) -> RoundRecord | None:
-    """The front round with the best worst objective (then best mean, then earliest)."""
+    """The front round with the best worst objective (then best mean, then earliest),
+    among the front rounds that lose no objective to the base model beyond noise (all
+    front rounds when every one does)."""
     candidates = front(records, objectives)
     if not candidates:
         return None
+    candidates = ([r for r in candidates if not losses_to_base(r, records, objectives)]
+                  or candidates)
     return max(candidates, key=lambda r: (min(_means(r, objectives)),
                                           sum(_means(r, objectives)), -r.round))
 

@@ -124,13 +124,34 @@ def result_table(view: RunView) -> Table | None:
                  rows)
 
 
+def _losses(view: RunView, number: int) -> list[str]:
+    return [o for o, d in view.deltas.get(number, {}).items()
+            if d.delta.significant and (d.delta.mean or 0) < 0]
+
+
+def _passed_over_note(view: RunView) -> list[str]:
+    """The front rounds whose worst mean beats the recommended round's but that lose an
+    objective to the base model beyond noise (so they were passed over); nothing when the
+    recommended round loses one too (then max-min decided among them all)."""
+    if view.recommended is None or _losses(view, view.recommended):
+        return []
+    worst = {r.round: min((r.means.get(o) or 1.0) for o in view.objectives)
+             for r in view.records}
+    passed = [f"round {n} ({', '.join(_losses(view, n))})" for n in view.front
+              if n != view.recommended and _losses(view, n)
+              and worst.get(n, 0.0) > worst.get(view.recommended, 0.0)]
+    return ([f"Not recommended although their worst objective is higher, because they "
+             f"lose to the base model beyond noise: {'; '.join(passed)}."] if passed else [])
+
+
 def result_lines(view: RunView) -> list[str]:
     """The verdict in words under the result table."""
     if view.recommended is None:
         return ["No round recommended yet."]
+    note = _passed_over_note(view)
     if view.recommended == 0:
-        return ["The recommended round is the base model: no trained round was clearly "
-                "better on the front."]
+        return ["The recommended round is the base model: no trained round on the front "
+                "beats it without losing an objective to it.", *note]
     by_objective = view.deltas.get(view.recommended, {})
     gains = [o for o, d in by_objective.items() if d.delta.significant
              and (d.delta.mean or 0) > 0]
@@ -138,11 +159,11 @@ def result_lines(view: RunView) -> list[str]:
               and (d.delta.mean or 0) < 0]
     if not gains and not losses:
         return [f"No change of round {view.recommended} against the base model excludes "
-                "zero: on these items it cannot be told from the base model."]
+                "zero: on these items it cannot be told from the base model.", *note]
     parts = ([f"better on {', '.join(gains)}"] if gains else []) + (
         [f"worse on {', '.join(losses)}"] if losses else [])
     return [f"Round {view.recommended} is " + " and ".join(parts)
-            + " beyond noise (paired 95% interval)."]
+            + " beyond noise (paired 95% interval).", *note]
 
 
 DELTA_TITLE = "Change vs the base model, item by item (paired 95% interval; * excludes 0)"
