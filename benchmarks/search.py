@@ -12,7 +12,9 @@ with the same KEY=VALUE overrides as `mosaic run`):
 - `random_0..2`: ratios and bucket weights drawn from a flat Dirichlet (seeds 0, 1, 2),
   and `random_best`: the best of the three on the eval sets (max-min, as the loop
   recommends);
-- `only_<objective>`: the whole budget on one objective.
+- `only_<objective>`: the whole budget on one objective;
+- `loop_seed+1`, `loop_seed+2`: the loop's recommended mixture trained again with
+  `train.seed` + 1 and + 2, so the table shows how much of its result is the seed.
 
 The search and the selections read only the eval sets. Then every chosen model, and the
 base model, is evaluated once on the held-out sets (all their items by default), which
@@ -48,13 +50,16 @@ from mosaic.rounds import (
     train_adapter,
 )
 from mosaic.run_context import RunContext
-from mosaic.schema import DataAction, EvalReport, ObjectivePlan, Rate
+from mosaic.schema import DataAction, EvalReport, ObjectivePlan, PairedDelta, Rate
 from mosaic.store import RunFolder, write_json_atomic
 from mosaic.tools.paired import compare
 from mosaic.tools.pareto import hypervolume
 from mosaic.tools.report import metric_label, rate_cell
+from mosaic.tools.run_tables import delta_cell
 
 RANDOM_SEEDS = (0, 1, 2)
+SPREAD_SEEDS = (1, 2)
+"""Offsets to `train.seed` for training the loop's recommended mixture again."""
 
 
 def say(text: str) -> None:
@@ -174,6 +179,30 @@ def run_methods(config: RunConfig, out: Path) -> dict[str, dict[str, Any]]:
                                                    for s in RANDOM_SEEDS), 1),
                               "eval": methods[best]["eval"],
                               "note": f"{best} (best max-min on the eval sets)"}
+    action_of = {r.round: r.action for r in load_records(loop / "archive.json")}
+    methods |= seed_methods(config, out, recommended, action_of.get(recommended))
+    return methods
+
+
+def seed_methods(config: RunConfig, out: Path, recommended: int, action: DataAction | None
+                 ) -> dict[str, dict[str, Any]]:
+    """The loop's recommended mixture trained again with other training seeds (the loop's
+    own run is `train.seed` as configured): how much of its result is the seed. Nothing
+    when the base model is recommended (no mixture to train)."""
+    if action is None:
+        say("seeds: the base model is recommended; no mixture to train again")
+        return {}
+    methods = {}
+    for seed in SPREAD_SEEDS:
+        seeded = config.model_copy(update={"train": config.train.model_copy(
+            update={"seed": config.train.seed + seed})})
+        name = f"loop_seed+{seed}"
+        say(f"{name}: round {recommended}'s mixture, train.seed {seeded.train.seed}")
+        adapter = train_static(out / name, seeded, action)
+        methods[name] = {"adapter": adapter, "seconds": step_seconds(out / name),
+                         "eval": (out / name, 1),
+                         "note": f"round {recommended}'s mixture, train.seed "
+                                 f"{seeded.train.seed}"}
     return methods
 
 
@@ -202,7 +231,7 @@ def evaluations(out: Path, methods: dict[str, dict[str, Any]], split: str
     """Method (and `base`) -> (run folder, round) of its evaluation on `split`."""
     if split == "heldout":
         rounds = json.loads((out / "heldout" / "methods.json").read_text(encoding="utf-8"))
-        return {name: (out / "heldout", n) for name, n in rounds.items()}
+        return {name: (out / "heldout", rounds[name]) for name in ["base", *methods]}
     return {"base": (out / "uniform", 0)} | {n: m["eval"] for n, m in methods.items()}
 
 
@@ -218,6 +247,7 @@ def summarise(config: RunConfig, methods: dict[str, dict[str, Any]],
         report = reports[name]
         means = [report.objectives[o].mean or 1.0 for o in objectives]
         vs_uniform = compare(samples[name], samples["uniform"])
+        vs_base = compare(samples[name], samples["base"])
         rows[name] = {
             "seconds": methods.get(name, {}).get("seconds"),
             "note": methods.get(name, {}).get("note", "no training"),
@@ -225,6 +255,7 @@ def summarise(config: RunConfig, methods: dict[str, dict[str, Any]],
                 "mean": report.objectives[o].mean,
                 "ci": [report.objectives[o].ci_low, report.objectives[o].ci_high],
                 "vs_uniform": vs_uniform[o].delta.model_dump(mode="json"),
+                "vs_base": vs_base[o].delta.model_dump(mode="json"),
                 "metrics": {m: r.model_dump(mode="json")
                             for m, r in report.objectives[o].metrics.items()}}
                 for o in objectives},
@@ -233,6 +264,11 @@ def summarise(config: RunConfig, methods: dict[str, dict[str, Any]],
         }
     return {"preset": config.preset, "budget": config.mixture.budget, "split": split,
             "train": config.train.model_dump(mode="json"), "rows": rows}
+
+
+def delta_text(d: dict[str, Any]) -> str:
+    """A paired change from the JSON summary, as the run report writes it."""
+    return delta_cell(PairedDelta.model_validate(d))
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -250,16 +286,18 @@ def markdown(summary: dict[str, Any]) -> str:
         cells = []
         for o in objectives:
             part = row["objectives"][o]
-            d = part["vs_uniform"]
             cells.append(f"{part['mean']:.2f} [{part['ci'][0]:.2f}, {part['ci'][1]:.2f}]")
-            significant = d["ci_low"] is not None and (d["ci_low"] > 0 or d["ci_high"] < 0)
-            cells.append("-" if name == "uniform" else
-                         f"{d['mean']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]"
-                         + (" *" if significant else ""))
+            cells.append("-" if name == "uniform" else delta_text(part["vs_uniform"]))
         seconds = "-" if row["seconds"] is None else f"{row['seconds']:.0f}"
         lines.append(f"| {name} | " + " | ".join(cells)
                      + f" | {row['hypervolume']:.3f} | {row['max_min']:.2f} | {seconds} | "
                      f"{row['note']} |")
+    lines += ["", "Change vs the base model, item by item (paired 95% interval; * excludes "
+              "0).", "", "| method | " + " | ".join(objectives) + " |",
+              "|---|" + "---|" * len(objectives)]
+    lines += [f"| {name} | " + " | ".join(delta_text(row["objectives"][o]["vs_base"])
+                                          for o in objectives) + " |"
+              for name, row in rows.items() if name != "base"]
     columns = [(o, m) for o in objectives
                for m in next(iter(rows.values()))["objectives"][o]["metrics"]]
     lines += ["", f"Standard rates on the {sets.removesuffix('-set')} sets (95% Wilson "

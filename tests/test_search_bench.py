@@ -49,6 +49,9 @@ def test_every_method_trains_and_is_compared_on_the_heldout_sets(bench_run):
     bench, _, out, methods, eval_view, final = bench_run
     expected = {"loop", "one_shot", "uniform", "random_0", "random_1", "random_2",
                 "only_xguard", "only_orbench", "only_ifeval", "random_best"}
+    recommended = json.loads((out / "loop" / "archive.json").read_text())["recommended"]
+    if recommended:  # the recommended mixture is trained again with two other seeds
+        expected |= {"loop_seed+1", "loop_seed+2"}
     assert set(methods) == expected and all(m["adapter"] for m in methods.values())
     assert set(final["rows"]) == expected | {"base"} == set(eval_view["rows"])
     held = json.loads((out / "heldout" / "methods.json").read_text())
@@ -61,6 +64,10 @@ def test_every_method_trains_and_is_compared_on_the_heldout_sets(bench_run):
     assert all(uniform[o]["vs_uniform"]["mean"] == 0 for o in uniform)
     table = bench.markdown(final)
     assert "held-out results" in table and "| random_best |" in table
+    assert list(final["rows"])[:3] == ["base", "loop", "one_shot"]  # as the methods come
+    vs_base = table.split("Change vs the base model")[1].split("Standard rates")[0]
+    loop_vs_base = final["rows"]["loop"]["objectives"]["xguard"]["vs_base"]
+    assert f"| loop | {loop_vs_base['mean']:+.2f} [" in vs_base and "| base |" not in vs_base
     assert "xguard attack success" in table
     for row in final["rows"].values():
         assert row["max_min"] == min(p["mean"] for p in row["objectives"].values())
@@ -87,3 +94,23 @@ def test_each_baseline_mixture_is_what_its_name_says(bench_run):
     assert again.ratios == bench.random_action(ctx, 1).ratios
     assert methods["random_best"]["adapter"] in {methods[f"random_{s}"]["adapter"]
                                                  for s in (0, 1, 2)}
+
+
+def test_a_mixture_is_trained_again_with_other_seeds_only(bench_run, tmp_path):
+    """seed_methods on the uniform mixture: the same mixture (same manifest), train.seed + 1
+    and + 2, other adapters; with the base model recommended there is nothing to train."""
+    bench, config, out, methods, _, _ = bench_run
+    from mosaic.run_context import RunContext
+
+    ctx = RunContext.open(out / "uniform", progress=False)
+    seeded = bench.seed_methods(config, tmp_path, 1, bench.uniform_action(ctx))
+    assert list(seeded) == ["loop_seed+1", "loop_seed+2"]
+    uniform_mix = manifest(out, "uniform")["content_hash"]
+    adapters = {methods["uniform"]["adapter"]}
+    for offset, name in ((1, "loop_seed+1"), (2, "loop_seed+2")):
+        assert manifest(tmp_path, name)["content_hash"] == uniform_mix
+        saved = json.loads((tmp_path / name / "config.json").read_text())
+        assert saved["train"]["seed"] == config.train.seed + offset
+        adapters.add(seeded[name]["adapter"])
+    assert len(adapters) == 3
+    assert bench.seed_methods(config, tmp_path / "none", 0, None) == {}
