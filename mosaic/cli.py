@@ -4,7 +4,9 @@ each command so `mosaic --help` loads no torch."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -301,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback behind an "
+                        f"error (or set {DEBUG_ENV}=1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     from mosaic.cli_loop import add_loop_commands
@@ -431,21 +435,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "MOSAIC_DEBUG"
+"""Set to 1 (or pass --debug) to get the traceback behind a one-line error."""
+
+_OS_HINTS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+             errno.EACCES: "permission denied", errno.EEXIST: "it exists and is not a folder",
+             errno.ENOTDIR: "a part of the path is a file, not a folder",
+             errno.EISDIR: "it is a folder"}
+
+
+def os_error_line(error: OSError) -> str:
+    """An operating-system error as one line naming the path and what to do about it."""
+    paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+    reason = _OS_HINTS.get(error.errno or 0, error.strerror or str(error) or type(error).__name__)
+    return f"{paths}: {reason}" if paths else str(reason)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pydantic import ValidationError
 
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`mosaic status RUN | head`): stop quietly, as cat does;
+        # point stdout at /dev/null so the interpreter's final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except MosaicError as error:
+        if debug:
+            raise
         # Errors the user can fix are printed without a traceback.
         print(f"mosaic: error: {error}", file=sys.stderr)
         return 2
     except ValidationError as error:  # a setting out of its range, e.g. --batch-size 0
+        if debug:
+            raise
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in error.errors())
         print(f"mosaic: error: invalid setting: {problems}", file=sys.stderr)
         return 2
+    except OSError as error:  # the machine said no: an existing file as --out, a full disk
+        if debug:
+            raise
+        print(f"mosaic: error: {os_error_line(error)} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

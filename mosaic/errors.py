@@ -8,6 +8,7 @@
      ├── ModelError                 a model spec cannot be resolved, built or loaded
      │    └── ModelUnavailable      the weights are not on this machine (names how to get them)
      ├── MissingExtra               an optional dependency is not installed (names the pip line)
+     ├── DamagedFile                a file mosaic wrote is cut short or no longer what it was
      ├── TemplateError              a chat template cannot be used the way mosaic needs
      └── ScoringError               L3 items cannot be turned into an L2/L1 record
 
@@ -53,6 +54,15 @@ class RowProblem:
         if self.field:
             where += f", field '{self.field}'"
         return f"{where}: {self.message}"
+
+
+class DamagedFile(MosaicError):
+    """A JSON file mosaic wrote (config, archive, report, manifest) cannot be read back:
+    cut short, edited, or from another version. The message names the file."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
 
 
 class DataError(MosaicError):

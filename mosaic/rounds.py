@@ -18,7 +18,6 @@ events.jsonl, and writes what it produced into the round's folder.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +33,7 @@ from mosaic.schema import (
     RoundRecord,
     ValidationReport,
 )
-from mosaic.store import RunFolder, building, content_key
+from mosaic.store import RunFolder, building, content_key, read_json
 
 Samples = Mapping[str, Sequence[JudgedSample]]
 
@@ -84,7 +83,7 @@ def _require(ctx: RunContext, kind: str, key: str) -> None:
 
 
 def read_report(ctx: RunContext, report_path: str) -> EvalReport:
-    return EvalReport.model_validate_json((ctx.run.root / report_path).read_text("utf-8"))
+    return read_json(ctx.run.root / report_path, EvalReport)
 
 
 def read_samples(run: RunFolder, round_number: int) -> dict[str, list[JudgedSample]]:
@@ -186,7 +185,7 @@ def make_mixture(ctx: RunContext, round_number: int, action: DataAction,
 def read_manifest(folder: Path) -> MixtureManifest:
     from mosaic.data.mixture_files import MANIFEST_FILE
 
-    return MixtureManifest.model_validate_json((folder / MANIFEST_FILE).read_text("utf-8"))
+    return read_json(folder / MANIFEST_FILE, MixtureManifest)
 
 
 def train_adapter(ctx: RunContext, round_number: int, mixture: str) -> str:
@@ -327,5 +326,5 @@ def load_records(path: Path) -> list[RoundRecord]:
     """The round records of an archive.json (empty when there is none yet)."""
     if not path.is_file():
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
     return [RoundRecord.model_validate(r) for r in data.get("records", [])]

@@ -24,7 +24,7 @@ from typing import Any
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError
 from mosaic.schema import Constraint
-from mosaic.store import ArtifactCache, RunFolder, cache_root
+from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json
 
 
 @dataclass
@@ -56,7 +56,7 @@ class RunContext:
                               f"`mosaic resume {folder}` or choose another --out")
         cache = Path(config.cache).expanduser() if config.cache else cache_root() / "artifacts"
         config = config.model_copy(update={"cache": str(cache.resolve())})
-        config = _freeze_eval_dtype(config)
+        config = _freeze_eval_dtype(_absolute_paths(config))
         ctx = cls(config, run, ArtifactCache(Path(config.cache)), progress)
         preflight(ctx)
         write_json_atomic(run.config, config.model_dump(mode="json"), sort_keys=False)
@@ -184,7 +184,7 @@ def read_added_constraints(run: RunFolder) -> list[Constraint]:
     """Rules a reviewer or chat added during the run (constraints.json)."""
     if not run.added_constraints.is_file():
         return []
-    data = json.loads(run.added_constraints.read_text(encoding="utf-8"))
+    data = read_json(run.added_constraints)
     return [Constraint.model_validate(c) for c in data]
 
 
@@ -279,3 +279,21 @@ def preflight(ctx: RunContext) -> None:
         ctx.say(f"diagnoser: {diagnoser.model} at {public_url(diagnoser.base_url)} "
                 f"(mode {diagnoser.mode}; key from ${diagnoser.api_key_env}: {key}); the "
                 "analyst takes any round the LLM cannot give a valid action for")
+
+
+def _absolute(path: str) -> str:
+    """A local file or folder's absolute path; `starter:` names and Hugging Face ids (no
+    such local path) as they are."""
+    if path.startswith("starter:") or not Path(path).expanduser().exists():
+        return path
+    return str(Path(path).expanduser().resolve())
+
+
+def _absolute_paths(config: RunConfig) -> RunConfig:
+    """`config` with every local pool and eval-set path made absolute, so the config.json
+    a run folder keeps works from any directory (`mosaic resume` elsewhere)."""
+    pools = {name: source.model_copy(update={"path": _absolute(source.path)})
+             for name, source in config.pools.items()}
+    data = {name: _absolute(path) for name, path in config.eval.data.items()}
+    return config.model_copy(update={"pools": pools, "eval": config.eval.model_copy(
+        update={"data": data})})

@@ -7,7 +7,6 @@ work while the run is going, after it finished, or after it was killed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from mosaic.errors import ConfigError
 from mosaic.rounds import load_records, read_samples
 from mosaic.run_context import read_added_constraints
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveDelta, RoundRecord
-from mosaic.store import RunFolder
+from mosaic.store import RunFolder, read_json
 from mosaic.tools.run_report import write_run_report
 from mosaic.tools.run_tables import RunView, delta_cell
 
@@ -26,7 +25,7 @@ EXAMPLES_PER_OBJECTIVE = 3
 
 
 def _config(run: RunFolder) -> RunConfig:
-    return RunConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+    return read_json(run.config, RunConfig)
 
 
 def progress_line(run: RunFolder, *, running: bool = True) -> str:
@@ -50,8 +49,7 @@ def load_run_view(folder: Path) -> RunView:
     run = RunFolder(folder)
     config = _config(run)
     records = load_records(run.archive)
-    archive: dict[str, Any] = (json.loads(run.archive.read_text(encoding="utf-8"))
-                               if run.archive.is_file() else {})
+    archive: dict[str, Any] = read_json(run.archive) if run.archive.is_file() else {}
     reports = _reports(run, records)
     recommended = archive.get("recommended")
     examples: dict[str, list[JudgedSample]] = {}
@@ -154,7 +152,7 @@ def comparison_text(folder: Path, first: str, second: str = "base") -> str:
 
     run = RunFolder(folder)
     records = load_records(run.archive)
-    archive = json.loads(run.archive.read_text("utf-8")) if run.archive.is_file() else {}
+    archive = read_json(run.archive) if run.archive.is_file() else {}
     recommended = archive.get("recommended")
     a = resolve_round(first, records, recommended)
     b = resolve_round(second, records, recommended, relative_to=a)
@@ -183,8 +181,7 @@ def _reports(run: RunFolder, records: list[RoundRecord]) -> dict[int, EvalReport
     reports = {}
     for record in records:
         if record.report_path and (run.root / record.report_path).is_file():
-            reports[record.round] = EvalReport.model_validate_json(
-                (run.root / record.report_path).read_text(encoding="utf-8"))
+            reports[record.round] = read_json(run.root / record.report_path, EvalReport)
     return reports
 
 
@@ -225,7 +222,7 @@ def run_status(folder: Path,
     config = _config(run)
     objectives = list(config.pools)
     records = load_records(run.archive)
-    archive = json.loads(run.archive.read_text("utf-8")) if run.archive.is_file() else {}
+    archive = read_json(run.archive) if run.archive.is_file() else {}
     diagnoser = (f"LLM {config.diagnoser.model} (analyst as fallback)"
                  if config.diagnoser.base_url else "the analyst")
     lines = [f"run {run.run_id}: preset {config.preset}, model {config.model}, "

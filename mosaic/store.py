@@ -15,7 +15,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from mosaic.errors import DamagedFile
+
+M = TypeVar("M", bound=BaseModel)
 
 DONE_MARKER = "mosaic_done.json"
 
@@ -133,6 +139,25 @@ class ArtifactCache:
 
     def write(self, kind: str, key: str, data: Any) -> None:
         write_json_atomic(self.root / kind / f"{key}.json", data)
+
+
+def read_json(path: Path, model: type[M] | None = None) -> Any:
+    """The JSON document in `path`, validated as `model` when one is given. A file that is
+    cut short, edited or not what it should be raises DamagedFile naming it (a missing
+    file raises FileNotFoundError, as open does)."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return json.loads(text) if model is None else model.model_validate_json(text)
+    except json.JSONDecodeError as error:
+        raise DamagedFile(path, f"not valid JSON at line {error.lineno}, column "
+                                f"{error.colno}: {error.msg} (cut short or edited?)") from None
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            raise DamagedFile(path, "not valid JSON (cut short or edited?)") from None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the document'}: {e['msg']}"
+                             for e in error.errors()[:5])
+        raise DamagedFile(path, f"not a valid {model.__name__ if model else 'file'}: "
+                                f"{problems}") from None
 
 
 class RunFolder:

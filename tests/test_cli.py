@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -137,3 +138,86 @@ def test_train_command_trains_an_adapter_on_a_mixture_folder(tmp_path, capsys):
     assert main(["train", "--mixture", str(tmp_path / "mix"), "--model", "tiny",
                  "--lr", "-1"]) == 2
     assert "lr" in capsys.readouterr().err
+
+
+def _mosaic(*args: str, cwd, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mosaic.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120, **kwargs)
+
+
+def test_an_existing_file_as_out_is_one_line_without_a_traceback_unless_debug(tmp_path):
+    (tmp_path / "taken").write_text("not a folder")
+    (tmp_path / "action.json").write_text(json.dumps(
+        {"ratios": {"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3}}))
+    for command in (["run", "--preset", "tiny", "--rounds", "1", "--out", "taken"],
+                    ["mix", "--preset", "tiny", "--action", "action.json", "--out", "taken"]):
+        done = _mosaic(*command, cwd=tmp_path)
+        errors = [line for line in done.stderr.splitlines() if "error" in line]
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 1
+        assert errors == ["mosaic: error: taken: it exists and is not a folder (rerun "
+                          "with --debug for the traceback)"]
+    debug = _mosaic("--debug", "run", "--preset", "tiny", "--out", "taken", cwd=tmp_path)
+    assert "Traceback" in debug.stderr and "FileExistsError" in debug.stderr
+    env = {**os.environ, "MOSAIC_DEBUG": "1"}
+    assert "Traceback" in _mosaic("run", "--preset", "tiny", "--out", "taken", cwd=tmp_path,
+                                  env=env).stderr
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    """`mosaic schema action | head -c0`: the pipe closes before mosaic writes."""
+    process = subprocess.Popen([sys.executable, "-m", "mosaic.cli", "schema", "action"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141 and stderr == ""
+
+
+def test_a_damaged_json_file_of_a_run_is_named_in_one_line(tmp_path, capsys):
+    """A config.json or archive.json cut short: status says which file, no traceback."""
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.run_context import RunContext
+
+    config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
+    RunContext.create(config, tmp_path / "run", progress=False)
+    (tmp_path / "run" / "archive.json").write_text('{"records": [{"round": 0, "mea')
+    assert main(["status", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"mosaic: error: {tmp_path / 'run' / 'archive.json'}: not valid "
+                            "JSON at line 1") and "\n" not in error
+    config_json = tmp_path / "run" / "config.json"
+    config_json.write_text(config_json.read_text()[:200])
+    assert main(["status", str(tmp_path / "run")]) == 2
+    assert str(config_json) in capsys.readouterr().err
+
+
+def test_read_json_names_the_file_and_what_is_wrong(tmp_path):
+    import pytest
+
+    from mosaic.errors import DamagedFile
+    from mosaic.schema import RoundRecord
+    from mosaic.store import read_json
+
+    path = tmp_path / "record.json"
+    path.write_text('{"round": -1}')
+    with pytest.raises(DamagedFile, match=r"record\.json: not a valid RoundRecord: round"):
+        read_json(path, RoundRecord)
+    path.write_text('{"round": 1')
+    with pytest.raises(DamagedFile, match=r"record\.json: not valid JSON"):
+        read_json(path, RoundRecord)
+    path.write_text('{"round": 1}')
+    assert read_json(path, RoundRecord).round == 1 and read_json(path) == {"round": 1}
+
+
+def test_operating_system_errors_read_as_one_line_naming_the_path():
+    import errno
+
+    from mosaic.cli import os_error_line
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/runs/r/rounds/001/train.jsonl")
+    assert os_error_line(full) == "/runs/r/rounds/001/train.jsonl: the disk is full"
+    assert os_error_line(OSError(errno.EROFS, "Read-only file system", "/ro")) == \
+        "/ro: the file system is read-only"
+    moved = OSError(errno.EXDEV, "Invalid cross-device link", "/a", None, "/b")
+    assert os_error_line(moved) == "/a -> /b: Invalid cross-device link"
+    assert os_error_line(OSError("no errno")) == "no errno"

@@ -4,6 +4,7 @@ wiring as ARCHITECTURE §11 draws it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -128,6 +129,34 @@ def test_the_cache_path_is_written_absolute_so_resume_works_from_anywhere(tmp_pa
     assert saved == str(tmp_path / "relative-cache") == str(ctx.cache.root)
     monkeypatch.chdir("/")
     assert RunContext.open(tmp_path / "run").cache.root == tmp_path / "relative-cache"
+
+
+def test_local_pool_and_eval_paths_are_written_absolute_and_ids_as_given(tmp_path,
+                                                                       monkeypatch):
+    """A run started with relative data paths resumes from any directory; a `starter:`
+    name or a Hugging Face id (no such local path) is kept as given."""
+    import shutil
+
+    from mosaic.data.compose import STARTER_DIR
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    shutil.copy(STARTER_DIR / "xguard_pool.jsonl", tmp_path / "data" / "x.jsonl")
+    shutil.copy(Path(__file__).parent / "fixtures" / "orbench.csv", tmp_path / "data" / "or.csv")
+    config, _ = apply_overrides(load_preset("tiny"), [
+        f"cache={tmp_path / 'cache'}", "pools.xguard.path=data/x.jsonl",
+        "eval.data.orbench=data/or.csv"])
+    RunContext.create(config, tmp_path / "run", progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["pools"]["xguard"]["path"] == str(tmp_path / "data" / "x.jsonl")
+    assert saved["pools"]["orbench"]["path"] == "starter:orbench_pool.jsonl"
+    assert saved["eval"]["data"]["orbench"] == str(tmp_path / "data" / "or.csv")
+    monkeypatch.chdir("/")
+    reopened = RunContext.open(tmp_path / "run", progress=False)
+    assert len(reopened.pools()["xguard"]) > 0 and reopened.eval_sets()["orbench"]
+    from mosaic.run_context import _absolute
+
+    assert _absolute("google/IFEval") == "google/IFEval"
 
 
 def test_a_floor_added_mid_run_applies_to_rounds_already_archived(ctx):

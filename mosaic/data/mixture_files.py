@@ -17,7 +17,7 @@ import numpy as np
 from mosaic.data.pool_table import PoolTable
 from mosaic.errors import ConfigError, DataError, RowProblem
 from mosaic.schema import Message, MixtureManifest
-from mosaic.store import readable_by_all, write_json_atomic
+from mosaic.store import read_json, readable_by_all, write_json_atomic
 
 MIXTURE_FILE = "train.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -72,7 +72,7 @@ def read_mixture(folder: Path) -> tuple[list[list[Message]], MixtureManifest]:
     if not manifest_path.is_file() or not rows_path.is_file():
         raise ConfigError(f"{folder} is not a complete mixture folder (needs train.jsonl and "
                           "manifest.json, written by `mosaic mix`)")
-    manifest = MixtureManifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_json(manifest_path, MixtureManifest)
     chats = []
     for number, line in enumerate(rows_path.read_text(encoding="utf-8").splitlines()):
         try:
