@@ -279,13 +279,12 @@ def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunCon
                 node[part] = value
             else:
                 node = node[part]
-    if problems:
-        raise ConfigError("bad override(s): " + "; ".join(problems))
-    try:
+    try:  # the known keys' values too, so every problem is listed in one message
         resolved = RunConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError("bad override(s): " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+        problems += [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+    if problems:
+        raise ConfigError("bad override(s): " + "; ".join(problems))
     return resolved, lines
 
 

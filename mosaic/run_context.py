@@ -254,8 +254,19 @@ def preflight(ctx: RunContext) -> None:
     from mosaic.objectives import get_objective
     from mosaic.tools.validate import validate_action
 
+    stray = [f"eval.data.{name}: '{name}' is not one of this run's objectives "
+             f"({', '.join(ctx.config.pools)})"
+             for name in ctx.config.eval.data if name not in ctx.config.pools]
+    if stray:  # before loading: a mistyped key would silently leave the starter set in use
+        raise ConfigError("the run cannot start: " + "; ".join(stray))
     pools = ctx.pools()
-    ctx.eval_sets()
+    eval_sets = ctx.eval_sets()
+    empty = [f"pool '{name}' ({ctx.config.pools[name].path}) has no usable rows"
+             for name, table in pools.items() if len(table) == 0]
+    empty += [f"eval set '{name}' has no items" for name in pools
+              if not eval_sets.get(name)]
+    if empty:
+        raise ConfigError("the run cannot start: " + "; ".join(empty))
     problems = []
     for rule in ctx.constraints:
         if rule.objective not in pools:

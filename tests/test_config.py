@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mosaic import config
-from mosaic.config import load_preset, preset_names
+from mosaic.config import apply_overrides, load_preset, preset_names
 from mosaic.errors import ConfigError
 
 
@@ -66,3 +66,13 @@ def test_bad_overrides_are_all_named_at_once():
         apply_overrides(load_preset("tiny"), ["mixture.budget=lots"])
     with pytest.raises(ConfigError, match=r"loop\.rounds"):
         apply_overrides(load_preset("tiny"), ["loop.rounds=-1"])
+
+
+def test_every_bad_override_is_listed_in_one_message():
+    """An unknown key and a value of the wrong type for a known one, together."""
+    with pytest.raises(ConfigError) as raised:
+        apply_overrides(load_preset("tiny"), ["foo.bar=1", "mixture.budget=x",
+                                              "loop.roundz=2"])
+    text = str(raised.value)
+    assert "unknown setting 'foo'" in text and "unknown setting 'roundz'" in text
+    assert "mixture.budget: Input should be a valid integer" in text

@@ -159,6 +159,25 @@ def test_local_pool_and_eval_paths_are_written_absolute_and_ids_as_given(tmp_pat
     assert _absolute("google/IFEval") == "google/IFEval"
 
 
+def test_misconfigured_data_is_refused_before_the_run_folder_is_written(tmp_path):
+    """A key naming no objective, an empty pool and an empty eval set: each named, all at
+    once for the data, before any model loads or config.json is written."""
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "empty.csv").write_text("prompt,category\n")
+    base, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
+    typo, _ = apply_overrides(base, [f"eval.data.orbnech={tmp_path / 'empty.csv'}"])
+    with pytest.raises(ConfigError, match=r"eval\.data\.orbnech: 'orbnech' is not one of "
+                                          r"this run's objectives \(xguard, orbench, ifeval\)"):
+        RunContext.create(typo, tmp_path / "typo", progress=False)
+    empty, _ = apply_overrides(base, [f"pools.xguard.path={tmp_path / 'empty.jsonl'}",
+                                      f"eval.data.orbench={tmp_path / 'empty.csv'}"])
+    with pytest.raises(ConfigError) as raised:
+        RunContext.create(empty, tmp_path / "empty", progress=False)
+    assert "pool 'xguard'" in str(raised.value) and "has no usable rows" in str(raised.value)
+    assert "eval set 'orbench' has no items" in str(raised.value)
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "empty" / "config.json").exists()
+
+
 def test_a_floor_added_mid_run_applies_to_rounds_already_archived(ctx):
     """Regression: a floor added after round 1 marked only later rounds, so round 1 stayed
     recommended although it broke the floor."""
