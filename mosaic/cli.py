@@ -439,7 +439,7 @@ DEBUG_ENV = "MOSAIC_DEBUG"
 """Set to 1 (or pass --debug) to get the traceback behind a one-line error."""
 
 _OS_HINTS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
-             errno.EACCES: "permission denied", errno.EEXIST: "it exists and is not a folder",
+             errno.EACCES: "permission denied", errno.EEXIST: "it already exists",
              errno.ENOTDIR: "a part of the path is a file, not a folder",
              errno.EISDIR: "it is a folder"}
 
@@ -457,11 +457,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: buffered output meets a closed pipe here
+        return code
     except BrokenPipeError:
         # The reader went away (`mosaic status RUN | head`): stop quietly, as cat does;
         # point stdout at /dev/null so the interpreter's final flush does not complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout is not a file (in-process callers)
+            pass
         return 141
     except MosaicError as error:
         if debug:

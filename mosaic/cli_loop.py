@@ -68,7 +68,7 @@ def _resumable(out: Path) -> Iterator[None]:
         raise SystemExit(130) from None
     except RunBusy:
         raise
-    except MosaicError:
+    except (MosaicError, OSError):  # OSError: a full disk, a read-only folder
         if (out / "config.json").is_file():
             print(f"[mosaic] the run stopped; fix the cause below and continue with "
                   f"`mosaic resume {out}`", file=sys.stderr)

@@ -257,15 +257,20 @@ def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunCon
             continue
         parts = key.strip().split(".")
         node: Any = data
+        created: list[tuple[dict, str]] = []  # new map entries, taken back if the key fails
         for depth, part in enumerate(parts):
             if (isinstance(node, dict) and part not in node
                     and ".".join(parts[:depth]) in OPEN_MAPS):
                 node[part] = {} if depth < len(parts) - 1 else None  # a new entry of a map
+                created.append((node, part))
             if not isinstance(node, dict) or part not in node:
                 where = ".".join(parts[:depth]) or "the top level"
-                known = ", ".join(sorted(node)) if isinstance(node, dict) else "(not a section)"
+                known = (", ".join(sorted(node)) or "none") if isinstance(node, dict) else \
+                    "(not a section)"
                 problems.append(f"{key.strip()}: unknown setting '{part}' in {where} "
                                 f"(known: {known})")
+                for parent, name in created:
+                    parent.pop(name, None)
                 break
             if depth == len(parts) - 1:
                 try:

@@ -33,7 +33,7 @@ from mosaic.schema import (
     RoundRecord,
     ValidationReport,
 )
-from mosaic.store import RunFolder, building, content_key, read_json
+from mosaic.store import RunFolder, building, content_key, read_json, read_json_list
 
 Samples = Mapping[str, Sequence[JudgedSample]]
 
@@ -326,5 +326,4 @@ def load_records(path: Path) -> list[RoundRecord]:
     """The round records of an archive.json (empty when there is none yet)."""
     if not path.is_file():
         return []
-    data = read_json(path)
-    return [RoundRecord.model_validate(r) for r in data.get("records", [])]
+    return read_json_list(path, "records", RoundRecord)

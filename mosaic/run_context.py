@@ -24,7 +24,7 @@ from typing import Any
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError
 from mosaic.schema import Constraint
-from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json
+from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json_list
 
 
 @dataclass
@@ -184,8 +184,7 @@ def read_added_constraints(run: RunFolder) -> list[Constraint]:
     """Rules a reviewer or chat added during the run (constraints.json)."""
     if not run.added_constraints.is_file():
         return []
-    data = read_json(run.added_constraints)
-    return [Constraint.model_validate(c) for c in data]
+    return read_json_list(run.added_constraints, None, Constraint)
 
 
 def _same_rule(a: Constraint, b: Constraint) -> bool:

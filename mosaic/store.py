@@ -44,6 +44,9 @@ def write_json_atomic(path: Path, data: Any, *, sort_keys: bool = True) -> None:
             json.dump(data, handle, indent=2, sort_keys=sort_keys, ensure_ascii=False)
             handle.write("\n")
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(error, path) from error
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -97,9 +100,20 @@ def write_text_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(error, path) from error
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _named(error: OSError, path: Path) -> OSError:
+    """A write's OSError with the file it was writing: a failed write through a file
+    descriptor (a full disk, say) names none."""
+    if error.filename is None and error.errno is not None:
+        return OSError(error.errno, error.strerror, str(path))
+    return error
 
 
 def content_key(*parts: Any) -> str:
@@ -145,8 +159,8 @@ def read_json(path: Path, model: type[M] | None = None) -> Any:
     """The JSON document in `path`, validated as `model` when one is given. A file that is
     cut short, edited or not what it should be raises DamagedFile naming it (a missing
     file raises FileNotFoundError, as open does)."""
-    text = Path(path).read_text(encoding="utf-8")
     try:
+        text = Path(path).read_text(encoding="utf-8")
         return json.loads(text) if model is None else model.model_validate_json(text)
     except json.JSONDecodeError as error:
         raise DamagedFile(path, f"not valid JSON at line {error.lineno}, column "
@@ -158,6 +172,23 @@ def read_json(path: Path, model: type[M] | None = None) -> Any:
                              for e in error.errors()[:5])
         raise DamagedFile(path, f"not a valid {model.__name__ if model else 'file'}: "
                                 f"{problems}") from None
+    except UnicodeDecodeError:
+        raise DamagedFile(path, "not UTF-8 text") from None
+
+
+def read_json_list(path: Path, key: str | None, model: type[M]) -> list[M]:
+    """The documents of a JSON list in `path` (or under `key` of its top-level object),
+    each validated as `model`; DamagedFile naming the file and the entry otherwise."""
+    data = read_json(path)
+    items = data.get(key, []) if key is not None and isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise DamagedFile(path, f"expected a list{f' under {key!r}' if key else ''}")
+    try:
+        return [model.model_validate(item) for item in items]
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
+                             for e in error.errors()[:5])
+        raise DamagedFile(path, f"not a list of valid {model.__name__}: {problems}") from None
 
 
 class RunFolder:

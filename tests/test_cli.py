@@ -155,8 +155,8 @@ def test_an_existing_file_as_out_is_one_line_without_a_traceback_unless_debug(tm
         errors = [line for line in done.stderr.splitlines() if "error" in line]
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
         assert done.returncode == 1
-        assert errors == ["mosaic: error: taken: it exists and is not a folder (rerun "
-                          "with --debug for the traceback)"]
+        assert errors == ["mosaic: error: taken: it already exists (rerun with --debug "
+                          "for the traceback)"]
     debug = _mosaic("--debug", "run", "--preset", "tiny", "--out", "taken", cwd=tmp_path)
     assert "Traceback" in debug.stderr and "FileExistsError" in debug.stderr
     env = {**os.environ, "MOSAIC_DEBUG": "1"}
@@ -166,8 +166,10 @@ def test_an_existing_file_as_out_is_one_line_without_a_traceback_unless_debug(tm
 
 def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
     """`mosaic schema action | head -c0`: the pipe closes before mosaic writes."""
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     process = subprocess.Popen([sys.executable, "-m", "mosaic.cli", "schema", "action"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                               env=buffered)
     process.stdout.close()
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141 and stderr == ""
@@ -221,3 +223,41 @@ def test_operating_system_errors_read_as_one_line_naming_the_path():
     moved = OSError(errno.EXDEV, "Invalid cross-device link", "/a", None, "/b")
     assert os_error_line(moved) == "/a -> /b: Invalid cross-device link"
     assert os_error_line(OSError("no errno")) == "no errno"
+
+
+def test_an_archive_with_a_bad_record_or_the_wrong_shape_is_named(tmp_path):
+    import pytest
+
+    from mosaic.errors import DamagedFile
+    from mosaic.rounds import load_records
+
+    archive = tmp_path / "archive.json"
+    archive.write_text('{"records": [{"round": "first"}]}')
+    with pytest.raises(DamagedFile, match=r"archive\.json: not a list of valid RoundRecord: "
+                                          r"round"):
+        load_records(archive)
+    archive.write_text('{"records": {"round": 0}}')
+    with pytest.raises(DamagedFile, match=r"archive\.json: expected a list under 'records'"):
+        load_records(archive)
+    archive.write_bytes(b'{"records": [\xff]}')
+    with pytest.raises(DamagedFile, match="not UTF-8 text"):
+        load_records(archive)
+
+
+def test_a_write_that_fails_names_the_file_it_was_writing(tmp_path, monkeypatch):
+    """A full disk shows up on write, through a descriptor that names no file."""
+    import errno
+
+    import pytest
+
+    import mosaic.store as store
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.json, "dump", full)
+    target = tmp_path / "run" / "archive.json"
+    with pytest.raises(OSError) as raised:
+        store.write_json_atomic(target, {"records": []})
+    assert raised.value.filename == str(target) and raised.value.errno == errno.ENOSPC
+    assert list((tmp_path / "run").iterdir()) == []  # the temporary file is gone

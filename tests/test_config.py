@@ -76,3 +76,10 @@ def test_every_bad_override_is_listed_in_one_message():
     text = str(raised.value)
     assert "unknown setting 'foo'" in text and "unknown setting 'roundz'" in text
     assert "mixture.budget: Input should be a valid integer" in text
+
+
+def test_a_failed_override_of_a_new_map_entry_leaves_no_placeholder_behind():
+    with pytest.raises(ConfigError) as raised:
+        apply_overrides(load_preset("tiny"), ["pools.newobj.pathz=x"])
+    assert str(raised.value) == ("bad override(s): pools.newobj.pathz: unknown setting "
+                                 "'pathz' in pools.newobj (known: none)")
