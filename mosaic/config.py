@@ -152,10 +152,13 @@ class DiagnoserSettings(Record):
     """Per request."""
     max_retries: int = Field(default=2, ge=0)
     """Client retries on 429, 5xx, timeouts and connection errors (exponential backoff)."""
-    max_step: float | None = Field(default=None, gt=0, le=1)
+    max_step: float | None = Field(default=0.3, gt=0, le=1)
     """Largest change of any ratio or bucket weight an LLM action may make from the
     current action (the starting mixture after the base model); a larger move is refused
-    with the report, like a broken Constraint. None: only the Constraints bound it."""
+    with the report, like a broken Constraint. On by default at twice the analyst's step
+    (the prompt asks for moves of at most `loop.max_step`), so no answer, however it was
+    talked into it, swings a share to 1.0 in one round; None: only the Constraints bound
+    it."""
     round_timeout_s: float = Field(default=900.0, gt=0)
     """No new request after this long in one round's diagnosis: the analyst takes over."""
     temperature: float = Field(default=0.0, ge=0)
