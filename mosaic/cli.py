@@ -4,13 +4,12 @@ each command so `mosaic --help` loads no torch."""
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mosaic.cli_errors import DEBUG_ENV, run_reporting_errors
 from mosaic.errors import MosaicError
 
 EXAMPLES = """\
@@ -435,60 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DEBUG_ENV = "MOSAIC_DEBUG"
-"""Set to 1 (or pass --debug) to get the traceback behind a one-line error."""
-
-_OS_HINTS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
-             errno.EACCES: "permission denied", errno.EEXIST: "it already exists",
-             errno.ENOTDIR: "a part of the path is a file, not a folder",
-             errno.EISDIR: "it is a folder"}
-
-
-def os_error_line(error: OSError) -> str:
-    """An operating-system error as one line naming the path and what to do about it."""
-    paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
-    reason = _OS_HINTS.get(error.errno or 0, error.strerror or str(error) or type(error).__name__)
-    return f"{paths}: {reason}" if paths else str(reason)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from pydantic import ValidationError
-
-    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
-    try:
-        code = args.func(args)
-        sys.stdout.flush()  # inside the try: buffered output meets a closed pipe here
-        return code
-    except BrokenPipeError:
-        # The reader went away (`mosaic status RUN | head`): stop quietly, as cat does;
-        # point stdout at /dev/null so the interpreter's final flush does not complain.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # stdout is not a file (in-process callers)
-            pass
-        return 141
-    except MosaicError as error:
-        if debug:
-            raise
-        # Errors the user can fix are printed without a traceback.
-        print(f"mosaic: error: {error}", file=sys.stderr)
-        return 2
-    except ValidationError as error:  # a setting out of its range, e.g. --batch-size 0
-        if debug:
-            raise
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                             for e in error.errors())
-        print(f"mosaic: error: invalid setting: {problems}", file=sys.stderr)
-        return 2
-    except OSError as error:  # the machine said no: an existing file as --out, a full disk
-        if debug:
-            raise
-        print(f"mosaic: error: {os_error_line(error)} (rerun with --debug for the "
-              "traceback)", file=sys.stderr)
-        return 1
+    return run_reporting_errors(lambda: args.func(args), debug=args.debug)
 
 
 if __name__ == "__main__":

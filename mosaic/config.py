@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from mosaic.errors import ConfigError
+from mosaic.errors import ConfigError, validation_problems
 from mosaic.schema import Constraint, Record
 
 CONFIGS_DIR = Path(os.environ.get("MOSAIC_CONFIGS_DIR")
@@ -231,9 +231,7 @@ def load_preset(name: str) -> RunConfig:
     try:
         return RunConfig.model_validate({"preset": name, **raw})
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                             for e in error.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {'; '.join(validation_problems(error))}") from None
 
 
 OPEN_MAPS = ("pools", "eval.data")
@@ -290,7 +288,7 @@ def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunCon
     try:  # the known keys' values too, so every problem is listed in one message
         resolved = RunConfig.model_validate(data)
     except ValidationError as error:
-        problems += [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+        problems += validation_problems(error)
     if problems:
         raise ConfigError("bad override(s): " + "; ".join(problems))
     return resolved, lines

@@ -18,6 +18,7 @@ Each exception keeps the objects it is about as attributes, so callers never par
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class MosaicError(Exception):
@@ -54,6 +55,13 @@ class RowProblem:
         if self.field:
             where += f", field '{self.field}'"
         return f"{where}: {self.message}"
+
+
+def validation_problems(error: Any, *, limit: int | None = None, whole: str = "") -> list[str]:
+    """A pydantic ValidationError as `dotted.field: message` lines (the first `limit`);
+    `whole` names a problem with the document itself (an empty location)."""
+    return [f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}"
+            for e in error.errors()[:limit]]
 
 
 class DamagedFile(MosaicError):

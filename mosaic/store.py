@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from mosaic.errors import DamagedFile
+from mosaic.errors import DamagedFile, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -168,8 +168,7 @@ def read_json(path: Path, model: type[M] | None = None) -> Any:
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
             raise DamagedFile(path, "not valid JSON (cut short or edited?)") from None
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the document'}: {e['msg']}"
-                             for e in error.errors()[:5])
+        problems = "; ".join(validation_problems(error, limit=5, whole="the document"))
         raise DamagedFile(path, f"not a valid {model.__name__ if model else 'file'}: "
                                 f"{problems}") from None
     except UnicodeDecodeError:
@@ -186,8 +185,7 @@ def read_json_list(path: Path, key: str | None, model: type[M]) -> list[M]:
     try:
         return [model.model_validate(item) for item in items]
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
-                             for e in error.errors()[:5])
+        problems = "; ".join(validation_problems(error, limit=5, whole="entry"))
         raise DamagedFile(path, f"not a list of valid {model.__name__}: {problems}") from None
 
 

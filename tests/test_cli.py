@@ -214,7 +214,7 @@ def test_read_json_names_the_file_and_what_is_wrong(tmp_path):
 def test_operating_system_errors_read_as_one_line_naming_the_path():
     import errno
 
-    from mosaic.cli import os_error_line
+    from mosaic.cli_errors import os_error_line
 
     full = OSError(errno.ENOSPC, "No space left on device", "/runs/r/rounds/001/train.jsonl")
     assert os_error_line(full) == "/runs/r/rounds/001/train.jsonl: the disk is full"
