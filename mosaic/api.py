@@ -18,7 +18,8 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,24 @@ class RunBusy(MosaicError):
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def _locked(folder: Path, *, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold the run's lock; `wait_s` > 0 waits that long for another process to let go
+    (messages to a paused run queue this way), else a held lock is RunBusy at once."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "run.lock", "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise RunBusy(f"{folder} is being run by another process "
-                          f"(pid {handle.read().strip() or '?'}); `mosaic status {folder}` "
-                          "shows its progress") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                handle.seek(0)
+                raise RunBusy(f"{folder} is being run by another process "
+                              f"(pid {handle.read().strip() or '?'}); `mosaic status "
+                              f"{folder}` shows its progress") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -58,10 +67,12 @@ def _compiled(ctx: RunContext) -> Iterator[Any]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from mosaic.graph import build_graph
+    from mosaic.redact import redacting_serializer
 
     conn = sqlite3.connect(ctx.run.checkpoints, check_same_thread=False)
     try:
-        yield build_graph().compile(checkpointer=SqliteSaver(conn))
+        saver = SqliteSaver(conn, serde=redacting_serializer())  # keys masked in checkpoints
+        yield build_graph().compile(checkpointer=saver)
     finally:
         conn.close()
 
@@ -117,14 +128,15 @@ def paused_card(state: dict[str, Any]) -> dict[str, Any] | None:
     return interrupts[0].value if interrupts else None
 
 
-def approve(out: str | Path, decision: dict[str, Any], *, progress: bool = True
-            ) -> dict[str, Any]:
+def approve(out: str | Path, decision: dict[str, Any], *, progress: bool = True,
+            wait_s: float = 0.0) -> dict[str, Any]:
     """Answer the approval card a paused run waits on (see mosaic.review for decisions),
-    then run on until the next card or the end. Refused when the run is not paused."""
+    then run on until the next card or the end. Refused when the run is not paused.
+    `wait_s`: how long to wait for another process answering the same run."""
     from langgraph.types import Command
 
     folder = Path(out)
-    with _locked(folder):
+    with _locked(folder, wait_s=wait_s):
         ctx = RunContext.open(folder, progress=progress)
         snapshot = checkpoint_state(ctx)
         if snapshot is None or "approve" not in snapshot[1] or not snapshot[2]:
@@ -133,11 +145,22 @@ def approve(out: str | Path, decision: dict[str, Any], *, progress: bool = True
         return _drive(ctx, Command(resume=decision))
 
 
-def chat(out: str | Path, text: str) -> str:
-    """One steering message. A run paused at approval resumes with it (never a second
-    run); otherwise a rule is added for every later round, `/stop` asks the running loop to
-    stop after its current round, and a note is kept. Returns what happened."""
+CHAT_WAIT_S = 600.0
+"""How long a message to a paused run waits for other answers to the same card."""
+
+
+def chat(out: str | Path, text: str, *,
+         confirm: Callable[[list[str]], bool] | None = None) -> str:
+    """One steering message; returns what happened.
+
+    Notes and (for a run that is not paused) stop requests go to the run's inbox: queued,
+    never lost, never waiting for the process driving the run. Rules are checked and kept
+    for every later round; a run paused at approval takes them through its card (its
+    action is validated again), after any answers other processes are giving it. Free text
+    an LLM translated into rules is applied only if `confirm(commands)` says yes; otherwise
+    the commands are named so the person can type them."""
     from mosaic.agents.steering import interpret
+    from mosaic.inbox import Inbox, Message
     from mosaic.review import objective_slices
 
     folder = Path(out)
@@ -145,28 +168,65 @@ def chat(out: str | Path, text: str) -> str:
     snapshot = checkpoint_state(ctx)
     if snapshot is not None and not snapshot[1]:
         raise ConfigError(f"{folder} has finished; start a new run to steer")
-    if snapshot is not None and snapshot[2] and not _is_running(folder):
-        state = approve(folder, {"kind": "message", "text": text, "origin": "chat"})
-        card = paused_card(state)
-        return ("answered the approval card" + (f"; paused again: {card.get('last_answer')}"
-                                                if card and card.get("last_answer") else ""))
+    paused = snapshot is not None and bool(snapshot[2])
     steerings, how = interpret(text, origin="chat", settings=ctx.config.diagnoser,
                                objectives=objective_slices(ctx))
-    said = []
+    said = [how] if how else []
+    steerings, held = _confirmed(ctx, steerings, confirm)
+    said += held
+    inbox = Inbox(ctx.run)
     for steering in steerings:
-        if steering.kind == "constraint":
-            problem = ctx.add_constraint(steering.constraint)
-            if problem and text.strip().startswith("/"):  # a typed rule: say it failed
-                raise ConfigError(problem)
-            said.append(f"not used: {problem}" if problem else
-                        f"added for every later round: {steering.constraint.describe()}")
-        elif steering.kind == "stop":
-            ctx.run.log("stop_requested", by="chat")
-            said.append("the run stops after its current round")
-        elif steering.text:
-            ctx.run.log("note", text=steering.text)
+        if steering.kind == "note" and steering.text:
+            inbox.send(Message(kind="note", text=steering.text, origin="chat"))
             said.append("noted")
-    return "; ".join([*said, *([how] if how else [])]) or "nothing to do"
+        elif steering.kind == "stop" and not paused:
+            inbox.send(Message(kind="stop", text=steering.text, origin="chat"))
+            said.append("the run stops after its current round")
+    rules = [s for s in steerings if s.kind == "constraint"]
+    for steering in rules:
+        problem = ctx.add_constraint(steering.constraint)
+        if problem and not steering.proposed:  # a typed rule: say it failed
+            raise ConfigError(problem)
+        said.append(f"not used: {problem}" if problem else
+                    f"added for every later round: {steering.constraint.describe()}")
+    answer = next((s.text for s in steerings if s.kind == "stop"), None) if paused else None
+    if paused and rules and answer is None:
+        answer = rules[0].text  # the card takes it: the action is validated again
+    if answer is not None:
+        try:
+            state = approve(folder, {"kind": "message", "text": answer, "origin": "chat"},
+                            progress=False, wait_s=CHAT_WAIT_S)
+        except ConfigError:  # another answer moved the run on meanwhile: it is not paused
+            if answer.startswith("/stop"):
+                inbox.send(Message(kind="stop", text=answer, origin="chat"))
+                said.append("the run stops after its current round")
+        else:
+            card = paused_card(state)
+            said.append("answered the approval card" + (
+                f"; paused again: {card.get('last_answer')}"
+                if card and card.get("last_answer") else ""))
+    return "; ".join(said) or "nothing to do"
+
+
+def _confirmed(ctx: RunContext, steerings: list[Any],
+               confirm: Callable[[list[str]], bool] | None) -> tuple[list[Any], list[str]]:
+    """The steerings to apply: every typed one, and an LLM's proposed rules only if they
+    pass the checks a typed rule gets and the person confirms them; and what was held back."""
+    proposed = [s for s in steerings if s.proposed]
+    if not proposed:
+        return steerings, []
+    held, usable = [], []
+    for steering in proposed:
+        problem = ctx.constraint_problem(steering.constraint)
+        if problem:
+            held.append(f"not used: {steering.text} ({problem})")
+        else:
+            usable.append(steering)
+    if usable and not (confirm is not None and confirm([s.text for s in usable])):
+        held.append("not applied: " + ", ".join(s.text for s in usable) + " (confirm with "
+                    "`mosaic chat RUN --yes ...`, or type the commands)")
+        usable = []
+    return [*(s for s in steerings if not s.proposed), *usable], held
 
 
 def checkpoint_state(ctx: RunContext

@@ -131,6 +131,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 def _cmd_mix(args: argparse.Namespace) -> int:
     from mosaic.config import load_preset
     from mosaic.data.mixture_files import describe_manifest, write_mixture
+    from mosaic.store import write_text_atomic
     from mosaic.tools.mixture import build_mixture
     from mosaic.tools.pools import load_pools
     from mosaic.tools.repair import repair_action
@@ -171,7 +172,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     mixture = build_mixture(action, pools, config.mixture, config.constraints)
     out = Path(args.out or f"runs/mix-{mixture.manifest.content_hash}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "action.json").write_text(action.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out / "action.json", action.model_dump_json(indent=2) + "\n")
     write_mixture(mixture, pools, out)  # its manifest, written last, marks the folder complete
     print(describe_manifest(mixture.manifest))
     print(f"[mosaic] wrote {out}/train.jsonl ({len(mixture)} rows), manifest.json, action.json")
@@ -435,7 +436,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from mosaic.redact import install_on_console
+
+    install_on_console()  # no key reaches the console, whatever route it took
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `mosaic chat RUN --yes "msg"`: argparse gives a list positional nothing after an
+    # option; words left over go to the command's list (messages, overrides) if it has one.
+    trailing = getattr(args, "trailing", None)
+    if extra and trailing and not any(word.startswith("-") for word in extra):
+        getattr(args, trailing).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return run_reporting_errors(lambda: args.func(args), debug=args.debug)
 
 

@@ -162,6 +162,16 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     print(status(args.run))
     messages = list(args.messages)
     interactive = not messages and sys.stdin.isatty()
+
+    def confirm(commands: list[str]) -> bool:
+        """Rules an LLM read into free text: applied with --yes, or a yes in a terminal."""
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        answer = input(f"the LLM read it as: {', '.join(commands)}; apply? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
     if not messages and not interactive:
         messages = [line for line in sys.stdin.read().splitlines() if line.strip()]
     while True:
@@ -180,7 +190,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             print(usage())
             continue
         try:
-            print(f"[mosaic] {chat(args.run, text)}")
+            print(f"[mosaic] {chat(args.run, text, confirm=confirm)}")
         except MosaicError as error:
             if not interactive:
                 raise
@@ -229,7 +239,7 @@ def add_loop_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                      help="settings of the preset to change, e.g. train.lr=1e-3 "
                      "eval.per_slice=2 loop.patience=2 cache=/tmp/artifacts")
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=_cmd_run, trailing="overrides")
 
     resume = commands.add_parser("resume", help="continue a run from its last checkpoint "
                                  "(finished steps are reused from the cache)")
@@ -257,7 +267,10 @@ def add_loop_commands(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("run", help="the run folder")
     chat.add_argument("messages", nargs="*", help="messages to send (none: read them from "
                       "the terminal, or one per line from stdin)")
-    chat.set_defaults(func=_cmd_chat)
+    chat.add_argument("--yes", action="store_true", help="apply the rules an LLM reads into "
+                      "free text without asking (scripts); without it they are shown and "
+                      "applied only on a yes in the terminal")
+    chat.set_defaults(func=_cmd_chat, trailing="messages")
 
     compare = commands.add_parser(
         "compare", help="two rounds of a run item by item: the mean change per objective and "

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from mosaic.errors import ConfigError, validation_problems
+from mosaic.redact import url_problem
 from mosaic.schema import Constraint, Record
 
 CONFIGS_DIR = Path(os.environ.get("MOSAIC_CONFIGS_DIR")
@@ -170,18 +171,13 @@ class DiagnoserSettings(Record):
 
     @model_validator(mode="after")
     def _model_with_endpoint(self) -> DiagnoserSettings:
-        from urllib.parse import urlsplit
-
         if self.base_url and not self.model:
             raise ValueError("diagnoser.base_url is set but diagnoser.model is empty: name "
                              "the model the endpoint serves")
         # The config is written to the run folder: no secret may ride in it.
-        if self.base_url:
-            parts = urlsplit(self.base_url)
-            if parts.username or parts.password or parts.query:
-                raise ValueError("diagnoser.base_url carries credentials or a query; put the "
-                                 "key in an environment variable and name it in "
-                                 "diagnoser.api_key_env")
+        problem = url_problem(self.base_url, "diagnoser.base_url") if self.base_url else None
+        if problem:
+            raise ValueError(problem)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
             raise ValueError("diagnoser.api_key_env must be the NAME of an environment "
                              "variable (e.g. DEEPSEEK_API_KEY), not the key itself")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mosaic.inbox import Inbox
 from mosaic.rounds import read_report, read_samples
 from mosaic.run_context import RunContext
 from mosaic.schema import DataAction, RoundRecord, ValidationReport
@@ -34,7 +35,7 @@ def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
 
     number = records[-1].round + 1
     path = ctx.run.round_dir(number) / "diagnosis.json"
-    chat_notes = [e["text"] for e in ctx.run.read_events() if e["event"] == "note"]
+    chat_notes = Inbox(ctx.run).notes()
     notes = [*notes, *(n for n in chat_notes if n not in notes)]
 
     def analyst() -> DataAction:

@@ -151,6 +151,11 @@ def _steer(ctx: RunContext, state: Mapping[str, Any], text: str, origin: Any
     if any(s.kind == "stop" for s in steerings):
         return {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
     said, problems = [], []
+    proposed = [s.text for s in steerings if s.proposed]
+    if proposed:  # an LLM's reading of free text is shown, applied only once typed
+        problems.append("not applied: " + ", ".join(proposed) + " (type the commands to "
+                        "apply them)")
+        steerings = [s for s in steerings if not s.proposed]
     for steering in steerings:
         if steering.kind == "constraint":
             problem = ctx.add_constraint(steering.constraint)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mosaic.inbox import Inbox
 from mosaic.run_context import RunContext
 from mosaic.schema import (
     Constraint,
@@ -300,7 +301,7 @@ def write_archive(ctx: RunContext, records: Sequence[RoundRecord]) -> None:
 
 def stop_requested(ctx: RunContext) -> bool:
     """Whether a person asked the run to stop (`/stop` from chat)."""
-    return any(e.get("event") == "stop_requested" for e in ctx.run.read_events())
+    return Inbox(ctx.run).stop_requested()
 
 
 def stop_reason(ctx: RunContext, records: Sequence[RoundRecord]) -> str | None:

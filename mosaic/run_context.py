@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mosaic.config import RunConfig
-from mosaic.errors import ConfigError
+from mosaic.errors import ConfigError, DamagedFile, validation_problems
+from mosaic.redact import watch
 from mosaic.schema import Constraint
 from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json_list
 
@@ -39,6 +42,9 @@ class RunContext:
     cache: ArtifactCache
     progress: bool = True
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        watch(self.config.diagnoser.api_key_env)  # its value is masked in all we write
 
     @classmethod
     def create(cls, config: RunConfig, folder: Path, *, progress: bool = True) -> RunContext:
@@ -71,14 +77,20 @@ class RunContext:
         except FileNotFoundError:
             raise ConfigError(f"{folder} is not a mosaic run (no config.json)") from None
         except json.JSONDecodeError as error:
-            raise ConfigError(f"{run.config} is not valid JSON: {error}") from None
+            raise DamagedFile(run.config, f"not valid JSON at line {error.lineno}, column "
+                                          f"{error.colno}: {error.msg} (cut short or "
+                                          "edited?)") from None
         evaluation = raw.get("eval") if isinstance(raw, dict) else None
         if isinstance(evaluation, dict):
             # A run started before the decoder and eval.dtype existed generated with
             # transformers' generate in float32: it goes on as it began.
             evaluation.setdefault("engine", "generate")
             evaluation.setdefault("dtype", "float32")
-        config = RunConfig.model_validate(raw)
+        try:
+            config = RunConfig.model_validate(raw)
+        except ValidationError as error:
+            problems = "; ".join(validation_problems(error, limit=5))
+            raise DamagedFile(run.config, f"not a valid run config: {problems}") from None
         return cls(config, run, _artifact_cache(config), progress)
 
     def _memo(self, name: str, build: Any) -> Any:
@@ -98,9 +110,29 @@ class RunContext:
     def add_constraint(self, rule: Constraint) -> str:
         """Add a rule for every later round (kept in the run folder's constraints.json);
         "" when added (or already there), else why it cannot be added."""
+        from mosaic.store import write_json_atomic
+
+        # One writer at a time: two chats adding rules at once must both be kept.
+        with open(self.run.root / "constraints.lock", "a", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            added = read_added_constraints(self.run)
+            if any(_same_rule(rule, other) for other in [*self.config.constraints, *added]):
+                return ""
+            problem = self.constraint_problem(rule)
+            if problem:
+                return problem
+            write_json_atomic(self.run.added_constraints,
+                              [c.model_dump(mode="json") for c in [*added, rule]])
+        self.run.log("constraint_added", rule=rule.describe(), origin=rule.origin)
+        return ""
+
+    def constraint_problem(self, rule: Constraint) -> str:
+        """Why `rule` cannot join the rules in force ("" when it can): an objective or
+        slice the run does not have, or a contradiction with the rules already there. The
+        same checks for a typed rule and for one an LLM proposes (shown before it is
+        confirmed)."""
         from mosaic.agents.analyst import starting_action
         from mosaic.objectives import get_objective
-        from mosaic.store import write_json_atomic
         from mosaic.tools.validate import validate_action
 
         if rule.objective not in self.config.pools:
@@ -109,22 +141,11 @@ class RunContext:
         if rule.slice is not None and rule.slice not in get_objective(rule.objective).slices:
             return f"'{rule.slice}' is not a slice of {rule.objective}"
         pools = self.pools()
-        # One writer at a time: two chats adding rules at once must both be kept.
-        with open(self.run.root / "constraints.lock", "a", encoding="utf-8") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            added = read_added_constraints(self.run)
-            if any(_same_rule(rule, other) for other in [*self.config.constraints, *added]):
-                return ""
-            report = validate_action(starting_action(pools, self.config.mixture), pools,
-                                     self.config.mixture,
-                                     [*self.config.constraints, *added, rule])
-            clash = [p.message for p in report.errors if p.code == "constraints_infeasible"]
-            if clash:
-                return (f"'{rule.describe()}' contradicts the rules in force: "
-                        + "; ".join(clash))
-            write_json_atomic(self.run.added_constraints,
-                              [c.model_dump(mode="json") for c in [*added, rule]])
-        self.run.log("constraint_added", rule=rule.describe(), origin=rule.origin)
+        report = validate_action(starting_action(pools, self.config.mixture), pools,
+                                 self.config.mixture, [*self.constraints, rule])
+        clash = [p.message for p in report.errors if p.code == "constraints_infeasible"]
+        if clash:
+            return f"'{rule.describe()}' contradicts the rules in force: " + "; ".join(clash)
         return ""
 
     def pools(self) -> dict[str, Any]:

@@ -20,6 +20,15 @@ SCHEMA_VERSION = 1
 
 Role = Literal["system", "user", "assistant"]
 
+# Free text is bounded where it enters (an edited action, an LLM's answer, a chat message),
+# so one enormous answer cannot be copied into every card, status, archive and checkpoint.
+MAX_RATIONALE_CHARS = 4000
+MAX_NOTE_CHARS = 2000
+"""A chat message, a note, a reviewer's feedback, a rule's note."""
+MAX_EVIDENCE_ITEMS = 20
+MAX_SHORT_CHARS = 200
+"""A name or a short remark: an evidence item's slice, metric and note."""
+
 
 class Record(BaseModel):
     """Base configuration shared by all records: unknown fields are errors, no NaN/inf."""
@@ -294,12 +303,12 @@ class ObjectivePlan(Record):
 class Evidence(Record):
     """One number an action rests on."""
 
-    objective: str
-    slice: str | None = None
-    metric: str
+    objective: str = Field(max_length=MAX_SHORT_CHARS)
+    slice: str | None = Field(default=None, max_length=MAX_SHORT_CHARS)
+    metric: str = Field(max_length=MAX_SHORT_CHARS)
     """What was measured, e.g. `mean`, `fail_rate`, `ci_width`."""
     value: float
-    note: str = ""
+    note: str = Field(default="", max_length=MAX_SHORT_CHARS)
 
 
 class DataAction(Record):
@@ -309,9 +318,9 @@ class DataAction(Record):
     """Objective -> share of the token budget; should be >= 0 and sum to 1."""
     objectives: dict[str, ObjectivePlan] = Field(default_factory=dict)
     """Per-objective bucket weights and focus; an objective left out is sampled as it comes."""
-    rationale: str = ""
+    rationale: str = Field(default="", max_length=MAX_RATIONALE_CHARS)
     """Why this action, in a few sentences."""
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list, max_length=MAX_EVIDENCE_ITEMS)
     """The slices and numbers the rationale rests on."""
 
 
@@ -346,7 +355,7 @@ class Constraint(Record):
     value: float | None = None
     origin: ConstraintOrigin = "config"
     """Who set it: the run config, a reviewer at approval time, or chat steering."""
-    note: str = ""
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Constraint:

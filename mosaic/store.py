@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mosaic.errors import DamagedFile, validation_problems
+from mosaic.redact import redact
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,15 +35,16 @@ def cache_root() -> Path:
 
 
 def write_json_atomic(path: Path, data: Any, *, sort_keys: bool = True) -> None:
-    """Write JSON to `path` via a temporary file and a rename (never a torn file).
+    """Write JSON to `path` via a temporary file and a rename (never a torn file), keys
+    masked (mosaic.redact) like everything mosaic writes.
     `sort_keys=False` keeps mappings whose order means something (a config's objectives)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         readable_by_all(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=sort_keys, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(redact(json.dumps(data, indent=2, sort_keys=sort_keys,
+                                           ensure_ascii=False)) + "\n")
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
@@ -92,13 +94,13 @@ def building(folder: Path, marker: dict[str, Any]) -> Iterator[Path]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to `path` via a temporary file and a rename."""
+    """Write text to `path` via a temporary file and a rename, keys masked."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         readable_by_all(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.write(redact(text))
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
@@ -220,8 +222,8 @@ class RunFolder:
     def log(self, event: str, **fields: Any) -> None:
         """Append one event; a line torn by a kill is skipped when the log is read."""
         self.root.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"time": _now(), "event": event, **fields}, ensure_ascii=False,
-                          default=str)
+        line = redact(json.dumps({"time": _now(), "event": event, **fields},
+                                 ensure_ascii=False, default=str))
         with self.events.open("a+b") as handle:
             if handle.tell() > 0:
                 handle.seek(-1, os.SEEK_END)

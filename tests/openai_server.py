@@ -35,6 +35,8 @@ class Reply:
     """(function name, arguments as sent: usually JSON text) per tool call."""
     refusal: str | None = None
     """A model refusal (content None, `message.refusal` set), as OpenAI models send it."""
+    message: str | None = None
+    """An HTTP error's message instead of the usual one (servers echo what they were sent)."""
 
     @staticmethod
     def calls(*calls: tuple[str, Any]) -> Reply:
@@ -59,8 +61,8 @@ class Reply:
         return Reply(content=json.dumps(value))
 
     @staticmethod
-    def error(status: int) -> Reply:
-        return Reply(status=status)
+    def error(status: int, message: str | None = None) -> Reply:
+        return Reply(status=status, message=message)
 
     @staticmethod
     def hang(seconds: float) -> Reply:
@@ -127,6 +129,7 @@ class ScriptedServer:
                     return
                 if reply.status != 200:
                     kind, message = _ERROR_TYPES.get(reply.status, ("error", "error"))
+                    message = reply.message or message
                     self._send(reply.status, {"error": {"message": message, "type": kind,
                                                         "param": None, "code": kind}})
                     return

@@ -252,10 +252,22 @@ def test_a_write_that_fails_names_the_file_it_was_writing(tmp_path, monkeypatch)
 
     import mosaic.store as store
 
-    def full(*_args, **_kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    real_fdopen = store.os.fdopen
 
-    monkeypatch.setattr(store.json, "dump", full)
+    class FullDisk:
+        def __init__(self, *args, **kwargs):
+            self.handle = real_fdopen(*args, **kwargs)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, _text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "fdopen", FullDisk)
     target = tmp_path / "run" / "archive.json"
     with pytest.raises(OSError) as raised:
         store.write_json_atomic(target, {"records": []})

@@ -138,12 +138,13 @@ def test_a_stop_sent_during_diagnosis_ends_a_review_run_before_its_card(tmp_path
 
     from mosaic.config import apply_overrides, load_preset
     from mosaic.graph import approve
+    from mosaic.inbox import Inbox, Message
     from mosaic.run_context import RunContext
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}",
                                                       "loop.review=true"])
     ctx = RunContext.create(config, tmp_path / "run", progress=False)
-    ctx.run.log("stop_requested", by="chat")
+    Inbox(ctx.run).send(Message(kind="stop", text="/stop"))
     update = approve({"round": 2, "action": {"ratios": {"xguard": 1.0}}, "records": []},
                      Runtime(context=ctx))
     assert update == {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}

@@ -118,30 +118,60 @@ def test_an_llm_cannot_stop_the_run_and_every_unused_command_is_named():
 
 
 def test_chat_with_an_llm_adds_what_it_can_and_names_what_it_could_not(tmp_path):
-    """`mosaic chat` free text on a run with an endpoint: one rule holds, one contradicts
-    the rules in force and is named, nothing raises, the message is kept as a note."""
+    """`mosaic chat` free text on a run with an endpoint: the LLM's rules are shown first;
+    nothing is applied unconfirmed; confirmed, one rule holds, one contradicts the rules in
+    force and is named (the same check a typed rule gets), the message is kept as a note."""
     from mosaic.api import chat
     from mosaic.config import apply_overrides, load_preset
+    from mosaic.inbox import Inbox
     from mosaic.run_context import RunContext
     from tests.openai_server import Reply, ScriptedServer
 
     reply = Reply.json({"commands": ["/min-share orbench 0.3", "/min-share xguard 0.9"],
                         "explanation": "floors"})
+    shown = []
     with ScriptedServer(lambda request: reply) as server:
         config, _ = apply_overrides(load_preset("tiny"), [
             f"cache={tmp_path / 'cache'}", f"diagnoser.base_url={server.url}",
             "diagnoser.model=scripted", "diagnoser.max_retries=0"])
         ctx = RunContext.create(config, tmp_path / "run", progress=False)
-        said = chat(tmp_path / "run", "at least 30% orbench and 90% xguard")
+        unconfirmed = chat(tmp_path / "run", "at least 30% orbench and 90% xguard")
+        assert ctx.constraints == []
+        said = chat(tmp_path / "run", "at least 30% orbench and 90% xguard",
+                    confirm=lambda commands: shown.append(commands) or True)
+    assert "not applied: /min-share orbench 0.3, /min-share xguard 0.9" in unconfirmed
+    assert "--yes" in unconfirmed
+    assert shown == [["/min-share orbench 0.3", "/min-share xguard 0.9"]]
     assert "added for every later round: orbench share of the budget >= 0.3" in said
     assert "not used:" in said and "xguard" in said
     assert [c.describe() for c in ctx.constraints] == ["orbench share of the budget >= 0.3"]
-    notes = [e["text"] for e in ctx.run.read_events() if e["event"] == "note"]
-    assert notes == ["at least 30% orbench and 90% xguard"]
+    assert Inbox(ctx.run).notes() == ["at least 30% orbench and 90% xguard"] * 2
+
+
+def test_an_llm_rule_that_fails_the_checks_is_never_offered_for_confirmation(tmp_path):
+    from mosaic.api import chat
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.run_context import RunContext
+    from tests.openai_server import Reply, ScriptedServer
+
+    reply = Reply.json({"commands": ["/min-share orbench 0.3", "/max-share orbench 0.1"]})
+    shown = []
+    with ScriptedServer(lambda request: reply) as server:
+        config, _ = apply_overrides(load_preset("tiny"), [
+            f"cache={tmp_path / 'cache'}", f"diagnoser.base_url={server.url}",
+            "diagnoser.model=scripted", "diagnoser.max_retries=0",
+            "constraints=[{kind: min_share, objective: orbench, value: 0.25}]"])
+        ctx = RunContext.create(config, tmp_path / "run", progress=False)
+        said = chat(tmp_path / "run", "orbench between 30% and 10%",
+                    confirm=lambda commands: shown.append(commands) or True)
+    assert shown == [["/min-share orbench 0.3"]]
+    assert "not used: /max-share orbench 0.1" in said and "contradicts" in said
+    assert [c.describe() for c in ctx.constraints][-1] == "orbench share of the budget >= 0.3"
 
 
 @pytest.mark.parametrize("setting", ["diagnoser.base_url=http://me:sk-1@host/v1",
                                      "diagnoser.base_url=http://host/v1?api_key=sk-1",
+                                     "diagnoser.base_url=http://host/v1#sk-1",
                                      "diagnoser.api_key_env=sk-live-123"])
 def test_a_key_in_the_diagnoser_settings_is_refused_before_it_reaches_the_run(setting):
     from mosaic.config import apply_overrides, load_preset

@@ -13,15 +13,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from mosaic.config import DiagnoserSettings
+from mosaic.redact import public_url, watch
+
+__all__ = ["Reply", "ToolCall", "client_for", "masked", "message_text", "public_url",
+           "read_call", "server_message"]
 
 
 def client_for(settings: DiagnoserSettings) -> Any:
     """An OpenAI client for the endpoint (built lazily: OpenAI() raises without a key)."""
     import openai
 
+    watch(settings.api_key_env)
     return openai.OpenAI(base_url=settings.base_url,
                          api_key=os.environ.get(settings.api_key_env) or "not-set",
                          timeout=settings.timeout_s, max_retries=settings.max_retries)
@@ -62,15 +66,6 @@ def read_call(call: Any) -> ToolCall:
     return ToolCall(id=str(getattr(call, "id", "") or "call"),
                     name=str(getattr(function, "name", "") or ""),
                     arguments=message_text(getattr(function, "arguments", None)))
-
-
-def public_url(url: str) -> str:
-    """A base URL without credentials or query (safe for traces and reports)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def masked(value: Any, secret: str) -> Any:

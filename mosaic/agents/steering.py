@@ -12,8 +12,11 @@ The command grammar works offline, always:
 
 Free text without a leading `/` is a note; when an LLM endpoint is configured
 (`diagnoser.base_url`), `interpret` also has the LLM translate it into commands of this
-grammar, which are then parsed like typed ones. A command that does not parse is a
-SteeringError naming the command and its expected form, never a silently dropped rule.
+grammar, which are then parsed like typed ones. Rules an LLM proposes are marked
+`proposed`: they are shown to the person as the commands they became and applied only when
+confirmed (`mosaic chat --yes`, a yes in the terminal, or typing the commands). A command
+that does not parse is a SteeringError naming the command and its expected form, never a
+silently dropped rule. A message is at most MAX_NOTE_CHARS characters.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Literal
 
 from mosaic.config import DiagnoserSettings
 from mosaic.errors import MosaicError
-from mosaic.schema import Constraint, ConstraintOrigin, Record
+from mosaic.schema import MAX_NOTE_CHARS, Constraint, ConstraintOrigin, Record
 
 
 class SteeringError(MosaicError):
@@ -38,6 +41,8 @@ class Steering(Record):
     constraint: Constraint | None = None
     text: str = ""
     """The message as typed (the note itself, or the command that made the rule)."""
+    proposed: bool = False
+    """A rule an LLM read into free text: applied only once the person confirms it."""
 
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,6 +64,9 @@ def usage() -> str:
 def parse_command(text: str, *, origin: ConstraintOrigin = "chat") -> Steering:
     """One message in the command grammar (see the module docstring)."""
     text = text.strip()
+    if len(text) > MAX_NOTE_CHARS:
+        raise SteeringError(f"the message is {len(text):,} characters; the limit is "
+                            f"{MAX_NOTE_CHARS:,} (send a shorter one)")
     if not text.startswith("/"):
         return Steering(kind="note", text=text)
     try:
@@ -109,7 +117,7 @@ def interpret(text: str, *, settings: DiagnoserSettings, objectives: Mapping[str
     note whatever it answers. Without an endpoint, or when the LLM fails, free text is a
     note. Raises SteeringError only for a typed command that does not parse."""
     text = text.strip()
-    if text.startswith("/") or not text or not settings.base_url:
+    if text.startswith("/") or not text or not settings.base_url or len(text) > MAX_NOTE_CHARS:
         return [parse_command(text, origin=origin)], ""
     note = Steering(kind="note", text=text)
     try:
@@ -124,12 +132,15 @@ def interpret(text: str, *, settings: DiagnoserSettings, objectives: Mapping[str
             skipped.append(f"{command} ({error})")
             continue
         if steering.kind == "constraint":
-            steerings.append(steering.model_copy(update={"text": f"{command} (from: {text})"}))
+            quoted = text if len(text) <= 200 else text[:199] + "…"
+            rule = steering.constraint.model_copy(update={"note": f"{command} (from: {quoted})"})
+            steerings.append(steering.model_copy(update={
+                "constraint": rule, "text": command.strip(), "proposed": True}))
         elif steering.kind == "stop":  # ending a run is for a person to type, not to infer
             skipped.append(f"{command} (type /stop yourself to stop the run)")
         else:
             skipped.append(f"{command} (not a rule)")
-    read = ", ".join(s.text.split(" (from:")[0] for s in steerings) or "no rule"
+    read = ", ".join(s.text for s in steerings) or "no rule"
     line = f"read as: {read}" + (f"; {explanation}" if explanation else "")
     if skipped:
         line += "; not used: " + "; ".join(skipped)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from mosaic.redact import public_url, watch
 from mosaic.tools.generation import BackendError, Conversation, Decoding, progress_bar
 
 
@@ -28,7 +29,8 @@ class OpenAIGenerator:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._client = client
-        self.name = f"openai:{base_url}:{model}"
+        self.name = f"openai:{public_url(base_url)}:{model}"  # written into eval reports
+        watch(api_key_env)
 
     def _openai(self) -> Any:
         if self._client is None:  # lazily: OpenAI() raises when no key is configured

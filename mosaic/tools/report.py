@@ -20,7 +20,7 @@ from mosaic.errors import MosaicError
 from mosaic.objectives import Objective, get_objective
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, Rate, SliceStats
 from mosaic.stats import mean_interval, rate_interval
-from mosaic.store import write_json_atomic
+from mosaic.store import write_json_atomic, write_text_atomic
 from mosaic.tools.generation import Decoding
 
 
@@ -163,10 +163,6 @@ def write_eval_outputs(folder: Path, report: EvalReport,
     folder.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(s.model_dump(mode="json"), ensure_ascii=False)
              for group in samples.values() for s in group]
-    tmp = folder / ".samples.jsonl.tmp"
-    tmp.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-    tmp.replace(folder / "samples.jsonl")
-    tmp = folder / ".summary.md.tmp"
-    tmp.write_text(markdown_summary(report), encoding="utf-8")
-    tmp.replace(folder / "summary.md")
+    write_text_atomic(folder / "samples.jsonl", "\n".join(lines) + ("\n" if lines else ""))
+    write_text_atomic(folder / "summary.md", markdown_summary(report))
     write_json_atomic(folder / "report.json", report.model_dump(mode="json"))

@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mosaic.redact import redact
+
 
 def judgement_key(judge_id: str, template: str, payload: Any) -> str:
     text = json.dumps([judge_id, template, payload], sort_keys=True, ensure_ascii=False)
@@ -48,7 +50,7 @@ class JudgementCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO judgements (key, value) VALUES (?, ?)",
-                             (key, json.dumps(value, ensure_ascii=False)))
+                             (key, redact(json.dumps(value, ensure_ascii=False))))
             self._db.commit()
 
     def close(self) -> None:

@@ -35,11 +35,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mosaic.errors import MosaicError
 from mosaic.objectives import coerce_flag, get_objective
 from mosaic.prompting import render_messages, template_hash
+from mosaic.redact import url_problem, watch
 from mosaic.schema import EvalItem, Record
 from mosaic.store import cache_root
 from mosaic.tools.judges import L3, ifeval_prompt_l3, ifeval_response_l3, user_turns
@@ -77,6 +78,14 @@ class LLMJudgeConfig(Record):
     """Extra attempts when the answer is not a JSON object."""
     max_tokens: int = Field(default=512, ge=16)
     concurrency: int = Field(default=8, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_secret_in_url(cls, url: str) -> str:
+        problem = url_problem(url, "the judge's base_url")
+        if problem:
+            raise ValueError(problem)
+        return url
 
 
 def parse_json_object(text: str | None) -> dict[str, Any] | None:
@@ -118,6 +127,7 @@ class LLMJudge:
         self.label_id = f"llm:{config.model}:{versions('prompt')}"
         self.failures: dict[str, int] = {}
         self._lock = threading.Lock()
+        watch(self.config.api_key_env)
 
     def _openai(self) -> Any:
         if self._client is None:  # built lazily: OpenAI() raises when no key is configured
