@@ -20,11 +20,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mosaic.config import RunConfig
-from mosaic.errors import ConfigError, MosaicError
+from mosaic.errors import ConfigError, DamagedFile, MosaicError
 from mosaic.run_context import RunContext
 from mosaic.run_summary import comparison_text, run_status, write_report
 
@@ -34,6 +35,10 @@ __all__ = ["RunBusy", "approve", "chat", "checkpoint_state", "paused_card", "rep
 
 class RunBusy(MosaicError):
     """Another process is driving this run."""
+
+
+class DamagedCheckpoints(DamagedFile):
+    """The checkpoint database cannot be read; `mosaic resume` rebuilds it."""
 
 
 @contextlib.contextmanager
@@ -103,23 +108,60 @@ def run(config: RunConfig, out: str | Path, *, progress: bool = True) -> dict[st
 
 
 def resume(out: str | Path, *, progress: bool = True) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (a finished run is left as is)."""
+    """Continue the run in `out` from its last checkpoint (a finished run is left as is).
+
+    A damaged checkpoint database is set aside and the run rebuilt from the top: every
+    finished round's action is taken from its record in the run folder (no diagnoser is
+    asked, no card shown again) and its mixture, adapter and evaluation from the artifact
+    cache, so the rebuild costs what the cache no longer holds. A run is finished only
+    when its folder says so (its report step ran): a last checkpoint with nothing due
+    (saved with its step's results, not the next one's) is continued, never called
+    finished."""
     folder = Path(out)
     with _locked(folder):
         ctx = RunContext.open(folder, progress=progress)
-        snapshot = checkpoint_state(ctx)
+        try:
+            snapshot = checkpoint_state(ctx)
+        except DamagedCheckpoints as damage:
+            aside = _set_aside(ctx.run.checkpoints)
+            ctx.run.log("checkpoints_damaged", reason=damage.problem, kept_as=aside.name)
+            ctx.say(f"{damage}; kept it as {aside.name} and rebuilding the run from its "
+                    "folder and the artifact cache")
+            snapshot = None
         if snapshot is None:
-            # Killed before the first checkpoint: nothing to continue, start from the top.
+            # Killed before the first checkpoint (or rebuilding): start from the top.
             ctx.run.log("run_resumed", at="start")
             return _drive(ctx, {"records": []})
         values, next_nodes, _ = snapshot
-        if not next_nodes:
+        if not next_nodes and _has_stopped(ctx):
             ctx.say(f"{folder} has finished ({values.get('stop_reason')}); nothing to resume")
             return values
+        if not next_nodes:
+            # The last checkpoint was saved with its step's results but not the one after
+            # (a kill or a cut file): LangGraph continues from those results.
+            ctx.say(f"{folder}: the run never finished (its last checkpoint was cut short); "
+                    "continuing after the last step that finished")
         ctx.run.log("run_resumed", at=list(next_nodes), round=values.get("round"))
-        ctx.say(f"resuming {folder} at {', '.join(next_nodes)} "
-                f"(round {values.get('round', 0)})")
+        if next_nodes:
+            ctx.say(f"resuming {folder} at {', '.join(next_nodes)} "
+                    f"(round {values.get('round', 0)})")
         return _drive(ctx, None)
+
+
+def _has_stopped(ctx: RunContext) -> bool:
+    """Whether the run went through its report step (the folder's word, not the DB's)."""
+    return any(e.get("event") == "stopped" for e in ctx.run.read_events())
+
+
+def _set_aside(database: Path) -> Path:
+    """Move a damaged checkpoint database (and its WAL and shared-memory files) aside."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = database.with_name(f"{database.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = database.with_name(database.name + suffix)
+        if part.exists():
+            part.replace(aside.with_name(aside.name + suffix))
+    return aside
 
 
 def paused_card(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -232,11 +274,23 @@ def _confirmed(ctx: RunContext, steerings: list[Any],
 def checkpoint_state(ctx: RunContext
                      ) -> tuple[dict[str, Any], tuple[str, ...], list[Any]] | None:
     """The last checkpointed state, the nodes due next and the pending interrupts (the
-    approval card a review-mode run waits on); None before the first checkpoint."""
+    approval card a review-mode run waits on); None before the first checkpoint. A
+    database that cannot be read raises DamagedCheckpoints."""
     if not ctx.run.checkpoints.is_file():
         return None
-    with _compiled(ctx) as graph:
-        snapshot = graph.get_state(_thread(ctx))
+    try:
+        with _compiled(ctx) as graph:
+            snapshot = graph.get_state(_thread(ctx))
+    except sqlite3.DatabaseError as error:  # "file is not a database", "malformed", ...
+        raise DamagedCheckpoints(ctx.run.checkpoints, f"{error}; `mosaic resume "
+                                 f"{ctx.run.root}` rebuilds it from the run folder and "
+                                 "the artifact cache") from None
+    except Exception as error:  # a row that no longer decodes
+        if type(error).__module__.split(".")[0] not in ("msgpack", "ormsgpack"):
+            raise
+        raise DamagedCheckpoints(ctx.run.checkpoints, f"a checkpoint does not decode "
+                                 f"({type(error).__name__}); `mosaic resume {ctx.run.root}` "
+                                 "rebuilds it") from None
     if not snapshot.values and not snapshot.next:
         return None
     return dict(snapshot.values), tuple(snapshot.next), [i.value for i in snapshot.interrupts]
@@ -248,7 +302,11 @@ def status(out: str | Path) -> str:
     if not (folder / "config.json").is_file():
         raise ConfigError(f"{folder} is not a mosaic run (no config.json)")
     ctx = RunContext.open(folder, progress=False)
-    return run_status(ctx.run.root, checkpoint_state(ctx), running=_is_running(folder))
+    try:
+        snapshot = checkpoint_state(ctx)
+    except DamagedCheckpoints as damage:  # the run folder still says where the run is
+        return f"{run_status(ctx.run.root, None, running=False)}\nwarning: {damage}"
+    return run_status(ctx.run.root, snapshot, running=_is_running(folder))
 
 
 def compare(out: str | Path, first: str, second: str = "base") -> str:

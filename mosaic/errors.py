@@ -71,6 +71,7 @@ class DamagedFile(MosaicError):
     def __init__(self, path: object, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path
+        self.problem = problem
 
 
 class DataError(MosaicError):

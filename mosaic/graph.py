@@ -81,10 +81,15 @@ def baseline_eval(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     records = _records(state)
     number = records[-1].round + 1
-    with runtime.context.step("diagnose", number):
-        action, diagnoser = diagnosis.propose_action(runtime.context, records,
-                                                     state.get("rejected", []),
-                                                     state.get("notes", []))
+    finished = rounds.finished_record(runtime.context, number)
+    if finished is not None and finished.action is not None:
+        # A run rebuilt after its checkpoints were lost: the round keeps the action it had.
+        action, diagnoser = finished.action, finished.diagnoser
+    else:
+        with runtime.context.step("diagnose", number):
+            action, diagnoser = diagnosis.propose_action(runtime.context, records,
+                                                         state.get("rejected", []),
+                                                         state.get("notes", []))
     return {"round": number, "started_at": rounds.now(), "diagnoser": diagnoser,
             "action": action.model_dump(mode="json"), "validation": None, "review": None,
             "mixture_key": None, "adapter_key": None, "report_path": None}
@@ -103,6 +108,8 @@ def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     ctx = runtime.context
     if not ctx.config.loop.review:
         ctx.run.log("approved", round=state["round"], by="autonomous")
+        return {"review": {"kind": "approve"}}
+    if rounds.finished_record(ctx, state["round"]) is not None:  # approved before a rebuild
         return {"review": {"kind": "approve"}}
     # Everything above interrupt() runs again on resume: cheap reads of files only.
     if rounds.stop_requested(ctx):  # a /stop sent while this round was being diagnosed

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from mosaic.agents.steering import SteeringError, interpret
 from mosaic.run_context import RunContext
-from mosaic.schema import DataAction, RoundRecord
+from mosaic.schema import MAX_NOTE_CHARS, DataAction, RoundRecord
 from mosaic.tools.mixture import action_hash
 from mosaic.tools.probes import planned_tokens, token_diff
 
@@ -128,6 +128,9 @@ def _apply(ctx: RunContext, state: Mapping[str, Any], decision: Any) -> dict[str
                 "review": {"kind": "edit"}}
     if kind == "reject":
         feedback = str(decision.get("feedback") or "").strip()
+        if len(feedback) > MAX_NOTE_CHARS:
+            return _again(f"the feedback is {len(feedback):,} characters; the limit is "
+                          f"{MAX_NOTE_CHARS:,}: nothing was applied")
         current = DataAction.model_validate(state["action"])
         return {"review": {"kind": "reject"},
                 "rejected": [*state.get("rejected", []), action_hash(current)],

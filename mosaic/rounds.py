@@ -269,6 +269,14 @@ def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: 
     return record
 
 
+def finished_record(ctx: RunContext, round_number: int) -> RoundRecord | None:
+    """The record of a round this run finished earlier (its folder's record.json), or None.
+    A round is only diagnosed again after its record exists when the checkpoints were lost
+    or cut short: then it keeps its own action."""
+    path = ctx.run.round_dir(round_number) / "record.json"
+    return read_json(path, RoundRecord) if path.is_file() else None
+
+
 def step_seconds(run: RunFolder, round_number: int) -> dict[str, float]:
     """Wall seconds of each step of a round, from the event log: the finish that did the
     work (a step re-run after a kill, that found its result cached, does not hide it)."""

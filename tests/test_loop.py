@@ -204,6 +204,54 @@ def test_a_run_killed_during_evaluation_keeps_the_objectives_it_finished(referen
     assert max(computed_steps(out).values()) == 1
 
 
+def test_a_damaged_checkpoint_database_is_set_aside_and_the_run_rebuilt(reference_run,
+                                                                         tmp_path):
+    """checkpoints.sqlite overwritten: `status` still reads the run folder and warns;
+    `resume` keeps the damaged file, rebuilds every round from the run folder and the
+    cache (nothing trained or evaluated again) and ends with the same archive."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(reference_run, out)
+    before = computed_steps(out)
+    (out / "checkpoints.sqlite").write_bytes(b"\x00garbage" * 4096)
+    status = mosaic("status", str(out)).stdout
+    assert "checkpoints.sqlite" in status and "mosaic resume" in status
+    result = mosaic("resume", str(out))
+    assert "rebuilding the run" in result.stdout and "nothing to resume" not in result.stdout
+    assert stable(out) == stable(reference_run)
+    assert computed_steps(out) == before  # every step came back from the cache
+    assert list(out.glob("checkpoints.sqlite.damaged-*"))
+    assert "nothing to resume" in mosaic("resume", str(out)).stdout
+
+
+def test_a_checkpoint_cut_short_never_reads_as_finished(reference_run, tmp_path):
+    """A kill in round 1, then the newest checkpoint lost while the step results saved with
+    the one before it survive (what a WAL cut in half leaves): LangGraph sees no next
+    step. `resume` must not call the run finished: it goes on and ends with the
+    uninterrupted run's archive."""
+    import sqlite3
+
+    from mosaic.api import checkpoint_state
+    from mosaic.run_context import RunContext
+
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    process = start_run(out, cache)
+    wait_for(lambda: any(e["event"] == "step_started" and e.get("step") == "train"
+                         and e.get("round") == 1 for e in events(out)), process)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with sqlite3.connect(out / "checkpoints.sqlite") as db:
+        (newest,) = db.execute("SELECT max(checkpoint_id) FROM checkpoints").fetchone()
+        db.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (newest,))
+        db.execute("DELETE FROM writes WHERE checkpoint_id = ?", (newest,))
+    _, next_nodes, _ = checkpoint_state(RunContext.open(out, progress=False))
+    assert next_nodes == ()  # what made `resume` say "has finished (None)"
+    result = mosaic("resume", str(out))
+    assert "has finished" not in result.stdout and "never finished" in result.stdout
+    assert stable(out) == stable(reference_run)
+
+
 def test_a_second_process_cannot_drive_a_running_run(tmp_path):
     """While one process holds the run, `mosaic resume` of it fails at once, naming why."""
     out, cache = tmp_path / "run", tmp_path / "cache"

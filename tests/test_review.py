@@ -113,6 +113,28 @@ def test_an_answer_that_fails_is_shown_on_the_card_not_replayed(tmp_path):
     assert apply_decision(ctx, state, {"kind": "approve"})["review"]["kind"] == "approve"
 
 
+def test_enormous_free_text_in_an_answer_is_refused_naming_its_limit(tmp_path):
+    """A 10 MB rationale in an edited action, feedback or message never reaches the run."""
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.review import apply_decision
+    from mosaic.run_context import RunContext
+    from mosaic.schema import MAX_NOTE_CHARS, MAX_RATIONALE_CHARS
+
+    config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
+    ctx = RunContext.create(config, tmp_path / "run", progress=False)
+    state = {"round": 1, "action": {"ratios": {"xguard": 1.0}}, "records": []}
+    huge = "x" * 10_000_000
+    edit = {"kind": "edit", "action": {"ratios": {"xguard": 0.4, "orbench": 0.3,
+                                                  "ifeval": 0.3}, "rationale": huge}}
+    answers = {f"at most {MAX_RATIONALE_CHARS} characters": edit,
+               f"limit is {MAX_NOTE_CHARS:,}": {"kind": "reject", "feedback": huge},
+               f"the limit is {MAX_NOTE_CHARS:,}": {"kind": "message", "text": huge}}
+    for expected, decision in answers.items():
+        update = apply_decision(ctx, state, decision)
+        assert update["review"]["kind"] == "again" and expected in update["review"]["message"]
+        assert len(str(update)) < 5_000
+
+
 def test_an_answer_for_a_card_that_changed_is_not_applied_and_repairs_are_shown(tmp_path):
     from mosaic.config import apply_overrides, load_preset
     from mosaic.review import apply_decision, approval_card, describe_card
