@@ -287,6 +287,12 @@ def preflight(ctx: RunContext) -> None:
               if not eval_sets.get(name)]
     if empty:
         raise ConfigError("the run cannot start: " + "; ".join(empty))
+    cut = ctx.config.train.max_example_tokens
+    for name, table in pools.items():
+        if table.cut_rows:
+            ctx.say(f"warning: pool '{name}': {table.cut_rows:,} row(s) longer than "
+                    f"train.max_example_tokens ({cut:,}; the longest {table.longest:,} "
+                    f"tokens) are cut to it and planned at {cut:,} tokens")
     problems = []
     for rule in ctx.constraints:
         if rule.objective not in pools:

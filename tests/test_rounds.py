@@ -178,6 +178,31 @@ def test_misconfigured_data_is_refused_before_the_run_folder_is_written(tmp_path
     assert not (tmp_path / "typo").exists() and not (tmp_path / "empty" / "config.json").exists()
 
 
+def test_a_pool_row_longer_than_the_training_cut_is_planned_at_the_cut(tmp_path, capsys):
+    """One enormous row (about 100k tokens) would take its bucket's whole budget for tokens
+    the trainer cuts away: it is counted, planned at the cut and warned about."""
+    from mosaic.tools.pools import load_pools
+
+    source = load_preset("tiny").pools["xguard"].resolved()
+    rows = [json.loads(line) for line in Path(source).read_text().splitlines()]
+    huge = {**rows[0], "id": "enormous"}
+    huge["messages"] = [dict(m) for m in huge["messages"]]
+    huge["messages"][0]["content"] = "please " * 100_000
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, huge]))
+    config, _ = apply_overrides(load_preset("tiny"), [
+        f"cache={tmp_path / 'cache'}", f"pools.xguard.path={tmp_path / 'pool.jsonl'}"])
+    RunContext.create(config, tmp_path / "run", progress=True)
+    warning = capsys.readouterr().out
+    cut = config.train.max_example_tokens
+    assert f"pool 'xguard': 1 row(s) longer than train.max_example_tokens ({cut:,}" in warning
+    table = load_pools(config)["xguard"]
+    assert table.cut_rows == 1 and table.longest > 100_000
+    assert int(table.tokens[list(table.ids).index("enormous")]) == cut
+    assert table.tokens.max() <= cut
+    uncut, _ = apply_overrides(config, ["train.max_example_tokens=1000000"])
+    assert load_pools(uncut)["xguard"].fingerprint != table.fingerprint  # no stale mixture
+
+
 def test_a_floor_added_mid_run_applies_to_rounds_already_archived(ctx):
     """Regression: a floor added after round 1 marked only later rounds, so round 1 stayed
     recommended although it broke the floor."""

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,6 +117,10 @@ class PoolTable:
     unknown_slices: Mapping[str, int] = field(default_factory=dict)
     """Slice labels of rows that are not slices of the objective (`(none)`: no label), with
     their counts; those rows are never sampled."""
+    cut_rows: int = 0
+    """Rows longer than the training cut, planned at the cut's length (`cut_to`)."""
+    longest: int = 0
+    """The longest row's tokens before the cut (0 when nothing was cut)."""
     memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Selections already computed over this table (validation and building ask the same
     questions of it); see `remember`."""
@@ -207,6 +211,22 @@ def pool_table(rows: Sequence[PoolRow], *, objective: str, token_count: str) -> 
         rows=list(rows),
         unknown_slices=unknown,
     )
+
+
+def cut_to(table: PoolTable, max_tokens: int) -> PoolTable:
+    """`table` with every row longer than `max_tokens` planned at `max_tokens`, the length
+    the trainer cuts it to (`train.max_example_tokens`): one enormous row would otherwise
+    take a bucket's whole budget for tokens that are never trained on. Counted in
+    `cut_rows`; the fingerprint changes with the cut, so no mixture planned without it is
+    reused."""
+    over = table.tokens > max_tokens
+    if not over.any():
+        return table
+    return replace(table, tokens=np.minimum(table.tokens, max_tokens),
+                   assistant_tokens=np.minimum(table.assistant_tokens, max_tokens),
+                   fingerprint=hashlib.sha256(f"{table.fingerprint}:cut:{max_tokens}".encode()
+                                              ).hexdigest()[:16],
+                   cut_rows=int(over.sum()), longest=int(table.tokens.max()))
 
 
 def load_pool_table(source: str | Path, *, objective: str, token_count: str,

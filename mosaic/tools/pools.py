@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mosaic.config import RunConfig
-from mosaic.data.pool_table import PoolTable, load_pool_table
+from mosaic.data.pool_table import PoolTable, cut_to, load_pool_table
 
 
 def token_count_id(model: str) -> str:
@@ -16,7 +16,8 @@ def token_count_id(model: str) -> str:
 
 
 def load_pools(config: RunConfig, *, tokenizer: Any = None) -> dict[str, PoolTable]:
-    """Every pool of the run, in the config's objective order. Token counts made for another
+    """Every pool of the run, in the config's objective order, rows longer than
+    `train.max_example_tokens` planned at that length. Token counts made for another
     model are redone with the base model's tokenizer (loaded here, once, and only after a
     pool file was read, so a missing file is reported before any model is looked for)."""
     from mosaic.train.models import load_tokenizer
@@ -29,7 +30,9 @@ def load_pools(config: RunConfig, *, tokenizer: Any = None) -> dict[str, PoolTab
             loaded[0] = load_tokenizer(config.model)
         return loaded[0]
 
-    return {objective: load_pool_table(source.resolved(), objective=objective,
-                                       token_count=token_count, fmt=source.format,
-                                       get_tokenizer=get_tokenizer)
+    # Rows longer than the trainer's cut are planned at the cut (cut_rows counts them).
+    return {objective: cut_to(load_pool_table(source.resolved(), objective=objective,
+                                              token_count=token_count, fmt=source.format,
+                                              get_tokenizer=get_tokenizer),
+                              config.train.max_example_tokens)
             for objective, source in config.pools.items()}
