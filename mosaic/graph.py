@@ -18,6 +18,7 @@ was in, and that node's expensive work is found in the artifact cache when it ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -118,21 +119,37 @@ def approve(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     return review.apply_decision(ctx, state, decision)
 
 
+def _rules(state: LoopState) -> list[Constraint] | None:
+    """The Constraints this round's action was validated against (the builder's rules)."""
+    return [Constraint.model_validate(r) for r in state["rules"]] if "rules" in state else None
+
+
 def build_mixture(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
-    rules = ([Constraint.model_validate(r) for r in state["rules"]] if "rules" in state
-             else None)
     return {"mixture_key": rounds.make_mixture(runtime.context, state["round"],
-                                               _action(state), rules)}
+                                               _action(state), _rules(state))}
+
+
+def _mixture_again(state: LoopState, ctx: RunContext) -> Callable[[], str]:
+    """Builds this round's mixture again (when the cache lost it), returning its key."""
+    return lambda: rounds.make_mixture(ctx, state["round"], _action(state), _rules(state))
 
 
 def train(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
-    return {"adapter_key": rounds.train_adapter(runtime.context, state["round"],
-                                                state["mixture_key"])}
+    ctx = runtime.context
+    return {"adapter_key": rounds.train_adapter(ctx, state["round"], state["mixture_key"],
+                                                _mixture_again(state, ctx))}
 
 
 def evaluate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
-    return {"report_path": rounds.evaluate_round(runtime.context, state["round"],
-                                                 adapter=state["adapter_key"])}
+    ctx = runtime.context
+
+    def adapter_again() -> str:  # trains this round's adapter again (when the cache lost it)
+        return rounds.train_adapter(ctx, state["round"], state["mixture_key"],
+                                    _mixture_again(state, ctx))
+
+    return {"report_path": rounds.evaluate_round(ctx, state["round"],
+                                                 adapter=state["adapter_key"],
+                                                 rebuild_adapter=adapter_again)}
 
 
 def update_archive(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:

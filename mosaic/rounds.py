@@ -18,7 +18,7 @@ events.jsonl, and writes what it produced into the round's folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,11 @@ Samples = Mapping[str, Sequence[JudgedSample]]
 # Evaluate (round 0: the base model; later rounds: base + that round's adapter)
 
 
-def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None) -> str:
+def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None,
+                   rebuild_adapter: Callable[[], str] | None = None) -> str:
     """Evaluate the base model (+ the adapter with cache key `adapter`) on every eval set;
-    write the round's eval folder and return its report path (relative to the run)."""
+    write the round's eval folder and return its report path (relative to the run).
+    `rebuild_adapter` trains the adapter again if the cache lost or damaged it."""
     from mosaic.tools.evaluate import EvalSettings, evaluate
     from mosaic.tools.generation import Decoding
     from mosaic.tools.report import write_eval_outputs
@@ -64,7 +66,7 @@ def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None) -> s
         path = None
         if adapter is not None:
             path = str(ctx.cache.folder("adapters", adapter))
-            _require(ctx, "adapters", adapter)
+            _available(ctx, "adapters", adapter, rebuild_adapter)
         result = evaluate(eval_sets, ctx.generator(), ctx.judge(), eval_settings,
                           model=ctx.config.model, adapter=path, progress=ctx.progress,
                           cache=ctx.cache, adapter_id=adapter)
@@ -73,14 +75,32 @@ def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None) -> s
     return str((folder / "report.json").relative_to(ctx.run.root))
 
 
-def _require(ctx: RunContext, kind: str, key: str) -> None:
-    """A cached artifact a later step needs; gone only if the cache was moved or pruned."""
+def _cached(ctx: RunContext, kind: str, key: str) -> bool:
+    """Whether the cache holds the artifact intact (a damaged one is set aside and said)."""
+    found = ctx.cache.has_folder(kind, key)
+    while ctx.cache.damaged:
+        ctx.say(f"warning: {ctx.cache.damaged.pop(0)}")
+    return found
+
+
+def _available(ctx: RunContext, kind: str, key: str,
+               rebuild: Callable[[], str] | None) -> None:
+    """A cached artifact a later step needs: built again from its inputs when it is missing
+    or damaged (an adapter from its mixture, a mixture from its action), else refused."""
     from mosaic.errors import MosaicError
 
-    if not ctx.cache.has_folder(kind, key):
-        raise MosaicError(f"{kind[:-1]} {key} is missing from the artifact cache "
-                          f"{ctx.cache.root} (moved or pruned?): restore it there, or start "
-                          "a new run")
+    if _cached(ctx, kind, key):
+        return
+    folder = ctx.cache.folder(kind, key)
+    if rebuild is None:
+        raise MosaicError(f"{folder} is missing or damaged and its inputs are not at hand: "
+                          "restore it, or start a new run")
+    ctx.say(f"{kind[:-1]} {key} is missing or damaged in the artifact cache; building it "
+            "again from its inputs")
+    rebuilt = rebuild()
+    if rebuilt != key:
+        raise MosaicError(f"{folder} was built again as {rebuilt}: its inputs changed since "
+                          "(a pool or setting edited?); start a new run")
 
 
 def read_report(ctx: RunContext, report_path: str) -> EvalReport:
@@ -169,7 +189,7 @@ def make_mixture(ctx: RunContext, round_number: int, action: DataAction,
     key = mixture_key(ctx, action, rules)
     folder = ctx.cache.folder("mixtures", key)
     with ctx.step("build_mixture", round_number) as facts:
-        facts["cached"] = ctx.cache.has_folder("mixtures", key)
+        facts["cached"] = _cached(ctx, "mixtures", key)
         if not facts["cached"]:
             mixture = build_mixture(action, ctx.pools(), ctx.config.mixture, rules)
             with building(folder, {"kind": "mixture", "key": key}) as tmp:
@@ -189,14 +209,16 @@ def read_manifest(folder: Path) -> MixtureManifest:
     return read_json(folder / MANIFEST_FILE, MixtureManifest)
 
 
-def train_adapter(ctx: RunContext, round_number: int, mixture: str) -> str:
+def train_adapter(ctx: RunContext, round_number: int, mixture: str,
+                  rebuild_mixture: Callable[[], str] | None = None) -> str:
     """Train (or find in the cache) a fresh LoRA from the base model on the mixture with
-    cache key `mixture`; return the adapter's cache key."""
+    cache key `mixture`; return the adapter's cache key. `rebuild_mixture` builds the
+    mixture again if the cache lost or damaged it."""
     from mosaic.store import write_json_atomic
     from mosaic.train.models import resolve_model
     from mosaic.train.sft import precision_for, train
 
-    _require(ctx, "mixtures", mixture)
+    _available(ctx, "mixtures", mixture, rebuild_mixture)
     mixture_folder = ctx.cache.folder("mixtures", mixture)
     manifest = read_manifest(mixture_folder)
     settings = ctx.config.train
@@ -205,7 +227,7 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str) -> str:
                       settings.model_dump(mode="json"), precision_for(settings))
     folder = ctx.cache.folder("adapters", key)
     with ctx.step("train", round_number) as facts:
-        facts["cached"] = ctx.cache.has_folder("adapters", key)
+        facts["cached"] = _cached(ctx, "adapters", key)
         if facts["cached"]:
             ctx.say(f"round {round_number}: adapter {key} (cached)")
         else:

@@ -74,13 +74,14 @@ def building(folder: Path, marker: dict[str, Any]) -> Iterator[Path]:
             model.save_pretrained(tmp)
 
     An exception leaves nothing at `folder`. If another process finished the same folder
-    first, its copy is kept and ours is discarded.
+    first, its copy is kept and ours is discarded. The marker records every file's size and
+    SHA-256, so `folder_problem` can tell later whether the folder is still what was built.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.building."))
     try:
         yield tmp
-        write_json_atomic(tmp / DONE_MARKER, marker)
+        write_json_atomic(tmp / DONE_MARKER, {**marker, "files": _file_digests(tmp)})
         if folder.exists() and not is_complete(folder):
             shutil.rmtree(folder, ignore_errors=True)  # left by an older, interrupted layout
         try:
@@ -91,6 +92,40 @@ def building(folder: Path, marker: dict[str, Any]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _file_digests(folder: Path) -> dict[str, list[Any]]:
+    """[size, sha256] of every file under `folder` but the marker, by relative path."""
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != DONE_MARKER:
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            digests[str(path.relative_to(folder))] = [path.stat().st_size, digest.hexdigest()]
+    return digests
+
+
+def folder_problem(folder: Path) -> str | None:
+    """What no longer matches in a finished folder (a file missing, cut short or changed
+    since it was built), or None. A marker from before sizes and hashes were recorded
+    vouches for nothing more than completion."""
+    try:
+        recorded = json.loads((folder / DONE_MARKER).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return f"its completion marker {DONE_MARKER} cannot be read"
+    if not isinstance(recorded, dict):
+        return None
+    now = _file_digests(folder)
+    for name, (size, digest) in recorded.items():
+        if name not in now:
+            return f"{name} is missing"
+        if now[name][0] != size:
+            return f"{name} is {now[name][0]:,} bytes, {size:,} when written"
+        if now[name][1] != digest:
+            return f"{name} changed since it was written"
+    return None
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -138,12 +173,28 @@ class ArtifactCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.damaged: list[str] = []
+        """What has_folder found damaged (and set aside) in this process."""
 
     def folder(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
     def has_folder(self, kind: str, key: str) -> bool:
-        return is_complete(self.folder(kind, key))
+        """Whether the folder is finished and still what was built. A damaged one (a file
+        missing, cut short or changed) is moved aside as `.KEY.damaged-<time>` so the
+        step builds it again; `damaged` says what was found."""
+        folder = self.folder(kind, key)
+        if not is_complete(folder):
+            return False
+        problem = folder_problem(folder)
+        if problem is None:
+            return True
+        from datetime import UTC, datetime
+
+        aside = folder.with_name(f".{key}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+        os.replace(folder, aside)
+        self.damaged.append(f"{folder}: {problem}; kept as {aside.name}, built again")
+        return False
 
     def read(self, kind: str, key: str) -> Any | None:
         """A cached JSON artifact, or None when absent (or unreadable: then recomputed)."""

@@ -53,6 +53,38 @@ def test_one_round_by_hand_reuses_every_cached_artifact_the_second_time(ctx):
     assert archive["recommended"] in archive["front"]
 
 
+def test_a_damaged_or_deleted_artifact_is_built_again_from_its_inputs(ctx):
+    """An adapter cut short (its completion marker still there) is found by its recorded
+    size, set aside and trained again; a deleted mixture is built again from the action;
+    without its inputs a lost artifact is refused naming the folder."""
+    import shutil
+
+    from mosaic.errors import MosaicError
+
+    action = DataAction(ratios={"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3})
+    mixture = rounds.make_mixture(ctx, 1, action)
+    adapter = rounds.train_adapter(ctx, 1, mixture)
+    weights = next(ctx.cache.folder("adapters", adapter).glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert rounds.train_adapter(ctx, 1, mixture) == adapter  # trained again, same key
+    trains = [e for e in ctx.run.read_events()
+              if e["event"] == "step_finished" and e["step"] == "train"]
+    assert [e["cached"] for e in trains] == [False, False]
+    assert list(ctx.cache.folder("adapters", adapter).parent.glob(f".{adapter}.damaged-*"))
+
+    shutil.rmtree(ctx.cache.folder("mixtures", mixture))
+    with pytest.raises(MosaicError, match="is missing or damaged"):
+        rounds.train_adapter(ctx, 1, mixture)
+    again = lambda: rounds.make_mixture(ctx, 1, action)  # noqa: E731
+    assert rounds.train_adapter(ctx, 1, mixture, again) == adapter  # the adapter was intact
+    assert ctx.cache.has_folder("mixtures", mixture)
+
+    shutil.rmtree(ctx.cache.folder("adapters", adapter))
+    report = rounds.evaluate_round(ctx, 1, adapter,
+                                   rebuild_adapter=lambda: rounds.train_adapter(ctx, 1, mixture))
+    assert report and ctx.cache.has_folder("adapters", adapter)
+
+
 def test_a_changed_action_is_a_new_mixture_and_an_invalid_one_is_repaired(ctx):
     ratios = {"xguard": 0.5, "orbench": 0.25, "ifeval": 0.25}
     first = rounds.mixture_key(ctx, DataAction(ratios=ratios))
