@@ -68,13 +68,17 @@ def _locked(folder: Path, *, wait_s: float = 0.0) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _compiled(ctx: RunContext) -> Iterator[Any]:
+def _compiled(ctx: RunContext, *, read_only: bool = False) -> Iterator[Any]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from mosaic.graph import build_graph
     from mosaic.redact import redacting_serializer
 
-    conn = sqlite3.connect(ctx.run.checkpoints, check_same_thread=False)
+    # Read-only for `status`: it works on a run folder it may not write to, and cannot
+    # change the run it reports on.
+    conn = (sqlite3.connect(f"{ctx.run.checkpoints.resolve().as_uri()}?mode=ro", uri=True,
+                            check_same_thread=False) if read_only else
+            sqlite3.connect(ctx.run.checkpoints, check_same_thread=False))
     try:
         saver = SqliteSaver(conn, serde=redacting_serializer())  # keys masked in checkpoints
         yield build_graph().compile(checkpointer=saver)
@@ -238,7 +242,7 @@ def chat(out: str | Path, text: str, *,
         try:
             state = approve(folder, {"kind": "message", "text": answer, "origin": "chat"},
                             progress=False, wait_s=CHAT_WAIT_S)
-        except ConfigError:  # another answer moved the run on meanwhile: it is not paused
+        except (ConfigError, RunBusy):  # another answer moved the run on: not paused now
             if answer.startswith("/stop"):
                 inbox.send(Message(kind="stop", text=answer, origin="chat"))
                 said.append("the run stops after its current round")
@@ -271,7 +275,7 @@ def _confirmed(ctx: RunContext, steerings: list[Any],
     return [*(s for s in steerings if not s.proposed), *usable], held
 
 
-def checkpoint_state(ctx: RunContext
+def checkpoint_state(ctx: RunContext, *, read_only: bool = False
                      ) -> tuple[dict[str, Any], tuple[str, ...], list[Any]] | None:
     """The last checkpointed state, the nodes due next and the pending interrupts (the
     approval card a review-mode run waits on); None before the first checkpoint. A
@@ -279,8 +283,10 @@ def checkpoint_state(ctx: RunContext
     if not ctx.run.checkpoints.is_file():
         return None
     try:
-        with _compiled(ctx) as graph:
+        with _compiled(ctx, read_only=read_only) as graph:
             snapshot = graph.get_state(_thread(ctx))
+    except sqlite3.OperationalError:  # locked, cannot open, I/O: not damage; say it as is
+        raise
     except sqlite3.DatabaseError as error:  # "file is not a database", "malformed", ...
         raise DamagedCheckpoints(ctx.run.checkpoints, f"{error}; `mosaic resume "
                                  f"{ctx.run.root}` rebuilds it from the run folder and "
@@ -303,7 +309,7 @@ def status(out: str | Path) -> str:
         raise ConfigError(f"{folder} is not a mosaic run (no config.json)")
     ctx = RunContext.open(folder, progress=False)
     try:
-        snapshot = checkpoint_state(ctx)
+        snapshot = checkpoint_state(ctx, read_only=True)
     except DamagedCheckpoints as damage:  # the run folder still says where the run is
         return f"{run_status(ctx.run.root, None, running=False)}\nwarning: {damage}"
     return run_status(ctx.run.root, snapshot, running=_is_running(folder))

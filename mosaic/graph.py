@@ -99,6 +99,11 @@ def diagnose(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
 def validate(state: LoopState, runtime: Runtime[RunContext]) -> LoopState:
     ctx = runtime.context
     rules = ctx.constraints
+    if rounds.finished_record(ctx, state["round"]) is not None:
+        # Replaying a round finished before a rebuild: under the rules it had then, so it
+        # gets the same action, mixture and adapter (found in the cache).
+        recorded = rounds.recorded_rules(ctx, state["round"])
+        rules = rules if recorded is None else recorded
     action, report, changes = rounds.check_action(ctx, state["round"], _action(state), rules)
     return {"action": action.model_dump(mode="json"),
             "validation": report.model_dump(mode="json"), "changes": changes,

@@ -36,6 +36,10 @@ class Message(Record):
         "%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
+_LEGACY = ("note", "stop_requested")
+"""The events that carried messages before the inbox existed."""
+
+
 class Inbox:
     def __init__(self, run: RunFolder) -> None:
         self.run = run
@@ -57,11 +61,16 @@ class Inbox:
         self.run.log("message_received", kind=message.kind, origin=message.origin)
 
     def read(self) -> list[Message]:
-        """Every message so far; a line torn by a kill mid-write is skipped."""
+        """Every message so far; a line torn by a kill mid-write is skipped. A run folder
+        from before the inbox kept its messages in events.jsonl: those are read too."""
+        messages = [Message(kind="note" if e["event"] == "note" else "stop",
+                            text=str(e.get("text", ""))[:MAX_NOTE_CHARS], origin="chat",
+                            time=str(e.get("time", "")))
+                    for e in self.run.read_events() if e.get("event") in _LEGACY]
         if not self.path.is_file():
-            return []
-        messages = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+            return messages
+        # errors="replace": a line torn inside a character spoils only itself
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 messages.append(Message.model_validate(json.loads(line)))
             except (ValueError, ValidationError):

@@ -151,8 +151,18 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction,
     write_json_atomic(folder / "action.json", action.model_dump(mode="json"))
     write_json_atomic(folder / "validation.json",
                       {"ok": report.ok, "report": report.model_dump(mode="json"),
-                       "repairs": changes})
+                       "repairs": changes, "rules": [r.model_dump(mode="json") for r in rules]})
     return action, report, changes
+
+
+def recorded_rules(ctx: RunContext, round_number: int) -> list[Constraint] | None:
+    """The Constraints a round's action was validated against (its validation.json), or
+    None when not recorded (a round validated before they were)."""
+    path = ctx.run.round_dir(round_number) / "validation.json"
+    if not path.is_file():
+        return None
+    rules = read_json(path).get("rules")
+    return None if rules is None else [Constraint.model_validate(r) for r in rules]
 
 
 # ---------------------------------------------------------------------------------------
@@ -339,7 +349,10 @@ def stop_reason(ctx: RunContext, records: Sequence[RoundRecord]) -> str | None:
     from mosaic.tools.pareto import stalled_rounds
 
     loop = ctx.config.loop
-    if stop_requested(ctx):
+    # A run rebuilt after losing its checkpoints replays rounds it finished before: a stop
+    # sent after them must not end the replay early.
+    replaying = bool(records) and finished_record(ctx, records[-1].round + 1) is not None
+    if stop_requested(ctx) and not replaying:
         return "stopped by a person"
     if records and records[-1].round >= loop.rounds:
         return f"round limit ({loop.rounds} rounds)"

@@ -117,13 +117,19 @@ def folder_problem(folder: Path) -> str | None:
         return f"its completion marker {DONE_MARKER} cannot be read"
     if not isinstance(recorded, dict):
         return None
-    now = _file_digests(folder)
-    for name, (size, digest) in recorded.items():
-        if name not in now:
+    try:
+        expected = {name: (int(size), str(digest)) for name, (size, digest) in recorded.items()}
+    except (TypeError, ValueError):
+        return f"its completion marker {DONE_MARKER} lists its files in a form not known"
+    for name, (size, _) in expected.items():  # sizes first: cheap, and most damage shows
+        path = folder / name
+        if not path.is_file():
             return f"{name} is missing"
-        if now[name][0] != size:
-            return f"{name} is {now[name][0]:,} bytes, {size:,} when written"
-        if now[name][1] != digest:
+        if path.stat().st_size != size:
+            return f"{name} is {path.stat().st_size:,} bytes, {size:,} when written"
+    now = _file_digests(folder)
+    for name, (_, digest) in expected.items():
+        if now.get(name, [0, ""])[1] != digest:
             return f"{name} changed since it was written"
     return None
 
@@ -184,15 +190,22 @@ class ArtifactCache:
         missing, cut short or changed) is moved aside as `.KEY.damaged-<time>` so the
         step builds it again; `damaged` says what was found."""
         folder = self.folder(kind, key)
-        if not is_complete(folder):
+        try:
+            marker = (folder / DONE_MARKER).stat().st_ino
+            problem = folder_problem(folder)
+            if problem is None:
+                return True
+            if (folder / DONE_MARKER).stat().st_ino != marker:  # rebuilt meanwhile
+                return self.has_folder(kind, key)
+        except FileNotFoundError:  # absent, or another process set it aside first
             return False
-        problem = folder_problem(folder)
-        if problem is None:
-            return True
         from datetime import UTC, datetime
 
         aside = folder.with_name(f".{key}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
-        os.replace(folder, aside)
+        try:
+            os.replace(folder, aside)
+        except FileNotFoundError:
+            return False
         self.damaged.append(f"{folder}: {problem}; kept as {aside.name}, built again")
         return False
 

@@ -88,3 +88,12 @@ def test_a_message_over_the_limit_is_refused_naming_the_limit(tmp_path):
         parse_command("/note " + "x" * MAX_NOTE_CHARS)
     with pytest.raises(ValueError, match=f"at most {MAX_NOTE_CHARS} characters"):
         Message(kind="note", text="x" * (MAX_NOTE_CHARS + 1))
+
+
+def test_messages_a_run_kept_in_its_event_log_before_the_inbox_are_still_read(tmp_path):
+    run = RunFolder(tmp_path)
+    run.log("note", text="from an older mosaic")
+    run.log("stop_requested", by="chat")
+    inbox = Inbox(run)
+    inbox.send(Message(kind="note", text="newer"))
+    assert inbox.notes() == ["from an older mosaic", "newer"] and inbox.stop_requested()

@@ -144,6 +144,18 @@ def test_status_and_report_commands_read_the_run_folder(reference_run):
     assert (reference_run / "report.html").is_file()
 
 
+def test_status_writes_nothing_in_the_run_folder(reference_run):
+    """`status` only reads (the checkpoints opened read-only): it works on a run folder it
+    may not write to, and leaves every file as it was."""
+    def files():  # (SQLite's shared-memory index, -shm, is touched by any reader)
+        return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in reference_run.rglob("*")
+                if p.is_file() and not p.name.endswith("-shm")}
+
+    before = files()
+    mosaic("status", str(reference_run))
+    assert files() == before
+
+
 def test_resuming_a_finished_run_changes_nothing(reference_run):
     before = (reference_run / "archive.json").read_text()
     out = mosaic("resume", str(reference_run)).stdout
@@ -223,6 +235,33 @@ def test_a_damaged_checkpoint_database_is_set_aside_and_the_run_rebuilt(referenc
     assert computed_steps(out) == before  # every step came back from the cache
     assert list(out.glob("checkpoints.sqlite.damaged-*"))
     assert "nothing to resume" in mosaic("resume", str(out)).stdout
+
+
+def test_a_rebuilt_review_run_replays_its_rounds_as_they_were(tmp_path):
+    """A review run with a rule added at round 2's card and a late /stop in its inbox, its
+    checkpoints then lost: the rebuild shows no card, keeps every round's action under the
+    rules it had (nothing trained again) and is not ended at round 0 by the old stop."""
+    from mosaic.api import approve, chat, paused_card, resume, run
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.inbox import Inbox, Message
+    from mosaic.store import RunFolder
+
+    out = tmp_path / "run"
+    config, _ = apply_overrides(load_preset("tiny"), [
+        f"cache={tmp_path / 'cache'}", "loop.review=true", *OVERRIDES])
+    assert paused_card(run(config, out, progress=False)) is not None
+    assert paused_card(approve(out, {"kind": "approve"}, progress=False)) is not None
+    assert "answered the approval card" in chat(out, "/min-share orbench 0.45")
+    assert paused_card(approve(out, {"kind": "approve"}, progress=False)) is None
+    Inbox(RunFolder(out)).send(Message(kind="stop", text="/stop"))  # arrived late
+    before, trained = stable(out), computed_steps(out)
+    assert before[2]["action"]["ratios"]["orbench"] >= 0.45 - 1e-9
+    (out / "checkpoints.sqlite").write_bytes(b"not a database" * 1000)
+    for part in ("checkpoints.sqlite-wal", "checkpoints.sqlite-shm"):
+        (out / part).unlink(missing_ok=True)
+    state = resume(out, progress=False)
+    assert paused_card(state) is None and len(state["records"]) == 3
+    assert stable(out) == before and computed_steps(out) == trained
 
 
 def test_a_checkpoint_cut_short_never_reads_as_finished(reference_run, tmp_path):

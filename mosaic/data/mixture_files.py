@@ -16,6 +16,7 @@ import numpy as np
 
 from mosaic.data.pool_table import PoolTable
 from mosaic.errors import ConfigError, DataError, RowProblem
+from mosaic.redact import redact
 from mosaic.schema import Message, MixtureManifest
 from mosaic.store import read_json, readable_by_all, write_json_atomic
 
@@ -56,7 +57,7 @@ def write_mixture(mixture: Mixture, pools: Mapping[str, PoolTable], out: Path) -
                 row = table.rows[r]
                 line = {"id": row.id, "objective": row.objective, "slice": row.slice,
                         "messages": [m.model_dump() for m in row.messages]}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                handle.write(redact(json.dumps(line, ensure_ascii=False)) + "\n")
         os.replace(tmp, out / MIXTURE_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from mosaic.data.compose import STARTER_DIR, STARTER_OBJECTIVES
@@ -24,7 +22,7 @@ from mosaic.data.formats import LOADERS
 from mosaic.errors import ConfigError
 from mosaic.objectives import get_objective
 from mosaic.schema import EvalItem
-from mosaic.store import cache_root
+from mosaic.store import cache_root, write_text_atomic
 from mosaic.tools.evaluate import freeze_prompt_labels
 from mosaic.tools.judges import Judge
 
@@ -108,10 +106,6 @@ def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
         rows = loader(source, objective=objective_name, split=split, config=config).rows
         items = freeze_prompt_labels(objective_name, rows[:limit] if limit else rows, judge,
                                      skip_unlabelled=skip_unlabelled)
-        frozen.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=frozen.parent, prefix=f".{frozen.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n"
-                              for i in items)
-        os.replace(tmp, frozen)
+        write_text_atomic(frozen, "".join(json.dumps(i.model_dump(mode="json"),
+                                                     ensure_ascii=False) + "\n" for i in items))
     return per_slice_subset(items, per_slice) if per_slice is not None else items
