@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError, DamagedFile, validation_problems
-from mosaic.redact import watch
+from mosaic.redact import redact, watch
 from mosaic.schema import Constraint
 from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json_list
 
@@ -187,8 +187,8 @@ class RunContext:
         return self._memo("generator", lambda: LazyGenerator(self.config))
 
     def say(self, text: str) -> None:
-        if self.progress:
-            print(f"[mosaic] {text}", flush=True)
+        if self.progress:  # masked here too: the Python API prints without the CLI's console
+            print(redact(f"[mosaic] {text}"), flush=True)
 
     @contextmanager
     def step(self, name: str, round_number: int) -> Iterator[dict[str, Any]]:
