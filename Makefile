@@ -6,9 +6,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The stamp names a hash of pyproject.toml, so editing dependencies triggers a re-install
+# The stamp names a hash of pyproject.toml and setup.py, so editing them triggers a re-install
 # and an unchanged tree skips straight to the work.
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py Makefile | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
 # Tests and the embedded default never touch the network (an accidental hub call would hang).

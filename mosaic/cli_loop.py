@@ -34,11 +34,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"mixture.budget={args.budget}")
     if args.review:
         overrides.append("loop.review=true")
-    config, lines = apply_overrides(load_preset(args.preset), overrides)
-    print(f"[mosaic] preset {args.preset} (configs/{args.preset}.yaml)")
+    config, lines = apply_overrides(load_preset(args.config or args.preset), overrides)
+    print(f"[mosaic] preset {config.preset} ({args.config or f'configs/{args.preset}.yaml'})")
     for line in lines:
         print(f"[mosaic]   {line}")
-    out = Path(args.out or f"runs/{args.preset}-{datetime.now():%Y%m%d-%H%M%S}")
+    out = Path(args.out or f"runs/{config.preset}-{datetime.now():%Y%m%d-%H%M%S}")
     print(f"[mosaic] run folder {out}: model {config.model}, budget "
           f"{config.mixture.budget:,} tokens, {config.loop.rounds} rounds", flush=True)
     with _resumable(out):
@@ -229,6 +229,8 @@ def add_loop_commands(commands: argparse._SubParsersAction) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--preset", default="demo",
                      help="tiny | demo | paper, a YAML file in configs/ (default demo)")
+    run.add_argument("--config", metavar="PATH.yaml", help="a preset file of your own (the "
+                     "format of configs/*.yaml) instead of --preset")
     run.add_argument("--rounds", type=int, help="trained rounds after the base model "
                      "(= loop.rounds)")
     run.add_argument("--budget", type=int, help="tokens per round (= mixture.budget)")

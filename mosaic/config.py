@@ -19,8 +19,15 @@ from mosaic.errors import ConfigError, validation_problems
 from mosaic.redact import url_problem
 from mosaic.schema import Constraint, Record
 
-CONFIGS_DIR = Path(os.environ.get("MOSAIC_CONFIGS_DIR")
-                   or Path(__file__).resolve().parents[1] / "configs")
+
+def shipped_folder(in_wheel: str, in_repo: str) -> Path:
+    """A folder of files that live at the top of the repository (configs/, prompts/) and
+    inside the package once it is built (setup.py maps them to mosaic/<in_wheel>/)."""
+    package = Path(__file__).resolve().parent
+    return package / in_wheel if (package / in_wheel).is_dir() else package.parent / in_repo
+
+
+CONFIGS_DIR = Path(os.environ.get("MOSAIC_CONFIGS_DIR") or shipped_folder("presets", "configs"))
 
 
 class MixSettings(Record):
@@ -211,11 +218,17 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> RunConfig:
-    """The preset `name` from `configs/`, validated."""
+    """The preset `name` from `configs/` (shipped inside the package too), or a preset
+    file of one's own when `name` is a path to a .yaml file; validated."""
     import yaml
 
     path = CONFIGS_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"no preset file {path}")
+        name = path.stem
+    elif not path.is_file():
         known = ", ".join(preset_names()) or "(none)"
         raise ConfigError(f"unknown preset '{name}' (no {path}); presets: {known}")
     try:

@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mosaic.config import shipped_folder
 from mosaic.errors import ConfigError
 
-PROMPTS_DIR = Path(os.environ.get("MOSAIC_PROMPTS_DIR")
-                   or Path(__file__).resolve().parents[1] / "prompts")
+PROMPTS_DIR = Path(os.environ.get("MOSAIC_PROMPTS_DIR") or shipped_folder("prompts", "prompts"))
 
 
 @functools.cache
