@@ -10,7 +10,7 @@ match. The action: ratios 0.4/0.3/0.3, uneven bucket weights, an xguard focus on
 
 Both samplers get the same pool and action, measured in the same run:
 - mosaic's `build_mixture` (validation included), median of --repeats runs;
-- the reference's algorithm as reference-behaviour.md §3.2-3.3 describe it, written in
+- the reference's algorithm as docs/reference.md §2.2 describe it, written in
   plain Python: per-row quality filter and include-OR focus test, `random.Random(seed)`
   shuffles, and a greedy first-fit walk per bucket in three phases (focus up to half the
   bucket, then the other rows, then all rows left). It runs over a list of dicts, which is
@@ -84,7 +84,7 @@ def synthetic_pools(n_rows: int, seed: int = 0
 
 
 # ---------------------------------------------------------------------------------------
-# The reference's sampler, per row (reference-behaviour.md §3.2-3.3)
+# The reference's sampler, per row (docs/reference.md §2.2)
 
 
 def as_dicts(pools: dict[str, PoolTable], raw: dict[str, dict[str, list]]

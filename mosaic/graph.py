@@ -1,4 +1,4 @@
-"""The MOSAIC loop as a LangGraph state machine (ARCHITECTURE §11).
+"""The MOSAIC loop as a LangGraph state machine (docs/reference.md §4.3).
 
     baseline_eval -> update_archive -> diagnose -> validate -> approve -> build_mixture
                           ^                                                   |

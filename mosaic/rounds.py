@@ -11,7 +11,7 @@
 
 Each function is usable (and tested) without LangGraph. The expensive ones look in the
 artifact cache first, under the hash of everything that determines their result
-(ARCHITECTURE §4), so a resumed, repeated or forked run never redoes finished work; each
+(docs/reference.md §4.1), so a resumed, repeated or forked run never redoes finished work; each
 logs `step` events (started / finished, seconds, whether the cache answered) to the run's
 events.jsonl, and writes what it produced into the round's folder.
 """

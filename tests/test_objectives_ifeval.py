@@ -1,4 +1,4 @@
-"""ifeval's complexity and score rules against reference-behaviour.md §1.4, and its errors."""
+"""ifeval's complexity and score rules against docs/reference.md §1.4, and its errors."""
 
 from __future__ import annotations
 

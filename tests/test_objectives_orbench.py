@@ -1,4 +1,4 @@
-"""orbench's L3 -> L2 -> L1 rules, row by row against reference-behaviour.md §1.3."""
+"""orbench's L3 -> L2 -> L1 rules, row by row against docs/reference.md §1.3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""xguard's L3 -> L2 -> L1 rules, row by row against reference-behaviour.md §1.2."""
+"""xguard's L3 -> L2 -> L1 rules, row by row against docs/reference.md §1.2."""
 
 from __future__ import annotations
 

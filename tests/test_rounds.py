@@ -1,5 +1,5 @@
 """The round steps as plain functions (no LangGraph), on the tiny preset, and the graph's
-wiring as ARCHITECTURE §11 draws it."""
+wiring as docs/reference.md §4.3 draws it."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def test_pool_rows_are_prescored(name):
 
 
 def test_xguard_labels_are_what_the_rules_read_from_the_attack_text():
-    """Slice, P and C of every pool row equal the objective's rules (reference §1.2) applied
+    """Slice, P and C of every pool row equal the objective's rules (docs/reference.md §1.2) applied
     to the tactics the rule judge finds in the row's own user turns."""
     objective = get_objective("xguard")
     for row in _pool("xguard"):

@@ -1,7 +1,7 @@
 """The brief: everything the LLM diagnoser is told about the search, as plain data for
 `prompts/diagnoser.j2`.
 
-Reference §10.9 lists what the paper's agent never saw: the plan that produced the current
+Docs/reference.md §3.4 lists what the paper's agent never saw: the plan that produced the current
 scores (it was shown the one before), its own earlier rationale, a target that fits the
 scores. Here it sees the archive, the current AND previous actions with the changes between
 them, the latest evaluation per slice, every Constraint and the people's notes. Earlier

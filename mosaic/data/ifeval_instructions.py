@@ -3,7 +3,7 @@
 Ids and kwarg names follow Google's IFEval (Zhou et al. 2023, arXiv 2311.07911), whose
 checkers mosaic runs through `if-verifiable`. Those checkers draw *random* parameters when
 a kwarg is missing, so every item here must carry complete kwargs: `normalise_kwargs`
-reports what is missing instead of letting a checker guess (reference §10.13).
+reports what is missing instead of letting a checker guess (docs/reference.md §3.6).
 
 Relations: the checkers understand "less than" (strict <) and "at least" (>=). Integer
 rewrites that mean exactly the same are applied here ("at most N" -> "less than N+1",

@@ -119,7 +119,8 @@ def _read_parquet(path: Path) -> Iterator[tuple[int, Any]]:
     import pyarrow.parquet as pq
 
     index = 0
-    # to_pylist gives plain Python lists for list columns (never numpy arrays, reference §10.6).
+    # to_pylist gives plain Python lists for list columns, never numpy arrays
+    # (docs/reference.md §3.1).
     for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
         for row in batch.to_pylist():
             yield index, row

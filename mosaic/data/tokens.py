@@ -6,7 +6,7 @@ Nothing is appended after the template: its own end-of-turn token (ChatML `<|im_
 Llama-3 `<|eot_id|>`) is what the model learns to stop on.
 
 Assistant tokens are found for ANY template, without searching for model-specific header
-tokens (reference §10.18): for the i-th message, if it is an assistant turn, the template
+tokens (docs/reference.md §3.7): for the i-th message, if it is an assistant turn, the template
 rendered over messages[:i] with the generation prompt is a prefix of the full text, and
 the assistant's content starts right where that prefix ends. The span runs to the end of
 the content plus the template's end-of-turn token when one follows. The trainer masks its

@@ -6,7 +6,7 @@ conversation's system messages.
 
 Stride: windows do not overlap (stride = the window itself). Each assistant turn is
 therefore trained exactly once. The reference slid a window forward two user turns at a
-time (reference §3.1, §10.8): a long dialogue turned into many near-duplicate windows,
+time (docs/reference.md §2.1, §3.3): a long dialogue turned into many near-duplicate windows,
 each sampled independently, so it took far more than its share of the budget, and the
 per-window weight meant to correct that was clamped to 1 and did nothing. The price of
 no overlap is that a later window starts mid-dialogue without the earlier turns; a

@@ -21,7 +21,8 @@ from typing import Any, Literal
 from mosaic.schema import PromptChannel, ResponseChannel
 
 S_MAX = 5
-"""Top of every objective's L1 scale (reference §1.6: need = (S_MAX + 1 - score) * weight)."""
+"""Top of every objective's L1 scale (docs/reference.md §1.6: need = (S_MAX + 1 - score) *
+weight)."""
 
 ItemGroups = Mapping[str, tuple[str, ...]]
 """L3 item names grouped as the judge returns them, e.g. {"pressure": ("authority", ...)}."""
@@ -33,7 +34,7 @@ class FocusKey:
 
     Focus keys only ever describe the *input* side of a training row (prompt-side labels or
     pool attributes): "train on more prompts like this". Keys over the pool's own gold
-    responses (reference §10.7) would select the opposite of what is meant.
+    responses (docs/reference.md §3.2) would select the opposite of what is meant.
     """
 
     name: str
@@ -104,7 +105,7 @@ def _as_number(value: Any) -> float | None:
 def coerce_flag(value: Any) -> tuple[int, str | None]:
     """A judge's value for a binary item as 0/1, plus a note when it was not already 0/1.
 
-    Reference §1.2: missing, None or unparsable -> 0; bool -> int; any non-zero number -> 1.
+    Docs/reference.md §1.2: missing, None or unparsable -> 0; bool -> int; any non-zero number -> 1.
     Numeric strings ("1", "0.0") are read as numbers; NaN and infinities are unparsable.
     """
     number = _as_number(value)
@@ -172,7 +173,7 @@ def coerce_groups(
 
 
 def need(prompt: PromptChannel, response: ResponseChannel) -> float | None:
-    """How much a sample asks for more training (reference §1.6); None when unscored.
+    """How much a sample asks for more training (docs/reference.md §1.6); None when unscored.
 
     valid * (S_MAX + 1 - score) * weight: a perfect valid sample still needs `weight`.
     """

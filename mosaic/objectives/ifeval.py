@@ -6,7 +6,7 @@ A real eval item (Google IFEval format):
      "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
      "kwargs": [{}, {"relation": "at least", "num_words": 300}]}
 
-Rules follow reference-behaviour.md §1.4 exactly:
+Rules follow docs/reference.md §1.4 exactly:
   prompt side   m instructions over k distinct groups (prefix before ':')
                 IC = min(5, 1 + [m>=2] + [m>=3] + [k>=2] + [k>=3]) -> slice complexity_IC,
                 weight IC, valid always

@@ -7,7 +7,7 @@ side with the judge and stores the labelled set under the cache
 (`eval_sets/<objective>-<key>.jsonl`, the key covering the source's bytes, split, config,
 limit, the objective's version and the judge's *labelling* identity). Every later load,
 in any round or process, reads that file: an item's slice and weight never change
-(reference §10.11). Changing any of those makes a new frozen set; a damaged frozen file is
+(docs/reference.md §3.5). Changing any of those makes a new frozen set; a damaged frozen file is
 rebuilt, with a warning.
 """
 

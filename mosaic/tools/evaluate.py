@@ -4,7 +4,7 @@
     result = evaluate({"xguard": frozen, ...}, generator, judge, EvalSettings())
 
 Prompt-side labels (slice, weight) are computed once and frozen with the eval set
-(reference §10.11: re-judging them every round moved items between slices). `evaluate`
+(docs/reference.md §3.5: re-judging them every round moved items between slices). `evaluate`
 refuses items without frozen labels instead of labelling them on the fly.
 """
 

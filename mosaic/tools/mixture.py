@@ -3,7 +3,7 @@
     mixture = build_mixture(action, pools, MixSettings(budget=40_000, seed=0))
     write_mixture(mixture, pools, Path("runs/mix"))   # mosaic.data.mixture_files
 
-How the budget is spent (ARCHITECTURE.md §7):
+How the budget is spent (docs/reference.md §4.2):
 
 1. Objective budget = ratio x budget; bucket budget = bucket weight x objective budget
    (an objective without bucket weights is sampled as its pool comes: each bucket's share

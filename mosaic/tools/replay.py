@@ -6,7 +6,7 @@ t user turns and the model's t-1 earlier replies. All items are advanced turn by
 together, so every generate call is a full batch. A single-turn item is the one-turn case.
 
 The eval system prompt is a setting (None = none injected); it is recorded in reports
-because it changes what is measured (reference §10.19: the paper's code silently injected
+because it changes what is measured (docs/reference.md §3.8: the paper's code silently injected
 a Llama-2 safety prompt at eval but not at training time).
 """
 

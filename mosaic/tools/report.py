@@ -2,7 +2,7 @@
 n, never zero-width), counts, unscored samples,
 a histogram, per-slice statistics with a reliability tier, and first-leak turns.
 
-Means are plain means over *scored* samples (reference §1.5); unscored samples are counted
+Means are plain means over *scored* samples (docs/reference.md §1.5); unscored samples are counted
 beside them, never zero-filled. Reliability follows the reference's tiers: n < 10 low,
 n < 30 medium, else high.
 """

@@ -9,7 +9,7 @@ README card: mixture hash, base model, settings, seed, realised tokens, final lo
 
 The loss covers exactly the assistant turns: each chat is rendered with the base model's
 own template and the tokens inside `assistant_spans` (content + end-of-turn token) are the
-targets, for any template (not a Llama-3 header search, reference §10.18). The budget was
+targets, for any template (not a Llama-3 header search, docs/reference.md §3.7). The budget was
 counted with the same spans (mosaic.data.tokens), so training and budget agree.
 """
 
