@@ -1,6 +1,6 @@
 """Offline rule judges for xguard and orbench: pattern lists of our own, no model.
 
-They produce the same L3 items as the LLM judge (docs/reference.md §1.2-1.3), so either can feed
+They produce the same L3 items as the LLM judge (reference §1.2-1.3), so either can feed
 the objectives' scoring rules. They are fast, free and deterministic, and they are
 measured: docs/judges.md gives their agreement with hand labels on
 tests/fixtures/judge_labels.jsonl. Refusal and compliance are easy for patterns; leak
