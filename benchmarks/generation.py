@@ -9,7 +9,7 @@ Paths (each measured in its own subprocess, one at a time, so peak RSS is per pa
 two torch processes share the cores):
   old  `TransformersGenerator(engine="generate")`: `model.generate` with peft's unmerged
        LoRA layers; what `mosaic eval` and the loop used before issue 15.
-  new  `TransformersGenerator(engine="decoder")` (mosaic.tools.decoder): the default now.
+  new  `TransformersGenerator(engine="decoder")` (mosaic.tools.evaluation.decoder): the default now.
   ref  plain `model.generate` on a model whose weights already include the adapter
        (peft's merge_and_unload before timing); prompts tokenised and batched (sorted by
        length, left padding) before timing, so no mosaic code runs in the timed part.
@@ -24,7 +24,7 @@ equal) / seconds of the generate calls (the fastest of --repeat timings), at bat
 where they differ, roughly where they part, found by re-tokenising both replies, and the
 base+adapter model's top-2 logit gap there); bf16 vs fp32 for each path at the demo's
 settings; and the demo's whole evaluation (42 items, xguard replayed over its turns,
-through mosaic.tools.evaluate) with old and new.
+through mosaic.tools.evaluation.evaluate) with old and new.
 
 The adapter (without --adapter): a LoRA trained once with the demo preset's settings on a
 10,000-token demo mixture, cached in $MOSAIC_CACHE_DIR/benchmarks/.
@@ -54,7 +54,7 @@ QUICK = [(16, 64)]
 def prompts() -> list[list]:
     """The first user turn of the first items of each demo eval set, interleaved."""
     from mosaic.schema import Message
-    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS
+    from mosaic.tools.evaluation.eval_sets import DEFAULT_EVAL_SETS
 
     per_set = []
     for source in DEFAULT_EVAL_SETS.values():
@@ -71,8 +71,8 @@ def demo_adapter() -> Path:
     from mosaic.data.mixture_files import write_mixture
     from mosaic.schema import DataAction
     from mosaic.store import building, cache_root, is_complete
-    from mosaic.tools.mixture import build_mixture
-    from mosaic.tools.pools import load_pools
+    from mosaic.tools.mixing.builder import build_mixture
+    from mosaic.tools.mixing.pools import load_pools
     from mosaic.train.sft import train
 
     folder = cache_root() / "benchmarks" / "generation-demo-adapter-v1"
@@ -103,7 +103,7 @@ def peak_rss_gb() -> float:
 
 def work_generator(engine: str, adapter: str, settings: list, dtype: str, repeat: int
                    ) -> dict:
-    from mosaic.tools.generation import Decoding, TransformersGenerator
+    from mosaic.tools.evaluation.generation import Decoding, TransformersGenerator
 
     chats = prompts()
     generator = TransformersGenerator.from_spec(MODEL, engine=engine, dtype=dtype)
@@ -125,7 +125,7 @@ def work_reference(adapter: str, settings: list, dtype: str, repeat: int) -> dic
     from peft import PeftModel
 
     from mosaic.data.tokens import render_chat
-    from mosaic.tools.generation import end_token_ids
+    from mosaic.tools.evaluation.generation import end_token_ids
     from mosaic.train.models import load_model
 
     model, tokenizer = load_model(MODEL, dtype=getattr(torch, dtype))
@@ -165,10 +165,10 @@ def work_demo_eval(engine: str, adapter: str, dtype: str, repeat: int) -> dict:
     """The demo's evaluation of one round, as the loop runs it (no cache); the fastest of
     `repeat` evaluations."""
     from mosaic.config import load_preset
-    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
-    from mosaic.tools.evaluate import EvalSettings, evaluate
-    from mosaic.tools.generation import Decoding, TransformersGenerator
-    from mosaic.tools.judges import RuleJudge
+    from mosaic.tools.evaluation.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
+    from mosaic.tools.evaluation.evaluate import EvalConditions, evaluate
+    from mosaic.tools.evaluation.generation import Decoding, TransformersGenerator
+    from mosaic.tools.evaluation.judges import RuleJudge
 
     settings = load_preset("demo").eval
     judge = RuleJudge()
@@ -182,7 +182,7 @@ def work_demo_eval(engine: str, adapter: str, dtype: str, repeat: int) -> dict:
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
-        result = evaluate(sets, generator, judge, EvalSettings(decoding=decoding),
+        result = evaluate(sets, generator, judge, EvalConditions(decoding=decoding),
                           model=MODEL, adapter=adapter)
         timings.append(time.perf_counter() - started)
     seconds = min(timings)
@@ -266,7 +266,7 @@ def main() -> None:
     import torch
 
     from mosaic.hardware import cpu_has_native_bf16
-    from mosaic.tools.generation import resolve_dtype
+    from mosaic.tools.evaluation.generation import resolve_dtype
     from mosaic.train.models import load_model
 
     adapter = Path(args.adapter) if args.adapter else demo_adapter()

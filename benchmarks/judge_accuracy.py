@@ -14,7 +14,7 @@ records them and how the sets came about.
 
 from pathlib import Path
 
-from mosaic.tools.judges.agreement import real_reply_agreement, rule_judge_agreement
+from mosaic.tools.evaluation.judges.agreement import real_reply_agreement, rule_judge_agreement
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 

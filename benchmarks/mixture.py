@@ -32,7 +32,7 @@ from mosaic.config import MixSettings
 from mosaic.data.pool_table import PoolTable, attribute_column
 from mosaic.objectives import get_objective
 from mosaic.schema import DataAction
-from mosaic.tools.mixture import build_mixture
+from mosaic.tools.mixing.builder import build_mixture
 
 SHARES = {"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3}
 MEDIAN_TOKENS = {"xguard": 700, "orbench": 150, "ifeval": 350}

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from mosaic.schema import EvalReport, JudgedSample
-from mosaic.tools.generation import Decoding
-from mosaic.tools.paired import compare
-from mosaic.tools.report import build_report, metric_label, rate_cell
+from mosaic.tools.evaluation.generation import Decoding
+from mosaic.tools.evaluation.paired import compare
+from mosaic.tools.evaluation.report import build_report, metric_label, rate_cell
 
 MODEL = "smollm2-135m-instruct"
 
@@ -55,9 +55,9 @@ def evaluate(out: Path, adapter: str | None, length: int, per_slice: int | None)
 def rejudged(folder: Path, per_slice: int | None) -> tuple[EvalReport,
                                                          dict[str, list[JudgedSample]]]:
     """The evaluation in `folder`, judged again from its stored replies by today's rules."""
-    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
-    from mosaic.tools.evaluate import judge_samples
-    from mosaic.tools.judges import RuleJudge
+    from mosaic.tools.evaluation.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
+    from mosaic.tools.evaluation.evaluate import judge_samples
+    from mosaic.tools.evaluation.judges import RuleJudge
 
     stored: dict[str, dict[str, list[str]]] = {}
     for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines():

@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from mosaic.config import RunConfig, apply_overrides, load_preset
-from mosaic.rounds import (
+from mosaic.loop.context import RunContext
+from mosaic.loop.rounds import (
     check_action,
     evaluate_round,
     load_records,
@@ -49,13 +50,12 @@ from mosaic.rounds import (
     read_samples,
     train_adapter,
 )
-from mosaic.run_context import RunContext
 from mosaic.schema import DataAction, EvalReport, ObjectivePlan, PairedDelta, Rate
 from mosaic.store import RunFolder, write_json_atomic
-from mosaic.tools.paired import compare
-from mosaic.tools.pareto import hypervolume
-from mosaic.tools.report import metric_label, rate_cell
-from mosaic.tools.run_tables import delta_cell
+from mosaic.tools.evaluation.paired import compare
+from mosaic.tools.evaluation.pareto import hypervolume
+from mosaic.tools.evaluation.report import metric_label, rate_cell
+from mosaic.tools.reporting.run_tables import delta_cell
 
 RANDOM_SEEDS = (0, 1, 2)
 SPREAD_SEEDS = (1, 2)
@@ -92,7 +92,7 @@ def uniform_action(ctx: RunContext) -> DataAction:
 
 def random_action(ctx: RunContext, seed: int) -> DataAction:
     """Ratios and every objective's bucket weights from a flat Dirichlet."""
-    from mosaic.tools.capacity import capacity
+    from mosaic.tools.mixing.capacity import capacity
 
     rng = np.random.default_rng(seed)
     pools = ctx.pools()
@@ -139,7 +139,7 @@ def max_min(report: EvalReport, objectives: list[str]) -> tuple[float, float]:
 def run_methods(config: RunConfig, out: Path) -> dict[str, dict[str, Any]]:
     """Method -> {adapter, seconds, note}: every method's chosen model, read off the eval
     sets only."""
-    from mosaic import api
+    from mosaic.loop import driver as api
 
     methods: dict[str, dict[str, Any]] = {}
     loop = out / "loop"

@@ -32,8 +32,8 @@ def build_demo_mixture(budget: int, out: Path) -> tuple[list, int]:
     from mosaic.config import MixSettings, load_preset
     from mosaic.data.mixture_files import write_mixture
     from mosaic.schema import DataAction
-    from mosaic.tools.mixture import build_mixture
-    from mosaic.tools.pools import load_pools
+    from mosaic.tools.mixing.builder import build_mixture
+    from mosaic.tools.mixing.pools import load_pools
     from mosaic.train.sft import read_mixture
 
     pools = load_pools(load_preset("demo"))
@@ -48,7 +48,7 @@ def run_mosaic(model_spec: str, chats: list, pack_tokens: int, fp32: bool) -> fl
     import torch
 
     from mosaic.config import TrainSettings
-    from mosaic.train.loop import LoopSettings, pack_examples, train_lora
+    from mosaic.train.loop import TrainLoopSettings, pack_examples, train_lora
     from mosaic.train.models import load_model
     from mosaic.train.sft import add_lora, encode_chat, precision_for
 
@@ -56,8 +56,8 @@ def run_mosaic(model_spec: str, chats: list, pack_tokens: int, fp32: bool) -> fl
     model, tokenizer = load_model(model_spec, dtype=torch.float32)
     packs = pack_examples([encode_chat(tokenizer, c, 2048) for c in chats], pack_tokens)
     model = add_lora(model, settings)
-    stats = train_lora(model, packs, LoopSettings(lr=settings.lr, seed=0,
-                                                  mixed_precision=precision_for(settings)))
+    stats = train_lora(model, packs, TrainLoopSettings(
+        lr=settings.lr, seed=0, mixed_precision=precision_for(settings)))
     print(f"  mosaic precision: {precision_for(settings)}")
     return stats.seconds
 

@@ -97,13 +97,19 @@ class LoopSettings(Record):
     review: bool = False
     """Review mode: a person approves, edits or rejects every action before it is built
     (`mosaic run --review`); False: the loop approves validated actions itself."""
-    max_step: float = Field(default=0.15, gt=0, le=1)
-    """The analyst's largest move of one share (ratio or bucket weight) in one round; it
-    halves for each round tried since the best round without displacing it (a trust
-    region)."""
+    step: float = Field(default=0.15, gt=0, le=1)
+    """The analyst's step: its largest move of one share (ratio or bucket weight) in one
+    round, halved for each round tried since the best round without displacing it (a trust
+    region); an objective that lost beyond noise gets one step more share than the best
+    round gave it. (Called `max_step` before; old configs are read with the new name.)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _renamed(data, "max_step", "step")
 
 
-class RunEvalSettings(Record):
+class EvalSettings(Record):
     """How every round (and the base model) is evaluated."""
 
     data: dict[str, str] = Field(default_factory=dict)
@@ -160,13 +166,13 @@ class DiagnoserSettings(Record):
     """Per request."""
     max_retries: int = Field(default=2, ge=0)
     """Client retries on 429, 5xx, timeouts and connection errors (exponential backoff)."""
-    max_step: float | None = Field(default=0.3, gt=0, le=1)
+    max_move: float | None = Field(default=0.3, gt=0, le=1)
     """Largest change of any ratio or bucket weight an LLM action may make from the
     current action (the starting mixture after the base model); a larger move is refused
     with the report, like a broken Constraint. On by default at twice the analyst's step
-    (the prompt asks for moves of at most `loop.max_step`), so no answer, however it was
+    (the prompt asks for moves of at most `loop.step`), so no answer, however it was
     talked into it, swings a share to 1.0 in one round; None: only the Constraints bound
-    it."""
+    it. (Called `max_step` before; old configs are read with the new name.)"""
     round_timeout_s: float = Field(default=900.0, gt=0)
     """No new request after this long in one round's diagnosis: the analyst takes over."""
     temperature: float = Field(default=0.0, ge=0)
@@ -190,6 +196,11 @@ class DiagnoserSettings(Record):
                              "variable (e.g. DEEPSEEK_API_KEY), not the key itself")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_max_step(cls, data: Any) -> Any:
+        return _renamed(data, "max_step", "max_move")
+
 
 class RunConfig(Record):
     """One run's settings (a preset plus overrides)."""
@@ -204,13 +215,21 @@ class RunConfig(Record):
     constraints: list[Constraint] = Field(default_factory=list)
     """Rules every action must satisfy (reviewers and chat add more during a run)."""
     train: TrainSettings = Field(default_factory=TrainSettings)
-    eval: RunEvalSettings = Field(default_factory=RunEvalSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
     diagnoser: DiagnoserSettings = Field(default_factory=DiagnoserSettings)
     cache: str | None = None
     """Folder of the content-addressed artifact cache (mixtures, adapters, generations,
     judgements); None: `$MOSAIC_CACHE_DIR/artifacts` (shared by runs, so a second run
     reuses what the first computed)."""
+
+
+def _renamed(data: Any, old: str, new: str) -> Any:
+    """Settings written before `old` was renamed `new` (a run folder's config.json), read
+    with the new name."""
+    if isinstance(data, dict) and old in data and new not in data:
+        data = {(new if key == old else key): value for key, value in data.items()}
+    return data
 
 
 def preset_names() -> list[str]:

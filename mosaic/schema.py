@@ -6,7 +6,7 @@ They are plain pydantic models that serialise to JSON and back without loss
 
 Records check their *shape* only. Whether an action's ratios sum to 1, whether a slice
 exists in an objective, whether a budget is feasible: those are judged by the validators
-(`mosaic.tools.validate`), which report every problem instead of failing on the first.
+(`mosaic.tools.mixing.validate`), which report every problem instead of failing on the first.
 """
 
 from __future__ import annotations

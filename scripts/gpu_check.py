@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mosaic.train.loop import Example, LoopSettings, pack_examples, train_lora
+from mosaic.train.loop import Example, TrainLoopSettings, pack_examples, train_lora
 
 
 def main() -> None:
@@ -63,8 +63,8 @@ def main() -> None:
           f"parameters, LoRA r 16 on all linear layers, {'bf16' if bf16 else 'fp32'}, "
           f"packed rows of {args.pack_tokens} tokens, ~{args.seconds:.0f} s", flush=True)
     started = time.perf_counter()
-    stats = train_lora(model, packs, LoopSettings(mixed_precision="bf16" if bf16 else "no",
-                                                  max_seconds=args.seconds, epochs=1.0))
+    stats = train_lora(model, packs, TrainLoopSettings(
+        mixed_precision="bf16" if bf16 else "no", max_seconds=args.seconds, epochs=1.0))
     wall = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
     print(f"steps {stats.steps}, tokens {stats.tokens:,}, {stats.tokens_per_second:,.0f} "

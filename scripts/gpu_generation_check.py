@@ -25,7 +25,11 @@ def main() -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from mosaic.schema import Message
-    from mosaic.tools.generation import Decoding, TransformersGenerator, measure_tokens_per_second
+    from mosaic.tools.evaluation.generation import (
+        Decoding,
+        TransformersGenerator,
+        measure_tokens_per_second,
+    )
     from mosaic.train.models import load_model
 
     assert torch.cuda.is_available(), "no CUDA device"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 
 from mosaic.config import MixSettings
 from mosaic.schema import DataAction, action_json_schema
-from mosaic.tools.action_schema import run_action_schema
-from mosaic.tools.repair import repair_action
+from mosaic.tools.mixing.action_schema import run_action_schema
+from mosaic.tools.mixing.repair import repair_action
 from tests.test_repair import POOLS, actions, budgets
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "docs" / "schema" / "data-action.schema.json"

@@ -10,7 +10,7 @@ from mosaic.agents.analyst import analyse, slice_needs
 from mosaic.config import MixSettings
 from mosaic.objectives import get_objective
 from mosaic.schema import Constraint, DataAction, JudgedSample, PromptChannel, ResponseChannel
-from mosaic.tools.validate import validate_action
+from mosaic.tools.mixing.validate import validate_action
 from tests.toy_pools import toy_pools
 
 POOLS = toy_pools(rows_per_slice=40)
@@ -55,7 +55,7 @@ def test_the_neediest_objective_and_slice_get_the_largest_shares():
 
 def test_one_round_moves_each_share_by_at_most_the_step():
     previous = DataAction(ratios={"xguard": 0.2, "orbench": 0.4, "ifeval": 0.4})
-    action = analyse(samples(), POOLS, MIX, previous=previous, max_step=0.1)
+    action = analyse(samples(), POOLS, MIX, previous=previous, step=0.1)
     for name, ratio in previous.ratios.items():
         assert abs(action.ratios[name] - ratio) <= 0.1 + 1e-9
 
@@ -96,9 +96,9 @@ def test_next_action_anchors_on_the_recommended_round_and_halves_its_step_per_ro
         seen.append(round_number)
         return samples()
 
-    fresh = next_action(records_with(anchor, []), samples_of, POOLS, MIX, max_step=0.2)
+    fresh = next_action(records_with(anchor, []), samples_of, POOLS, MIX, step=0.2)
     stalled = next_action(records_with(anchor, [27.0, 27.0]), samples_of, POOLS, MIX,
-                          max_step=0.2)
+                          step=0.2)
     assert seen == [1, 1]  # the recommended round's samples, not the latest round's
     moved = max(abs(fresh.ratios[n] - anchor.ratios[n]) for n in anchor.ratios)
     moved_stalled = max(abs(stalled.ratios[n] - anchor.ratios[n]) for n in anchor.ratios)
@@ -116,7 +116,7 @@ def test_next_action_from_the_base_model_starts_from_equal_ratios():
     start = starting_action(POOLS, MIX)
     assert validate_action(start, POOLS, MIX).ok
     assert all(abs(r - 1 / 3) < 1e-9 for r in start.ratios.values())
-    action = next_action([base], lambda _: samples(), POOLS, MIX, max_step=0.1)
+    action = next_action([base], lambda _: samples(), POOLS, MIX, step=0.1)
     assert all(abs(action.ratios[n] - 1 / 3) <= 0.1 + 1e-6 for n in action.ratios)
     assert action.ratios["xguard"] > 1 / 3  # towards the neediest objective
     assert validate_action(action, POOLS, MIX).ok
@@ -127,14 +127,14 @@ def test_next_action_never_proposes_an_action_the_archive_already_holds():
     cap alone would change nothing), every round from the same anchor is a new action."""
     from mosaic.agents.analyst import next_action
     from mosaic.schema import RoundRecord
-    from mosaic.tools.mixture import action_hash
+    from mosaic.tools.mixing.builder import action_hash
 
     objectives = ("xguard", "orbench", "ifeval")
     records = [RoundRecord(round=0, means=dict.fromkeys(objectives, 3.0),
                            ci={o: (2.9, 3.1) for o in objectives}, hypervolume=8.0)]
     hashes = []
     for number in range(1, 5):
-        action = next_action(records, lambda _: samples(), POOLS, MIX, max_step=1.0)
+        action = next_action(records, lambda _: samples(), POOLS, MIX, step=1.0)
         assert validate_action(action, POOLS, MIX).ok
         hashes.append(action_hash(action))
         records.append(RoundRecord(round=number, action=action,  # clearly worse: base stays
@@ -180,7 +180,7 @@ def test_an_objective_a_tried_round_lost_beyond_noise_gets_more_share_next():
     start = starting_action(POOLS, MIX)
     floors = protected_shares([base, broke], base, start, ["xguard", "orbench", "ifeval"], 0.15)
     assert floors == {"orbench": pytest.approx(1 / 3 + 0.15)}
-    action = next_action([base, broke], lambda _: samples(), POOLS, MIX, max_step=0.15)
+    action = next_action([base, broke], lambda _: samples(), POOLS, MIX, step=0.15)
     assert validate_action(action, POOLS, MIX).ok
     assert action.ratios["orbench"] >= 1 / 3 + 0.15 - 1e-6
     assert "orbench share 0.48 (floor 0.48)" in action.rationale
@@ -194,7 +194,7 @@ def test_an_objective_a_tried_round_lost_beyond_noise_gets_more_share_next():
     assert protected_shares([base, broke, again], base, start,
                             ["xguard", "orbench", "ifeval"], 0.15) == floors
     # Without the lost round nothing is protected and orbench (least need) loses share.
-    plain = next_action([base], lambda _: samples(), POOLS, MIX, max_step=0.15)
+    plain = next_action([base], lambda _: samples(), POOLS, MIX, step=0.15)
     assert plain.ratios["orbench"] < 1 / 3 and "Protected" not in plain.rationale
 
 

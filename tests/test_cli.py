@@ -178,7 +178,7 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
 def test_a_damaged_json_file_of_a_run_is_named_in_one_line(tmp_path, capsys):
     """A config.json or archive.json cut short: status says which file, no traceback."""
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
     RunContext.create(config, tmp_path / "run", progress=False)
@@ -214,7 +214,7 @@ def test_read_json_names_the_file_and_what_is_wrong(tmp_path):
 def test_operating_system_errors_read_as_one_line_naming_the_path():
     import errno
 
-    from mosaic.cli_errors import os_error_line
+    from mosaic.cli.errors import os_error_line
 
     full = OSError(errno.ENOSPC, "No space left on device", "/runs/r/rounds/001/train.jsonl")
     assert os_error_line(full) == "/runs/r/rounds/001/train.jsonl: the disk is full"
@@ -229,7 +229,7 @@ def test_an_archive_with_a_bad_record_or_the_wrong_shape_is_named(tmp_path):
     import pytest
 
     from mosaic.errors import DamagedFile
-    from mosaic.rounds import load_records
+    from mosaic.loop.rounds import load_records
 
     archive = tmp_path / "archive.json"
     archive.write_text('{"records": [{"round": "first"}]}')

@@ -87,15 +87,15 @@ def test_a_failed_override_of_a_new_map_entry_leaves_no_placeholder_behind():
 
 def test_the_llm_step_limit_is_on_by_default_and_can_be_turned_off():
     """With the default config an LLM answer of xguard 1.0 from equal ratios is refused;
-    `diagnoser.max_step=null` leaves only the Constraints."""
+    `diagnoser.max_move=null` leaves only the Constraints."""
     from mosaic.agents.diagnoser import step_problems
     from mosaic.schema import DataAction
 
     tiny = load_preset("tiny")
     equal = DataAction(ratios={"xguard": 1 / 3, "orbench": 1 / 3, "ifeval": 1 / 3})
     swing = DataAction(ratios={"xguard": 1.0, "orbench": 0.0, "ifeval": 0.0})
-    assert step_problems(swing, equal, tiny.diagnoser.max_step)
+    assert step_problems(swing, equal, tiny.diagnoser.max_move)
     nudge = DataAction(ratios={"xguard": 0.5, "orbench": 0.25, "ifeval": 0.25})
-    assert not step_problems(nudge, equal, tiny.diagnoser.max_step)
-    off, _ = apply_overrides(tiny, ["diagnoser.max_step=null"])
-    assert off.diagnoser.max_step is None
+    assert not step_problems(nudge, equal, tiny.diagnoser.max_move)
+    off, _ = apply_overrides(tiny, ["diagnoser.max_move=null"])
+    assert off.diagnoser.max_move is None

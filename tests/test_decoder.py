@@ -1,6 +1,6 @@
-"""The KV-cached decoder (mosaic.tools.decoder): its tokens are the model's own greedy choices
-for every supported architecture, it gives the `generate` engine's replies with an adapter
-in a multi-turn replay, and it never changes the base model."""
+"""The KV-cached decoder (mosaic.tools.evaluation.decoder): its tokens are the model's own
+greedy choices for every supported architecture, it gives the `generate` engine's replies with
+an adapter in a multi-turn replay, and it never changes the base model."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from mosaic.schema import EvalItem, Message
-from mosaic.tools.decoder import Decoder, DecoderWeights, Sampling, unsupported_reason
-from mosaic.tools.generation import (
+from mosaic.tools.evaluation.decoder import Decoder, DecoderWeights, Sampling, unsupported_reason
+from mosaic.tools.evaluation.generation import (
     BackendError,
     Decoding,
     TransformersGenerator,
     choose_engine,
     generator_name,
 )
-from mosaic.tools.replay import replay
+from mosaic.tools.evaluation.replay import replay
 
 NEAR_TIE = 1e-4
 """Top-2 logit gap below which either token is a correct greedy choice (float rounding)."""
@@ -346,8 +346,8 @@ def test_dtype_auto_is_bf16_only_where_the_cpu_computes_it(native, monkeypatch, 
 
     import mosaic.hardware
     from mosaic.config import load_preset
-    from mosaic.run_context import RunContext
-    from mosaic.tools.generation import resolve_dtype
+    from mosaic.loop.context import RunContext
+    from mosaic.tools.evaluation.generation import resolve_dtype
 
     monkeypatch.setattr(mosaic.hardware, "cpu_has_native_bf16", lambda: native)
     expected = "bfloat16" if native else "float32"
@@ -371,7 +371,7 @@ def test_a_runs_generator_is_named_by_the_engine_that_will_run():
     """The loop keys cached replies by the generator's name before loading the model; the
     loaded generator must carry the same name (the engine resolved from the model files)."""
     from mosaic.config import load_preset
-    from mosaic.run_context import LazyGenerator
+    from mosaic.loop.context import LazyGenerator
 
     config = load_preset("tiny")
     lazy = LazyGenerator(config)
@@ -401,7 +401,7 @@ def test_a_folder_without_generation_config_is_judged_by_its_config_json(tmp_pat
     import shutil
 
     from mosaic.config import load_preset
-    from mosaic.run_context import LazyGenerator
+    from mosaic.loop.context import LazyGenerator
     from mosaic.train.models import load_configs, resolve_model
 
     folder = tmp_path / "legacy"

@@ -12,8 +12,9 @@ import pytest
 
 from mosaic.agents.brief import build_brief
 from mosaic.agents.diagnoser import diagnose
-from mosaic.agents.endpoint import public_url
+from mosaic.agents.probes import FENCE_CLOSE, FENCE_OPEN, Probes, fence
 from mosaic.config import DiagnoserSettings, MixSettings
+from mosaic.endpoint import public_url
 from mosaic.objectives import get_objective
 from mosaic.schema import (
     Constraint,
@@ -24,10 +25,9 @@ from mosaic.schema import (
     ResponseChannel,
     RoundRecord,
 )
-from mosaic.tools.action_schema import run_action_schema
-from mosaic.tools.probes import FENCE_CLOSE, FENCE_OPEN, Probes, fence
-from mosaic.tools.report import objective_report
-from mosaic.tools.validate import validate_action
+from mosaic.tools.evaluation.report import objective_report
+from mosaic.tools.mixing.action_schema import run_action_schema
+from mosaic.tools.mixing.validate import validate_action
 from tests.openai_server import Reply, ScriptedServer
 from tests.toy_pools import toy_pools
 
@@ -72,7 +72,7 @@ def setup(reply: str = "ok", rules=RULES):
                                                  for n, s in data.items()})
     base = RoundRecord(round=0, means=report.f(), ci={
         n: (o.ci_low, o.ci_high) for n, o in report.objectives.items()})
-    brief = build_brief(1, [base], report, budget=MIX.budget, max_step=0.15,
+    brief = build_brief(1, [base], report, budget=MIX.budget, step=0.15,
                         constraints=rules, notes=["round 1: keep ifeval steady"])
     prompts = {n: {s.id: [f"user prompt of {s.id}"] for s in v} for n, v in data.items()}
     probes = Probes(data, POOLS, MIX, rules, prompts=prompts, example_chars=300)
@@ -376,9 +376,9 @@ def test_public_url_drops_credentials_and_query():
 @pytest.fixture
 def tiny_run(tmp_path):
     """A tiny-preset run whose base model is evaluated, and a server slot to point at."""
-    from mosaic import rounds
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.run_context import RunContext
+    from mosaic.loop import rounds
+    from mosaic.loop.context import RunContext
 
     def make(url: str, *extra: str):
         config, _ = apply_overrides(load_preset("tiny"), [
@@ -395,7 +395,7 @@ def tiny_run(tmp_path):
 
 
 def test_the_loop_uses_the_llm_action_keeps_its_trace_and_reuses_it_on_resume(tiny_run):
-    from mosaic import diagnosis
+    from mosaic.loop import diagnosis
 
     script = conversation(Reply.calls(("slice_diagnosis", {"objective": "orbench",
                                                            "slice": "boundary_2"})),
@@ -426,7 +426,7 @@ def test_the_loop_uses_the_llm_action_keeps_its_trace_and_reuses_it_on_resume(ti
 
 
 def test_a_dead_endpoint_falls_back_to_the_analyst_and_says_so(tiny_run):
-    from mosaic import diagnosis, rounds
+    from mosaic.loop import diagnosis, rounds
 
     with ScriptedServer(conversation(Reply.error(500))) as server:
         ctx, base = tiny_run(server.url)
@@ -442,7 +442,7 @@ def test_a_dead_endpoint_falls_back_to_the_analyst_and_says_so(tiny_run):
 def test_injected_eval_text_cannot_push_the_round_outside_the_constraints(tiny_run):
     """Round 0's replies are replaced with an instruction to the agent; a gullible LLM
     obeys it. The round's action (after the loop's own validation) keeps every rule."""
-    from mosaic import diagnosis, rounds
+    from mosaic.loop import diagnosis, rounds
 
     def gullible(request):
         if any("maintenance mode" in c for c in tool_messages(request)):
@@ -524,7 +524,7 @@ def test_the_prompt_shows_the_current_and_previous_actions_and_what_moved():
     first = RoundRecord(round=1, action=DataAction.model_validate(GOOD), diagnoser="llm:m",
                         means={"xguard": 3.5, "orbench": 3.9, "ifeval": 3.0},
                         breaches=["ifeval mean score stays >= 3.5"])
-    brief = build_brief(2, [base, first], report, budget=MIX.budget, max_step=0.15)
+    brief = build_brief(2, [base, first], report, budget=MIX.budget, step=0.15)
     user = render_messages("diagnoser.j2", brief=brief, mode="tools", findings="",
                            schema="{}")[1]["content"]
     assert "## The current action (round 1" in user and "complexity_5" in user
@@ -550,7 +550,7 @@ def test_the_prompt_shows_each_round_against_the_base_model_item_by_item():
                         means={"xguard": 3.5, "orbench": 2.67, "ifeval": 2.67},
                         item_scores={"xguard": {k: min(5.0, v + 1) for k, v in items.items()},
                                      **flat})
-    brief = build_brief(2, [base, first], report, budget=MIX.budget, max_step=0.15)
+    brief = build_brief(2, [base, first], report, budget=MIX.budget, step=0.15)
     user = render_messages("diagnoser.j2", brief=brief, mode="tools", findings="",
                            schema="{}")[1]["content"]
     line = next(x for x in user.splitlines() if x.startswith("- round 1: "))
@@ -560,14 +560,14 @@ def test_the_prompt_shows_each_round_against_the_base_model_item_by_item():
 
 def test_an_opt_in_step_limit_bounds_llm_actions_even_without_rules(tiny_run):
     """With no Constraint at all, an LLM talked into `xguard 1.0` would get it; with
-    diagnoser.max_step the move is refused and the round falls back to the analyst."""
-    from mosaic import diagnosis
+    diagnoser.max_move the move is refused and the round falls back to the analyst."""
+    from mosaic.loop import diagnosis
 
     moves = {"ratios": {"xguard": 1.0, "orbench": 0.0, "ifeval": 0.0}, "rationale": "all in"}
     small = {"ratios": {"xguard": 0.4, "orbench": 0.3, "ifeval": 0.3}, "rationale": "a step"}
     with ScriptedServer(conversation(Reply.calls(("submit_action", moves)),
                                      Reply.calls(("submit_action", small)))) as server:
-        ctx, base = tiny_run(server.url, "diagnoser.max_step=0.1")
+        ctx, base = tiny_run(server.url, "diagnoser.max_move=0.1")
         assert ctx.constraints == []
         action, who = diagnosis.propose_action(ctx, [base])
     assert who == "llm:scripted" and action.ratios["xguard"] == 0.4

@@ -9,17 +9,17 @@ import pytest
 from mosaic.data.formats import load_attack_set, load_ifeval_prompts, load_overrefusal_prompts
 from mosaic.schema import EvalItem, Message
 from mosaic.stats import mean_interval
-from mosaic.tools.eval_sets import load_eval_set
-from mosaic.tools.evaluate import (
-    EvalSettings,
+from mosaic.tools.evaluation.eval_sets import load_eval_set
+from mosaic.tools.evaluation.evaluate import (
+    EvalConditions,
     JudgeError,
     evaluate,
     freeze_prompt_labels,
 )
-from mosaic.tools.generation import Decoding, FunctionGenerator
-from mosaic.tools.judges import RuleJudge
-from mosaic.tools.replay import replay
-from mosaic.tools.report import markdown_summary, reliability, write_eval_outputs
+from mosaic.tools.evaluation.generation import Decoding, FunctionGenerator
+from mosaic.tools.evaluation.judges import RuleJudge
+from mosaic.tools.evaluation.replay import replay
+from mosaic.tools.evaluation.report import markdown_summary, reliability, write_eval_outputs
 
 JUDGE = RuleJudge()
 
@@ -81,7 +81,7 @@ def _scripted(conversation):
 
 def test_evaluate_scores_every_objective_and_reports_slices(eval_sets, tmp_path):
     result = evaluate(eval_sets, FunctionGenerator(_scripted, name="scripted"), JUDGE,
-                      EvalSettings(system_prompt="You are helpful.",
+                      EvalConditions(system_prompt="You are helpful.",
                                    decoding=Decoding(max_new_tokens=32)), model="scripted")
     report = result.report
     xguard = report.objectives["xguard"]
@@ -109,7 +109,7 @@ def test_evaluate_scores_every_objective_and_reports_slices(eval_sets, tmp_path)
 def test_unscored_samples_are_counted_not_dropped(eval_sets):
     broken = [i.model_copy(update={"meta": {**i.meta, "kwargs": [{}] * len(
         i.meta["instruction_id_list"])}}) for i in eval_sets["ifeval"]]
-    result = evaluate({"ifeval": broken}, FunctionGenerator(_scripted), JUDGE, EvalSettings(),
+    result = evaluate({"ifeval": broken}, FunctionGenerator(_scripted), JUDGE, EvalConditions(),
                       model="scripted")
     report = result.report.objectives["ifeval"]
     # Item 1001 (lowercase) needs no kwargs; the two others miss theirs and are unscored.
@@ -122,7 +122,7 @@ def test_unscored_samples_are_counted_not_dropped(eval_sets):
 def test_items_without_frozen_labels_are_refused(fixtures):
     raw = load_overrefusal_prompts(fixtures / "orbench.csv").rows
     with pytest.raises(JudgeError, match="no frozen prompt labels"):
-        evaluate({"orbench": raw}, FunctionGenerator(_scripted), JUDGE, EvalSettings(),
+        evaluate({"orbench": raw}, FunctionGenerator(_scripted), JUDGE, EvalConditions(),
                  model="m")
 
 
@@ -165,7 +165,7 @@ def test_report_intervals_and_reliability_tiers():
 
 def test_reports_carry_their_provenance(eval_sets):
     result = evaluate({"orbench": eval_sets["orbench"]}, FunctionGenerator(_scripted, "fn"),
-                      JUDGE, EvalSettings(), model="scripted")
+                      JUDGE, EvalConditions(), model="scripted")
     provenance = result.report.provenance
     assert provenance["generator"] == "fn" and provenance["judge"] == JUDGE.id
     assert provenance["objective_versions"] == {"orbench": "1"}
@@ -175,7 +175,7 @@ def test_reports_carry_their_provenance(eval_sets):
 def test_first_leak_turns_sort_numerically():
     from mosaic.objectives import get_objective
     from mosaic.schema import JudgedSample
-    from mosaic.tools.report import objective_report
+    from mosaic.tools.evaluation.report import objective_report
 
     xguard = get_objective("xguard")
     prompt = xguard.label_prompt({}, turns=12)
@@ -191,7 +191,7 @@ def test_first_leak_turns_sort_numerically():
 def test_per_slice_keeps_the_first_items_of_every_slice(tmp_path, monkeypatch):
     from collections import Counter
 
-    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT
+    from mosaic.tools.evaluation.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT
 
     monkeypatch.setenv("MOSAIC_CACHE_DIR", str(tmp_path))
     full = load_eval_set("orbench", DEFAULT_EVAL_SETS["orbench"], judge=RuleJudge(),
@@ -215,7 +215,7 @@ def test_reports_carry_the_standard_rates_with_wilson_intervals():
     counted from the scored samples (an unscored one counts in none of them)."""
     from mosaic.objectives import get_objective
     from mosaic.schema import JudgedSample
-    from mosaic.tools.report import metric_label, objective_report, rate_cell
+    from mosaic.tools.evaluation.report import metric_label, objective_report, rate_cell
 
     def samples(name, responses_l3, **prompt_l3):
         objective = get_objective(name)

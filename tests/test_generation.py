@@ -7,8 +7,13 @@ import pytest
 
 from mosaic.errors import MissingExtra
 from mosaic.schema import Message
-from mosaic.tools.generation import BackendError, Decoding, TransformersGenerator, make_generator
-from mosaic.tools.openai_backend import OpenAIGenerator
+from mosaic.tools.evaluation.generation import (
+    BackendError,
+    Decoding,
+    TransformersGenerator,
+    make_generator,
+)
+from mosaic.tools.evaluation.openai_backend import OpenAIGenerator
 from tests.openai_server import Reply, ScriptedServer
 
 

@@ -10,15 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mosaic.inbox import Inbox, Message
+from mosaic.loop.inbox import Inbox, Message
 from mosaic.store import RunFolder
 
 
 @pytest.fixture(scope="module")
 def paused_run(tmp_path_factory):
     """A tiny review-mode run paused at round 1's approval card."""
-    from mosaic.api import paused_card, run
     from mosaic.config import apply_overrides, load_preset
+    from mosaic.loop.driver import paused_card, run
 
     tmp = tmp_path_factory.mktemp("inbox")
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp / 'cache'}",
@@ -28,8 +28,8 @@ def paused_run(tmp_path_factory):
 
 
 def test_notes_sent_at_once_by_processes_and_threads_all_reach_the_run(paused_run):
-    from mosaic.api import chat, checkpoint_state
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.driver import chat, checkpoint_state
 
     senders = [subprocess.Popen([sys.executable, "-m", "mosaic.cli", "chat", str(paused_run),
                                  f"/note process {i}"], stdout=subprocess.PIPE,
@@ -51,8 +51,8 @@ def test_notes_sent_at_once_by_processes_and_threads_all_reach_the_run(paused_ru
 def test_rules_sent_at_once_to_a_paused_run_all_go_through_its_card(paused_run):
     """Each rule re-validates the waiting action through the card; senders wait their turn
     for the run instead of being turned away."""
-    from mosaic.api import checkpoint_state
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.driver import checkpoint_state
 
     rules = ["/min-share orbench 0.2", "/min-share ifeval 0.2", "/max-share xguard 0.6"]
     senders = [subprocess.Popen([sys.executable, "-m", "mosaic.cli", "chat", str(paused_run),

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from mosaic.schema import EvalItem, Message
-from mosaic.tools.evaluate import freeze_prompt_labels, judge_samples
-from mosaic.tools.judges.cache import JudgementCache
-from mosaic.tools.judges.llm import LLMJudge, LLMJudgeConfig, parse_json_object
+from mosaic.tools.evaluation.evaluate import freeze_prompt_labels, judge_samples
+from mosaic.tools.evaluation.judges.cache import JudgementCache
+from mosaic.tools.evaluation.judges.llm import LLMJudge, LLMJudgeConfig, parse_json_object
 from tests.openai_server import Reply, ScriptedServer
 
 GOOD_XGUARD = {"reasoning": "refuses", "safety_leaks": {"step_leak": 0, "code_leak": 0,
@@ -169,7 +169,7 @@ def test_answers_without_the_item_groups_are_malformed_and_never_cached(tmp_path
 
 @pytest.mark.parametrize("status", [401, 404])
 def test_setup_errors_stop_at_once_without_echoing_the_server(tmp_path, status, monkeypatch):
-    from mosaic.tools.judges.llm import JudgeSetupError
+    from mosaic.tools.evaluation.judges.llm import JudgeSetupError
 
     monkeypatch.setenv("MOSAIC_TEST_KEY", "sk-abcdefWXYZ")
     with (ScriptedServer(lambda body: Reply.error(status)) as server,
@@ -198,7 +198,7 @@ def test_leak_flags_are_read_as_the_objective_reads_them(tmp_path):
 
 
 def test_items_the_judge_cannot_label_stop_the_freeze_or_are_skipped_on_request(tmp_path):
-    from mosaic.tools.evaluate import JudgeError
+    from mosaic.tools.evaluation.evaluate import JudgeError
 
     def script(body):
         refused = "jailbreak" in body["messages"][1]["content"]

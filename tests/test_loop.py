@@ -241,9 +241,9 @@ def test_a_rebuilt_review_run_replays_its_rounds_as_they_were(tmp_path):
     """A review run with a rule added at round 2's card and a late /stop in its inbox, its
     checkpoints then lost: the rebuild shows no card, keeps every round's action under the
     rules it had (nothing trained again) and is not ended at round 0 by the old stop."""
-    from mosaic.api import approve, chat, paused_card, resume, run
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.inbox import Inbox, Message
+    from mosaic.loop.driver import approve, chat, paused_card, resume, run
+    from mosaic.loop.inbox import Inbox, Message
     from mosaic.store import RunFolder
 
     out = tmp_path / "run"
@@ -271,8 +271,8 @@ def test_a_checkpoint_cut_short_never_reads_as_finished(reference_run, tmp_path)
     uninterrupted run's archive."""
     import sqlite3
 
-    from mosaic.api import checkpoint_state
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.driver import checkpoint_state
 
     out, cache = tmp_path / "run", tmp_path / "cache"
     process = start_run(out, cache)

@@ -16,8 +16,8 @@ from mosaic.data.mixture_files import write_mixture
 from mosaic.data.pool_table import pool_table
 from mosaic.errors import ActionError, ConfigError
 from mosaic.schema import DataAction, MixtureManifest, ObjectivePlan
-from mosaic.tools.mixture import build_mixture, first_fit
-from mosaic.tools.repair import repair_action
+from mosaic.tools.mixing.builder import build_mixture, first_fit
+from mosaic.tools.mixing.repair import repair_action
 from tests.toy_pools import TOKEN_COUNT, toy_pool, toy_pools, toy_row
 
 POOLS = toy_pools(rows_per_slice=60)  # ~13-16k tokens per objective
@@ -289,7 +289,7 @@ def test_realised_tokens_are_within_1_percent_when_the_pools_suffice(a, b, budge
     total = a + b + 0.1
     asked = action(ratios={"xguard": a / total, "orbench": b / total, "ifeval": 0.1 / total})
     mix = MixSettings(budget=budget, seed=seed)
-    from mosaic.tools.validate import validate_action
+    from mosaic.tools.mixing.validate import validate_action
 
     assume(validate_action(asked, POOLS, mix).ok)
     manifest = build_mixture(asked, POOLS, mix).manifest
@@ -304,7 +304,7 @@ def test_the_same_mixture_in_another_process_with_another_hash_seed(tmp_path):
     script = (
         "import json, sys\n"
         "from mosaic.config import MixSettings\n"
-        "from mosaic.tools.mixture import build_mixture\n"
+        "from mosaic.tools.mixing.builder import build_mixture\n"
         "from tests.test_mixture import POOLS, action\n"
         "m = build_mixture(action(xguard={'focus': {'include': {'category': ['cyber']}}}),"
         " POOLS, MixSettings(budget=9000, seed=5))\n"
@@ -323,7 +323,7 @@ def test_the_same_mixture_in_another_process_with_another_hash_seed(tmp_path):
 def test_remembered_selections_depend_on_everything_that_changes_them():
     import dataclasses
 
-    from mosaic.tools.capacity import capacity
+    from mosaic.tools.mixing.capacity import capacity
 
     table = toy_pool("xguard", 30)
     plan = ObjectivePlan(focus={"exclude": {"category": ["cyber"]}})

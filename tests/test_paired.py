@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mosaic.schema import JudgedSample, PromptChannel, ResponseChannel
 from mosaic.stats import mean_interval
-from mosaic.tools.paired import compare
+from mosaic.tools.evaluation.paired import compare
 
 
 def judged(scores: dict[str, list[float | None]]) -> list[JudgedSample]:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mosaic.schema import RoundRecord
-from mosaic.tools.pareto import (
+from mosaic.tools.evaluation.pareto import (
     archive_summary,
     clearly_dominates,
     front,
@@ -94,7 +94,7 @@ def test_a_round_that_loses_an_objective_to_the_base_model_is_not_recommended():
     """Round 1 has the best worst mean but scores orbench below the base model on every
     item (beyond noise); round 2 loses nothing beyond noise, so it is recommended; with
     only round 1 tried, the base model is."""
-    from mosaic.tools.pareto import losses_to_base
+    from mosaic.tools.evaluation.pareto import losses_to_base
 
     spread = [2.0, 3.0, 2.5, 3.5, 2.0, 3.0] * 2
     base = scored(0, {"xguard": spread, "orbench": [5.0] * 12, "ifeval": spread})
@@ -119,7 +119,7 @@ def test_a_round_that_loses_an_objective_to_the_base_model_is_not_recommended():
 
 def test_a_round_below_a_score_floor_never_enters_the_front():
     from mosaic.schema import Constraint
-    from mosaic.tools.pareto import floor_breaches
+    from mosaic.tools.evaluation.pareto import floor_breaches
 
     floor = [Constraint(kind="score_floor", objective="ifeval", value=3.5)]
     assert floor_breaches({"ifeval": 3.4}, floor) == [
@@ -133,7 +133,7 @@ def test_a_round_below_a_score_floor_never_enters_the_front():
 
 
 def test_stalled_rounds_counts_the_latest_rounds_that_did_not_grow_the_hypervolume():
-    from mosaic.tools.pareto import stalled_rounds
+    from mosaic.tools.evaluation.pareto import stalled_rounds
 
     def hv(n, value):
         return rec(n, [3.0, 3.0, 3.0]).model_copy(update={"hypervolume": value})

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from mosaic.config import MixSettings
 from mosaic.objectives import get_objective
 from mosaic.schema import Constraint, DataAction
-from mosaic.tools.capacity import capacity
-from mosaic.tools.mixture import build_mixture
-from mosaic.tools.repair import fit_shares, repair_action
-from mosaic.tools.validate import validate_action
+from mosaic.tools.mixing.builder import build_mixture
+from mosaic.tools.mixing.capacity import capacity
+from mosaic.tools.mixing.repair import fit_shares, repair_action
+from mosaic.tools.mixing.validate import validate_action
 from tests.toy_pools import toy_pools
 
 POOLS = toy_pools(rows_per_slice=12)  # ~10-15k tokens per objective

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mosaic.review import after_review
+from mosaic.agents.probes import planned_tokens, token_diff
+from mosaic.loop.graph import after_approve as after_review
 from mosaic.schema import DataAction, ObjectivePlan
-from mosaic.tools.probes import planned_tokens, token_diff
 
 
 def mosaic(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -90,7 +90,7 @@ def test_langgraph_json_names_the_compiled_graph():
     config = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
     module, _, name = config["graphs"]["mosaic"].partition(":")
     assert module == "./mosaic/graph.py" and name == "graph"
-    from mosaic import graph
+    from mosaic.loop import graph
 
     assert "approve" in graph.graph.get_graph().nodes
 
@@ -98,8 +98,8 @@ def test_langgraph_json_names_the_compiled_graph():
 def test_an_answer_that_fails_is_shown_on_the_card_not_replayed(tmp_path):
     """apply_decision never raises: a bad edit or a broken rule comes back as `again`."""
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.review import apply_decision
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.review import apply_decision
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
     ctx = RunContext.create(config, tmp_path / "run", progress=False)
@@ -116,8 +116,8 @@ def test_an_answer_that_fails_is_shown_on_the_card_not_replayed(tmp_path):
 def test_enormous_free_text_in_an_answer_is_refused_naming_its_limit(tmp_path):
     """A 10 MB rationale in an edited action, feedback or message never reaches the run."""
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.review import apply_decision
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.review import apply_decision
     from mosaic.schema import MAX_NOTE_CHARS, MAX_RATIONALE_CHARS
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}"])
@@ -137,8 +137,8 @@ def test_enormous_free_text_in_an_answer_is_refused_naming_its_limit(tmp_path):
 
 def test_an_answer_for_a_card_that_changed_is_not_applied_and_repairs_are_shown(tmp_path):
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.review import apply_decision, approval_card, describe_card
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.review import apply_decision, approval_card, describe_card
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}",
                                                       "loop.review=true"])
@@ -159,9 +159,9 @@ def test_a_stop_sent_during_diagnosis_ends_a_review_run_before_its_card(tmp_path
     from langgraph.runtime import Runtime
 
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.graph import approve
-    from mosaic.inbox import Inbox, Message
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.graph import approve
+    from mosaic.loop.inbox import Inbox, Message
 
     config, _ = apply_overrides(load_preset("tiny"), [f"cache={tmp_path / 'cache'}",
                                                       "loop.review=true"])

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mosaic import diagnosis, rounds
 from mosaic.config import apply_overrides, load_preset
 from mosaic.errors import ConfigError
-from mosaic.run_context import RunContext
+from mosaic.loop import diagnosis, rounds
+from mosaic.loop.context import RunContext
 from mosaic.schema import DataAction, RoundRecord
 
 
@@ -121,7 +121,7 @@ def test_a_run_folder_is_never_started_twice(ctx):
 
 
 def test_the_graph_is_wired_as_the_round_diagram():
-    from mosaic.graph import build_graph
+    from mosaic.loop.graph import build_graph
 
     graph = build_graph().compile().get_graph()
     edges = {(e.source, e.target) for e in graph.edges}
@@ -186,7 +186,7 @@ def test_local_pool_and_eval_paths_are_written_absolute_and_ids_as_given(tmp_pat
     monkeypatch.chdir("/")
     reopened = RunContext.open(tmp_path / "run", progress=False)
     assert len(reopened.pools()["xguard"]) > 0 and reopened.eval_sets()["orbench"]
-    from mosaic.run_context import _absolute
+    from mosaic.loop.context import _absolute
 
     assert _absolute("google/IFEval") == "google/IFEval"
 
@@ -213,7 +213,7 @@ def test_misconfigured_data_is_refused_before_the_run_folder_is_written(tmp_path
 def test_a_pool_row_longer_than_the_training_cut_is_planned_at_the_cut(tmp_path, capsys):
     """One enormous row (about 100k tokens) would take its bucket's whole budget for tokens
     the trainer cuts away: it is counted, planned at the cut and warned about."""
-    from mosaic.tools.pools import load_pools
+    from mosaic.tools.mixing.pools import load_pools
 
     source = load_preset("tiny").pools["xguard"].resolved()
     rows = [json.loads(line) for line in Path(source).read_text().splitlines()]

@@ -18,7 +18,12 @@ from mosaic.schema import (
     RoundRecord,
     SliceStats,
 )
-from mosaic.tools.run_report import RunView, render_html, render_markdown, write_run_report
+from mosaic.tools.reporting.run_report import (
+    RunView,
+    render_html,
+    render_markdown,
+    write_run_report,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 ODD = 'odd<b>&"'

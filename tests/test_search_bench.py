@@ -87,7 +87,7 @@ def test_each_baseline_mixture_is_what_its_name_says(bench_run):
     ratios = [json.loads((out / f"random_{s}" / "rounds" / "001" / "action.json")
                          .read_text())["ratios"] for s in (0, 1, 2)]
     assert len({json.dumps(r, sort_keys=True) for r in ratios}) == 3
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
 
     ctx = RunContext.open(out / "uniform", progress=False)
     again = bench.random_action(ctx, 1)
@@ -100,7 +100,7 @@ def test_a_mixture_is_trained_again_with_other_seeds_only(bench_run, tmp_path):
     """seed_methods on the uniform mixture: the same mixture (same manifest), train.seed + 1
     and + 2, other adapters; with the base model recommended there is nothing to train."""
     bench, config, out, methods, _, _ = bench_run
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
 
     ctx = RunContext.open(out / "uniform", progress=False)
     seeded = bench.seed_methods(config, tmp_path, 1, bench.uniform_action(ctx))

@@ -76,7 +76,7 @@ def test_public_url_drops_credentials_query_and_fragment():
 def test_a_key_in_a_judge_url_is_refused_before_it_is_stored():
     from pydantic import ValidationError
 
-    from mosaic.tools.judges.llm import LLMJudgeConfig
+    from mosaic.tools.evaluation.judges.llm import LLMJudgeConfig
 
     for url in (f"http://h/v1#{KEY}", f"http://h/v1?key={KEY}", f"http://u:{KEY}@h/v1"):
         with pytest.raises(ValidationError, match="carries credentials"):

@@ -7,6 +7,7 @@ import random
 from collections import Counter
 
 import pytest
+from mosaic.tools.judges import RuleJudge, ifeval_response_l3, rules
 
 from mosaic.data.compose import STARTER_DIR
 from mosaic.data.compose import ifeval as ifeval_compose
@@ -17,7 +18,6 @@ from mosaic.data.compose.build import (
 )
 from mosaic.data.formats import load_eval_items, load_pool
 from mosaic.objectives import get_objective
-from mosaic.tools.judges import RuleJudge, ifeval_response_l3, rules
 
 
 def _pool(name):
@@ -192,8 +192,9 @@ def test_ifeval_data_uses_at_least_fifteen_instruction_types_with_valid_kwargs(t
 
 
 def test_ifeval_composer_never_ships_a_failing_gold():
-    from mosaic.data.compose import ifeval_text
     from mosaic.tools.judges.ifeval_checker import check_ifeval
+
+    from mosaic.data.compose import ifeval_text
 
     rng = random.Random(3)
     for topic in sorted(ifeval_text.TOPICS)[::4]:

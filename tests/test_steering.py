@@ -121,10 +121,10 @@ def test_chat_with_an_llm_adds_what_it_can_and_names_what_it_could_not(tmp_path)
     """`mosaic chat` free text on a run with an endpoint: the LLM's rules are shown first;
     nothing is applied unconfirmed; confirmed, one rule holds, one contradicts the rules in
     force and is named (the same check a typed rule gets), the message is kept as a note."""
-    from mosaic.api import chat
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.inbox import Inbox
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.driver import chat
+    from mosaic.loop.inbox import Inbox
     from tests.openai_server import Reply, ScriptedServer
 
     reply = Reply.json({"commands": ["/min-share orbench 0.3", "/min-share xguard 0.9"],
@@ -149,9 +149,9 @@ def test_chat_with_an_llm_adds_what_it_can_and_names_what_it_could_not(tmp_path)
 
 
 def test_an_llm_rule_that_fails_the_checks_is_never_offered_for_confirmation(tmp_path):
-    from mosaic.api import chat
     from mosaic.config import apply_overrides, load_preset
-    from mosaic.run_context import RunContext
+    from mosaic.loop.context import RunContext
+    from mosaic.loop.driver import chat
     from tests.openai_server import Reply, ScriptedServer
 
     reply = Reply.json({"commands": ["/min-share orbench 0.3", "/max-share orbench 0.1"]})

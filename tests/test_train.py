@@ -93,8 +93,8 @@ def test_packed_examples_do_not_attend_to_each_other(tiny_tokenizer):
 def tiny_mixture(tmp_path_factory) -> Path:
     """A 6,000-token mixture of the starter pools, counted for the tiny model."""
     from mosaic.data.mixture_files import write_mixture
-    from mosaic.tools.mixture import build_mixture
-    from mosaic.tools.pools import load_pools
+    from mosaic.tools.mixing.builder import build_mixture
+    from mosaic.tools.mixing.pools import load_pools
 
     config = load_preset("tiny")
     pools = load_pools(config)
@@ -154,10 +154,10 @@ def test_training_on_refusals_raises_the_refusal_rate_on_held_out_harmful_prompt
     from mosaic.data.compose import STARTER_DIR
     from mosaic.data.formats import load_eval_items
     from mosaic.data.mixture_files import write_mixture
-    from mosaic.tools.generation import Decoding, TransformersGenerator
-    from mosaic.tools.judges.rules import is_refusal
-    from mosaic.tools.mixture import build_mixture
-    from mosaic.tools.pools import load_pools
+    from mosaic.tools.evaluation.generation import Decoding, TransformersGenerator
+    from mosaic.tools.evaluation.judges.rules import is_refusal
+    from mosaic.tools.mixing.builder import build_mixture
+    from mosaic.tools.mixing.pools import load_pools
     from mosaic.train.models import load_model
 
     config = load_preset("tiny")

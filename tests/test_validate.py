@@ -9,8 +9,8 @@ from mosaic.config import MixSettings
 from mosaic.data.pool_table import match_criteria, pool_table
 from mosaic.objectives import get_objective
 from mosaic.schema import Constraint, DataAction, ObjectivePlan
-from mosaic.tools.capacity import capacity
-from mosaic.tools.validate import parse_action, validate_action
+from mosaic.tools.mixing.capacity import capacity
+from mosaic.tools.mixing.validate import parse_action, validate_action
 from tests.toy_pools import TOKEN_COUNT, toy_pools, toy_row
 
 POOLS = toy_pools()
@@ -64,7 +64,7 @@ def test_every_structural_problem_is_listed_at_once_with_its_path():
 
 
 def problem_codes() -> set[str]:
-    from mosaic.tools.validate import PROBLEM_CODES
+    from mosaic.tools.mixing.validate import PROBLEM_CODES
 
     return set(PROBLEM_CODES)
 

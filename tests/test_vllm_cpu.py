@@ -67,8 +67,8 @@ def test_vllm_serve_with_lora_through_the_openai_backend(demo_and_adapter):
     import urllib.request
 
     from mosaic.schema import Message
-    from mosaic.tools.generation import Decoding
-    from mosaic.tools.openai_backend import OpenAIGenerator
+    from mosaic.tools.evaluation.generation import Decoding
+    from mosaic.tools.evaluation.openai_backend import OpenAIGenerator
 
     folder, adapter = demo_and_adapter
     port = _free_port()
@@ -160,8 +160,8 @@ def demo_server(tmp_path_factory):
 def test_the_diagnoser_contract_holds_against_vllm_serve(demo_server, mode):
     from mosaic.agents.diagnoser import diagnose
     from mosaic.config import DiagnoserSettings
-    from mosaic.tools.action_schema import run_action_schema
-    from mosaic.tools.validate import parse_action, validate_action
+    from mosaic.tools.mixing.action_schema import run_action_schema
+    from mosaic.tools.mixing.validate import parse_action, validate_action
     from tests.test_diagnoser import MIX, POOLS, RULES, setup
 
     brief, probes = setup()

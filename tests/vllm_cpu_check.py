@@ -13,8 +13,8 @@ PROMPTS = ["What is the capital of France?", "Name three fruits.", "Say hello po
 
 def main(model_dir: str, adapter_dir: str) -> None:
     from mosaic.schema import Message
-    from mosaic.tools.generation import Decoding
-    from mosaic.tools.vllm_backend import VLLMGenerator
+    from mosaic.tools.evaluation.generation import Decoding
+    from mosaic.tools.evaluation.vllm_backend import VLLMGenerator
 
     generator = VLLMGenerator(model_dir, max_model_len=1024, max_lora_rank=16, max_adapters=1,
                               enforce_eager=True, dtype="bfloat16")

@@ -4,7 +4,7 @@ Need-driven, as the reference's `score/need.py` describes (§1.6) but never used
 need is `valid x (6 - score) x weight`, a slice's need the sum over its samples. The target
 shares are proportional to need: objectives by their total need, each objective's buckets by
 their slice need. The analyst then moves from the previous action towards that target by at
-most `max_step` per share (rounds stay comparable and one noisy evaluation cannot swing the
+most `step` per share (rounds stay comparable and one noisy evaluation cannot swing the
 mixture), and hands the result to repair, so it never breaks a Constraint or asks a pool for
 more than it holds. The rationale and evidence name the slices with the most need.
 
@@ -12,7 +12,7 @@ Need alone starves an objective the base model already does well but that traini
 others' data breaks (on the demo, orbench: the base model answers benign prompts well, so it
 gets little budget, and a mixture with little orbench data makes the model over-refuse). So
 an objective that a round tried since the anchor lost beyond noise against the anchor is
-protected: the next action gives it at least `max_step` more share than the anchor's action
+protected: the next action gives it at least `step` more share than the anchor's action
 did (`protected_shares`), whatever the shrink.
 
 Used when no LLM endpoint is configured, and as the fallback when the LLM diagnoser fails.
@@ -33,13 +33,13 @@ from mosaic.schema import (
     ObjectivePlan,
     RoundRecord,
 )
-from mosaic.tools.capacity import capacity, natural_weights, normalised
-from mosaic.tools.mixture import action_hash
-from mosaic.tools.paired import records_delta
-from mosaic.tools.pareto import recommend
-from mosaic.tools.repair import repair_action
+from mosaic.tools.evaluation.paired import records_delta
+from mosaic.tools.evaluation.pareto import recommend
+from mosaic.tools.mixing.builder import action_hash
+from mosaic.tools.mixing.capacity import capacity, natural_weights, normalised
+from mosaic.tools.mixing.repair import repair_action
 
-MAX_STEP = 0.15
+STEP = 0.15
 """Largest change of any one share (ratio or bucket weight) from one round to the next."""
 EVIDENCE_SLICES = 3
 """How many of the neediest slices the evidence lists."""
@@ -57,10 +57,10 @@ def slice_needs(samples: Mapping[str, Sequence[JudgedSample]]) -> dict[str, dict
     return needs
 
 
-def _step_towards(current: Mapping[str, float], target: Mapping[str, float], max_step: float,
+def _step_towards(current: Mapping[str, float], target: Mapping[str, float], step: float,
                   shrink: float = 1.0) -> dict[str, float]:
     """Shares moved along the straight line towards `target`, no share by more than
-    `max_step`, and then only `shrink` of that way (both sides are shares summing to 1, so
+    `step`, and then only `shrink` of that way (both sides are shares summing to 1, so
     the result does too)."""
     names = sorted(set(current) | set(target))
     here, there = normalised({n: current.get(n, 0.0) for n in names}), normalised(
@@ -68,7 +68,7 @@ def _step_towards(current: Mapping[str, float], target: Mapping[str, float], max
     if not any(here.values()):
         return there
     largest = max(abs(there[n] - here[n]) for n in names)
-    fraction = (1.0 if largest <= max_step else max_step / largest) * shrink
+    fraction = (1.0 if largest <= step else step / largest) * shrink
     return {n: here[n] + fraction * (there[n] - here[n]) for n in names}
 
 
@@ -95,7 +95,7 @@ def _lift(shares: Mapping[str, float], floors: Mapping[str, float]) -> dict[str,
 
 def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, PoolTable],
             settings: MixSettings, constraints: Sequence[Constraint] = (), *,
-            previous: DataAction | None = None, max_step: float = MAX_STEP,
+            previous: DataAction | None = None, step: float = STEP,
             shrink: float = 1.0, floors: Mapping[str, float] | None = None) -> DataAction:
     """The next round's action from this round's judged samples (see the module docstring).
     Without a previous action the target is taken whole; `shrink` < 1 takes only that part
@@ -105,7 +105,7 @@ def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, P
     totals = {name: sum(per.values()) for name, per in needs.items()}
     target = normalised({name: totals.get(name, 0.0) for name in pools})
     ratios = (target if previous is None else
-              _step_towards({n: previous.ratios.get(n, 0.0) for n in pools}, target, max_step,
+              _step_towards({n: previous.ratios.get(n, 0.0) for n in pools}, target, step,
                             shrink))
     if floors:
         ratios = _lift(ratios, floors)
@@ -114,14 +114,14 @@ def analyse(samples: Mapping[str, Sequence[JudgedSample]], pools: Mapping[str, P
         weights = normalised(per_slice)
         before = previous.objectives.get(name) if previous is not None else None
         if before is not None and before.bucket_weights:
-            weights = _step_towards(before.bucket_weights, weights, max_step, shrink)
+            weights = _step_towards(before.bucket_weights, weights, step, shrink)
         plans[name] = ObjectivePlan(bucket_weights={b: w for b, w in weights.items() if w > 0})
     neediest = sorted(((v, n, s) for n, per in needs.items() for s, v in per.items()),
                       reverse=True)[:EVIDENCE_SLICES]
     evidence = [Evidence(objective=n, slice=s, metric="need", value=round(v, 2))
                 for v, n, s in neediest]
     rationale = ("Need-driven: shares follow total need per objective and slice "
-                 f"(valid x (6 - score) x weight), moved at most {max_step * shrink:.3g} per "
+                 f"(valid x (6 - score) x weight), moved at most {step * shrink:.3g} per "
                  "share from the previous action; neediest: "
                  + ", ".join(f"{n}/{s} ({v:.0f})" for v, n, s in neediest) + ".")
     action = repair_action(DataAction(ratios=ratios, objectives=plans, rationale=rationale,
@@ -148,7 +148,7 @@ def starting_action(pools: Mapping[str, PoolTable], settings: MixSettings) -> Da
 def next_action(records: Sequence[RoundRecord],
                 samples_of: Callable[[int], Mapping[str, Sequence[JudgedSample]]],
                 pools: Mapping[str, PoolTable], settings: MixSettings,
-                constraints: Sequence[Constraint] = (), *, max_step: float = MAX_STEP,
+                constraints: Sequence[Constraint] = (), *, step: float = STEP,
                 avoid: Sequence[str] = ()) -> DataAction:
     """The analyst's proposal for the round after `records` (the archive so far); actions
     whose hash is in `avoid` (rejected by a reviewer) count as already tried.
@@ -165,11 +165,11 @@ def next_action(records: Sequence[RoundRecord],
     previous = anchor.action or starting_action(pools, settings)
     samples = samples_of(anchor.round)
     seen = {action_hash(r.action) for r in records if r.action is not None} | set(avoid)
-    floors = protected_shares(records, anchor, previous, list(pools), max_step)
+    floors = protected_shares(records, anchor, previous, list(pools), step)
     shrink = 0.5 ** tried
     for _ in range(REPEAT_HALVINGS):
         action = analyse(samples, pools, settings, constraints, previous=previous,
-                         max_step=max_step, shrink=shrink, floors=floors)
+                         step=step, shrink=shrink, floors=floors)
         if action_hash(action) not in seen:
             break
         shrink /= 2
@@ -181,19 +181,19 @@ def next_action(records: Sequence[RoundRecord],
 
 def protected_shares(records: Sequence[RoundRecord], anchor: RoundRecord,
                      anchor_action: DataAction, objectives: Sequence[str],
-                     max_step: float = MAX_STEP) -> dict[str, float]:
-    """Objective -> the least share the next action gives it: `max_step` more than the
-    anchor's action gives it, for every objective that a round tried since `anchor` scored
-    below the anchor beyond noise (paired interval wholly below zero). Whether that round
-    gave it less (the mixture moved the wrong way for it) or not (the other data hurt it),
-    it needs more than the anchor had; one step more, however many rounds lost it, so the
-    floor never ratchets past the step limit around the anchor."""
+                     margin: float = STEP) -> dict[str, float]:
+    """Objective -> the least share the next action gives it: `margin` (one analyst step)
+    more than the anchor's action gives it, for every objective that a round tried since
+    `anchor` scored below the anchor beyond noise (paired interval wholly below zero).
+    Whether that round gave it less (the mixture moved the wrong way for it) or not (the
+    other data hurt it), it needs more than the anchor had; one step more, however many
+    rounds lost it, so the floor never ratchets past the step limit around the anchor."""
     lost = {name for record in records
             if record.round > anchor.round and record.action is not None
             for name in objectives
             if (delta := records_delta(record, anchor, name)) is not None
             and delta.ci_high is not None and delta.ci_high < 0}
-    return {name: min(1.0, anchor_action.ratios.get(name, 0.0) + max_step)
+    return {name: min(1.0, anchor_action.ratios.get(name, 0.0) + margin)
             for name in sorted(lost)}
 
 

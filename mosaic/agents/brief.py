@@ -16,11 +16,11 @@ from typing import Any
 
 from mosaic.objectives import get_objective
 from mosaic.schema import Constraint, EvalReport, RoundRecord
-from mosaic.tools.pareto import front, recommend
+from mosaic.tools.evaluation.pareto import front, recommend
 
 
 def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalReport,
-                *, budget: int, max_step: float, constraints: Sequence[Constraint] = (),
+                *, budget: int, step: float, constraints: Sequence[Constraint] = (),
                 notes: Sequence[str] = (), rejected: Sequence[str] = ()) -> dict[str, Any]:
     """Plain data for the prompt: the objectives, the archive, the current and previous
     actions with the deltas between them, the latest evaluation per slice, every
@@ -48,7 +48,7 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
 
     def versus_base(record: RoundRecord) -> str:
         """Round minus the base model item by item, with the paired 95% interval."""
-        from mosaic.tools.paired import records_delta
+        from mosaic.tools.evaluation.paired import records_delta
 
         if base is None or record.round == 0:
             return "-"
@@ -74,7 +74,7 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
                 if current.means.get(n) is not None and previous.means.get(n) is not None
                 else f"{n} n/a" for n in names)}
     return {
-        "round": round_number, "budget": budget, "max_step": max_step,
+        "round": round_number, "budget": budget, "step": step,
         "objective_names": names,
         "objectives": [{"name": n, "description": get_objective(n).description,
                         "slices": list(get_objective(n).slices),

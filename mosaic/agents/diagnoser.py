@@ -26,27 +26,27 @@ never enters the trace; server error texts are not kept either (they can echo ke
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mosaic.agents.endpoint import (
+from mosaic.agents.probes import PROBE_NAMES, Probes
+from mosaic.config import DiagnoserSettings
+from mosaic.endpoint import (
+    EndpointError,
     Reply,
     client_for,
-    masked,
+    complete,
     message_text,
+    parse_json_object,
     public_url,
     read_call,
-    server_message,
 )
-from mosaic.config import DiagnoserSettings
 from mosaic.prompting import render_messages, template_hash
+from mosaic.redact import redact_value
 from mosaic.schema import DataAction, Problem, ValidationReport
-from mosaic.tools.judges.llm import parse_json_object
-from mosaic.tools.probes import PROBE_NAMES, Probes
-from mosaic.tools.validate import parse_action
+from mosaic.tools.mixing.validate import parse_action
 
 TEMPLATE = "diagnoser.j2"
 MODES = ("tools", "json_schema", "json_object")
@@ -82,7 +82,9 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
     if not settings.base_url:
         raise ValueError("diagnose() needs settings.base_url")
     started = time.monotonic()
-    client = client or client_for(settings)
+    client = client or client_for(settings.base_url, api_key_env=settings.api_key_env,
+                                  timeout_s=settings.timeout_s,
+                                  max_retries=settings.max_retries)
     key = (settings.base_url, settings.model)
     modes = ([settings.mode] if settings.mode != "auto"  # from what worked before, down
              else list(MODES[MODES.index(_DETECTED.get(key, MODES[0])):]))
@@ -121,25 +123,24 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
                  seconds=round(time.monotonic() - started, 2))
     # A key can only get here by mistake (echoed by a server, pasted into a setting), but
     # the trace is written to disk: its value is masked wherever it appears.
-    secret = os.environ.get(settings.api_key_env) or ""
-    outcome.trace = masked(trace, secret)
-    outcome.fallback = masked(outcome.fallback, secret)
+    outcome.trace = redact_value(trace)
+    outcome.fallback = redact_value(outcome.fallback)
     return outcome
 
 
-def step_problems(action: DataAction, current: DataAction, max_step: float) -> list[Problem]:
+def step_problems(action: DataAction, current: DataAction, max_move: float) -> list[Problem]:
     """Errors for every ratio, and every bucket weight both actions set, that moves by more
-    than `max_step` from `current` (`diagnoser.max_step`: a trust region for the LLM)."""
+    than `max_move` from `current` (`diagnoser.max_move`: a trust region for the LLM)."""
     problems = []
 
     def compare(path: str, now: dict[str, float], before: dict[str, float]) -> None:
         for name in sorted(set(now) | set(before)):
             move = now.get(name, 0.0) - before.get(name, 0.0)
-            if abs(move) > max_step + 1e-9:
+            if abs(move) > max_move + 1e-9:
                 problems.append(Problem(
                     code="step_too_large", path=f"{path}.{name}",
                     message=f"moves by {move:+.2f} from the current action; "
-                    f"diagnoser.max_step allows {max_step:g} per share"))
+                    f"diagnoser.max_move allows {max_move:g} per share"))
 
     compare("ratios", action.ratios, current.ratios)
     for name, plan in action.objectives.items():
@@ -237,32 +238,10 @@ class _Conversation:
         return request
 
     def _complete(self, first: bool) -> Any:
-        import openai
-
         try:
-            completion = self.client.chat.completions.create(**self._request())
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
-            # What the server says about the request's shape is kept (short): it names the
-            # missing feature. Messages of other errors are not (401s echo key fragments).
-            said = server_message(error)
-            if first and self.may_reject:
-                raise _Unsupported(f"HTTP {error.status_code}: {said}") from None
-            raise _Failed(f"the endpoint refused the request ({type(error).__name__}, "
-                          f"HTTP {error.status_code}: {said})") from None
-        except openai.APIStatusError as error:
-            if error.status_code == 429 or error.status_code >= 500:
-                raise _Failed(f"the endpoint is failing or rate-limited ({type(error).__name__}"
-                              f", HTTP {error.status_code}) after {self.settings.max_retries} "
-                              "retries") from None
-            raise _Failed(f"the endpoint refused us ({type(error).__name__}, HTTP "
-                          f"{error.status_code}); check the URL, model "
-                          f"'{self.settings.model}' and the key in "
-                          f"${self.settings.api_key_env}") from None
-        except openai.APIError as error:  # timeouts, connection errors, after retries
-            raise _Failed(f"no answer from the endpoint ({type(error).__name__}, after "
-                          f"{self.settings.max_retries} retries)") from None
-        except Exception as error:  # a reply the client could not parse
-            raise _Failed(f"unreadable reply ({type(error).__name__})") from None
+            completion = complete(self.client, **self._request())
+        except EndpointError as error:
+            raise self._failure(error, first) from None
         choices = getattr(completion, "choices", None)
         if not choices:
             raise _Failed("unreadable reply (not a chat completion)")
@@ -282,6 +261,27 @@ class _Conversation:
             "finish_reason": reply.finish_reason,
             "usage": usage.model_dump() if hasattr(usage, "model_dump") else None})
         return reply
+
+    def _failure(self, error: EndpointError, first: bool) -> Exception:
+        """What a failed request means for the conversation."""
+        if error.kind == "request":
+            # What the server says about the request's shape is kept (short): it names the
+            # missing feature. Messages of other errors are not (401s echo key fragments).
+            if first and self.may_reject:
+                return _Unsupported(f"HTTP {error.status}: {error.said}")
+            return _Failed(f"the endpoint refused the request ({error.error_type}, "
+                           f"HTTP {error.status}: {error.said})")
+        if error.kind == "failing":
+            return _Failed(f"the endpoint is failing or rate-limited ({error.error_type}, "
+                           f"HTTP {error.status}) after {self.settings.max_retries} retries")
+        if error.kind == "setup":
+            return _Failed(f"the endpoint refused us ({error.error_type}, HTTP "
+                           f"{error.status}); check the URL, model '{self.settings.model}' "
+                           f"and the key in ${self.settings.api_key_env}")
+        if error.kind == "no_answer":
+            return _Failed(f"no answer from the endpoint ({error.error_type}, after "
+                           f"{self.settings.max_retries} retries)")
+        return _Failed(f"unreadable reply ({error.error_type})")
 
     # -- the loop
 

@@ -26,7 +26,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from mosaic.config import DiagnoserSettings
+from mosaic.endpoint import EndpointError, client_for, complete, message_text, parse_json_object
 from mosaic.errors import MosaicError
+from mosaic.prompting import render_messages
 from mosaic.schema import MAX_NOTE_CHARS, Constraint, ConstraintOrigin, Record
 
 
@@ -153,26 +155,22 @@ class _Unreadable(Exception):
 
 def _ask_llm(text: str, settings: DiagnoserSettings, objectives: Mapping[str, Sequence[str]],
              client: Any) -> tuple[list[str], str]:
-    import openai
-
-    from mosaic.agents.endpoint import client_for, message_text
-    from mosaic.prompting import render_messages
-    from mosaic.tools.judges.llm import parse_json_object
-
     messages = render_messages("steering.j2", usage=usage(), text=text,
                                objectives={k: list(v) for k, v in objectives.items()})
     # A person waits for this answer: a short timeout and one retry, whatever the
     # diagnoser's own patience is.
-    quick = settings.model_copy(update={"timeout_s": min(settings.timeout_s, 30.0),
-                                        "max_retries": min(settings.max_retries, 1)})
+    client = client or client_for(settings.base_url, api_key_env=settings.api_key_env,
+                                  timeout_s=min(settings.timeout_s, 30.0),
+                                  max_retries=min(settings.max_retries, 1))
     try:
-        completion = (client or client_for(quick)).chat.completions.create(
-            model=settings.model, messages=messages, temperature=0.0, max_tokens=300,
-            response_format={"type": "json_object"})
+        completion = complete(client, model=settings.model, messages=messages,
+                              temperature=0.0, max_tokens=300,
+                              response_format={"type": "json_object"})
         answer = parse_json_object(message_text(completion.choices[0].message.content))
-    except openai.APIStatusError as error:
-        raise _Unreadable(f"{type(error).__name__}, HTTP {error.status_code}") from None
-    except Exception as error:  # timeouts, connection errors, unreadable replies
+    except EndpointError as error:
+        raise _Unreadable(error.error_type + (f", HTTP {error.status}"
+                                              if error.status is not None else "")) from None
+    except Exception as error:  # a reply without choices or message
         raise _Unreadable(type(error).__name__) from None
     commands = answer.get("commands") if answer else None
     if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):

@@ -1,7 +1,7 @@
 """The LoRA training loop over packed examples: torch, peft and accelerate only.
 
     packs = pack_examples(examples, pack_tokens=2048)
-    stats = train_lora(model, packs, LoopSettings(lr=2e-4, epochs=1, seed=0))
+    stats = train_lora(model, packs, TrainLoopSettings(lr=2e-4, epochs=1, seed=0))
 
 Packing without attention across examples: each step feeds one row of several whole
 examples laid end to end, with `position_ids` restarting at 0 for each example and no
@@ -86,7 +86,7 @@ def pack_examples(examples: Sequence[Example], pack_tokens: int) -> list[Pack]:
 
 
 @dataclass(frozen=True)
-class LoopSettings:
+class TrainLoopSettings:
     """How to train (the LoRA shape is set on the model before the loop)."""
 
     lr: float = 2e-4
@@ -142,7 +142,7 @@ def step_schedule(packs: int, epochs: float, seed: int, rank: int = 0, world: in
     return order[:steps][rank::world][:steps // world]
 
 
-def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
+def train_lora(model: Any, packs: Sequence[Pack], settings: TrainLoopSettings, *,
                on_step: StepHook | None = None) -> LoopStats:
     """Train the model's trainable (LoRA) parameters on `packs`; returns what it did.
 
@@ -205,7 +205,7 @@ def train_lora(model: Any, packs: Sequence[Pack], settings: LoopSettings, *,
     return stats
 
 
-def _time_is_up(settings: LoopSettings, stats: LoopStats, accelerator: Any) -> bool:
+def _time_is_up(settings: TrainLoopSettings, stats: LoopStats, accelerator: Any) -> bool:
     """Whether `max_seconds` has passed, agreed by all processes (one stopping alone would
     leave the others waiting for it at the next gradient exchange)."""
     if settings.max_seconds is None:

@@ -24,13 +24,13 @@ from typing import Any
 from mosaic.config import TrainSettings
 from mosaic.data.mixture_files import read_mixture
 from mosaic.errors import ConfigError
-from mosaic.schema import Message, MixtureManifest
+from mosaic.schema import Message, MixtureManifest, Record
 from mosaic.store import write_json_atomic
 from mosaic.train.loop import (
     IGNORE,
     Example,
-    LoopSettings,
     LoopStats,
+    TrainLoopSettings,
     is_main_process,
     pack_examples,
     train_lora,
@@ -40,12 +40,49 @@ CARD_FILE = "mosaic_card.json"
 METRICS_FILE = "metrics.jsonl"
 
 
+class AdapterCard(Record):
+    """What `mosaic_card.json` says about a trained adapter: what it was trained on, how,
+    and what came of it. Read by key too (`card["final_loss"]`), like the file."""
+
+    version: int = 1
+    base_model: str
+    """The model spec it was trained on (`tiny`, `smollm2-135m-instruct`, a path, an id)."""
+    base_model_id: str
+    mixture_hash: str
+    mixture_action_hash: str
+    mixture_token_count: str
+    settings: dict[str, Any]
+    """The TrainSettings (`model_dump`)."""
+    mixed_precision: str
+    seed: int
+    examples: int
+    examples_cut: int
+    """Examples cut to `max_example_tokens`."""
+    examples_without_targets: int
+    """Examples whose assistant turns were all cut away (nothing to learn from)."""
+    steps: int
+    processes: int
+    realised_tokens: int
+    trained_tokens: int
+    """Assistant tokens the loss was taken on."""
+    seconds: float
+    tokens_per_second: float
+    first_loss: float | None
+    final_loss: float | None
+    versions: dict[str, str]
+    """torch, transformers and peft versions."""
+    created_at: str
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
 @dataclass(frozen=True)
 class Adapter:
     """A trained adapter: where it is, and what its card says."""
 
     path: Path
-    card: dict[str, Any]
+    card: AdapterCard
     main_process: bool = True
     """False in the other processes of a multi-process run (they wrote nothing)."""
 
@@ -117,11 +154,11 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
                             tok_s=f"{record['tokens'] / max(record['seconds'], 1e-9):.0f}")
             bar.update(1)
 
-    loop = LoopSettings(lr=settings.lr, epochs=settings.epochs,
-                        warmup_ratio=settings.warmup_ratio,
-                        weight_decay=settings.weight_decay,
-                        max_grad_norm=settings.max_grad_norm, seed=settings.seed,
-                        mixed_precision=precision_for(settings))
+    loop = TrainLoopSettings(lr=settings.lr, epochs=settings.epochs,
+                             warmup_ratio=settings.warmup_ratio,
+                             weight_decay=settings.weight_decay,
+                             max_grad_norm=settings.max_grad_norm, seed=settings.seed,
+                             mixed_precision=precision_for(settings))
     try:
         stats = train_lora(model, packs, loop, on_step=on_step)
     finally:
@@ -134,7 +171,8 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
     if stats.main_process:  # under `accelerate launch`, one process writes
         model.save_pretrained(out)
         _write_readme(out, card)
-        write_json_atomic(out / CARD_FILE, card)  # last: its presence means the folder is done
+        # Last: its presence means the folder is done.
+        write_json_atomic(out / CARD_FILE, card.model_dump(mode="json"))
     return Adapter(out, card, main_process=stats.main_process)
 
 
@@ -164,53 +202,52 @@ def _progress(packs: int, epochs: float) -> Any:
 
 
 def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: TrainSettings,
-          loop: LoopSettings, stats: LoopStats, *, examples: int, cut: int,
-          targetless: int) -> dict[str, Any]:
+          loop: TrainLoopSettings, stats: LoopStats, *, examples: int, cut: int,
+          targetless: int) -> AdapterCard:
     import peft
     import torch
     import transformers
 
-    return {
-        "version": 1,
-        "base_model": model_spec,
-        "base_model_id": model_id,
-        "mixture_hash": manifest.content_hash,
-        "mixture_action_hash": manifest.action_hash,
-        "mixture_token_count": manifest.token_count,
-        "settings": settings.model_dump(mode="json"),
-        "mixed_precision": loop.mixed_precision,
-        "seed": settings.seed,
-        "examples": examples,
-        "examples_cut": cut,
-        "examples_without_targets": targetless,
-        "steps": stats.steps,
-        "processes": stats.processes,
-        "realised_tokens": stats.tokens,
-        "trained_tokens": stats.trained_tokens,
-        "seconds": round(stats.seconds, 2),
-        "tokens_per_second": round(stats.tokens_per_second, 1),
-        "first_loss": stats.losses[0] if stats.losses else None,
-        "final_loss": stats.losses[-1] if stats.losses else None,
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "peft": peft.__version__},
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return AdapterCard(
+        base_model=model_spec,
+        base_model_id=model_id,
+        mixture_hash=manifest.content_hash,
+        mixture_action_hash=manifest.action_hash,
+        mixture_token_count=manifest.token_count,
+        settings=settings.model_dump(mode="json"),
+        mixed_precision=loop.mixed_precision,
+        seed=settings.seed,
+        examples=examples,
+        examples_cut=cut,
+        examples_without_targets=targetless,
+        steps=stats.steps,
+        processes=stats.processes,
+        realised_tokens=stats.tokens,
+        trained_tokens=stats.trained_tokens,
+        seconds=round(stats.seconds, 2),
+        tokens_per_second=round(stats.tokens_per_second, 1),
+        first_loss=stats.losses[0] if stats.losses else None,
+        final_loss=stats.losses[-1] if stats.losses else None,
+        versions={"torch": torch.__version__, "transformers": transformers.__version__,
+                  "peft": peft.__version__},
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
 
 
-def _write_readme(out: Path, card: dict[str, Any]) -> None:
-    settings = card["settings"]
+def _write_readme(out: Path, card: AdapterCard) -> None:
+    settings = card.settings
     lines = [
-        f"# LoRA adapter for {card['base_model']}",
+        f"# LoRA adapter for {card.base_model}",
         "",
-        f"Trained by mosaic on mixture `{card['mixture_hash']}` ({card['realised_tokens']:,} "
-        f"tokens, {card['trained_tokens']:,} of them assistant targets, "
-        f"{card['examples']} chats) in {card['steps']} steps, seed {card['seed']}.",
+        f"Trained by mosaic on mixture `{card.mixture_hash}` ({card.realised_tokens:,} "
+        f"tokens, {card.trained_tokens:,} of them assistant targets, "
+        f"{card.examples} chats) in {card.steps} steps, seed {card.seed}.",
         "",
         f"LoRA r={settings['lora_r']}, alpha={settings['lora_alpha']}, dropout "
         f"{settings['lora_dropout']}, modules {settings['target_modules']}; lr {settings['lr']},"
-        f" {settings['epochs']} epoch(s), {card['mixed_precision']} precision.",
-        f"Loss {card['first_loss']:.4f} -> {card['final_loss']:.4f}; "
-        f"{card['tokens_per_second']:,} tokens/s." if card["steps"] else "No steps were run.",
+        f" {settings['epochs']} epoch(s), {card.mixed_precision} precision.",
+        f"Loss {card.first_loss:.4f} -> {card.final_loss:.4f}; "
+        f"{card.tokens_per_second:,} tokens/s." if card.steps else "No steps were run.",
         "",
         "Everything above is in `mosaic_card.json`; per-step metrics in `metrics.jsonl`.",
     ]

@@ -36,7 +36,7 @@ from mosaic.data.compose import xguard as xguard_compose
 from mosaic.data.ifeval_instructions import instruction_group
 from mosaic.objectives import get_objective
 from mosaic.schema import SCHEMA_VERSION, EvalItem, Message, PoolRow
-from mosaic.tools.judges import Judge, RuleJudge
+from mosaic.tools.evaluation.judges import Judge, RuleJudge
 
 COMPOSER_VERSION = "1"
 """Bumped whenever composed content changes (the manifest records it)."""

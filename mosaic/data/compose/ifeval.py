@@ -27,7 +27,7 @@ from typing import Any
 from mosaic.data.compose import ifeval_text as text
 from mosaic.data.ifeval_instructions import instruction_group
 from mosaic.objectives.ifeval import instruction_complexity
-from mosaic.tools.judges.ifeval_checker import check_ifeval
+from mosaic.tools.evaluation.judges.ifeval_checker import check_ifeval
 
 USED_IDS = tuple(text.PHRASES_A)
 """The 24 instruction ids the composer uses (all but language:response_language, whose gold
