@@ -23,7 +23,7 @@ help:
 	@echo "make test      bootstrap .venv (first time) and run the test suite offline"
 	@echo "make test-all  the same, including tests marked slow (the real demo model)"
 	@echo "make run       run mosaic on the embedded default (demo preset)"
-	@echo "make lint      ruff check"
+	@echo "make lint      ruff check and mypy"
 	@echo "make test-vllm the vLLM backend for real on vLLM's CPU build (own venv, ~2.5 GB)"
 
 $(STAMP): pyproject.toml Makefile
@@ -41,6 +41,7 @@ setup: $(STAMP)
 
 test: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow and not vllm" $(PYTEST_ARGS)
 
 test-all: setup
@@ -68,6 +69,7 @@ test-vllm: $(VLLM_STAMP)
 
 lint: setup
 	$(BIN)/ruff check mosaic tests benchmarks scripts
+	$(BIN)/mypy
 
 # The main job: the MOSAIC loop on the demo preset (baseline + 5 rounds, ~7-16 min on 2 cores;
 # README.md has the measured table). RUN_ARGS passes options, e.g. RUN_ARGS="--rounds 2".

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from mosaic.data.compose import STARTER_DIR
 from mosaic.errors import ConfigError, validation_problems
 from mosaic.redact import url_problem
 from mosaic.schema import Constraint, Record
@@ -80,8 +81,6 @@ class PoolSource(Record):
 
     def resolved(self) -> Path | str:
         if self.path.startswith("starter:"):
-            from mosaic.data.compose import STARTER_DIR
-
             return STARTER_DIR / self.path.removeprefix("starter:")
         return self.path
 

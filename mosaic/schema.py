@@ -11,9 +11,17 @@ exists in an objective, whether a budget is feasible: those are judged by the va
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+if TYPE_CHECKING:
+    # Labels, attributes and metadata are free-form JSON (what a judge or a dataset says).
+    # pydantic checks at run time that they are JSON; to the type checker they are Any, as
+    # the recursive JSON union would need a narrowing at every read.
+    Json = Any
+else:
+    Json = JsonValue
 
 SCHEMA_VERSION = 1
 """Version stamped on saved documents (reports, manifests, round records)."""
@@ -77,7 +85,7 @@ class PoolRow(Record):
     """The chat to train on; assistant turns are the targets."""
     slice: str | None = None
     """Prompt-side slice label used as sampling bucket, e.g. `complexity_3`; None until labelled."""
-    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    attributes: dict[str, Json] = Field(default_factory=dict)
     """Prompt-side or pool-row attributes that focus keys match (pressure, category, ...)."""
     quality: float | None = None
     """L1 score (1..5) of this row's own gold response by the project's judges; None = unjudged."""
@@ -99,9 +107,9 @@ class PromptChannel(Record):
     """L1 slice label, e.g. `complexity_4`, `boundary_2`."""
     weight: int = Field(ge=0)
     """L1 integer weight of the item (how hard / important its slice is)."""
-    l3: dict[str, JsonValue] = Field(default_factory=dict)
+    l3: dict[str, Json] = Field(default_factory=dict)
     """Atomic items (0/1 flags or small integers) as judged or stated by the data."""
-    l2: dict[str, JsonValue] = Field(default_factory=dict)
+    l2: dict[str, Json] = Field(default_factory=dict)
     """Deterministic aggregates of `l3` (pressure, boundary level, complexity, ...)."""
     notes: list[str] = Field(default_factory=list)
     """What was coerced while reading `l3` (missing items, out-of-range values)."""
@@ -112,11 +120,11 @@ class ResponseChannel(Record):
 
     score: float | None
     """L1 score on the objective's 1..5 scale; None when the sample could not be scored."""
-    l3: dict[str, JsonValue] = Field(default_factory=dict)
+    l3: dict[str, Json] = Field(default_factory=dict)
     """Atomic items of the response, as judged or checked."""
-    l2: dict[str, JsonValue] = Field(default_factory=dict)
+    l2: dict[str, Json] = Field(default_factory=dict)
     """Deterministic aggregates of `l3` (safety, refusal type, r_strict, ...)."""
-    diag: dict[str, JsonValue] = Field(default_factory=dict)
+    diag: dict[str, Json] = Field(default_factory=dict)
     """Diagnostics that are neither items nor aggregates (e.g. failed constraint ids)."""
     error: str | None = None
     """Why the sample is unscored (judge failure, checker error); None when scored."""
@@ -140,7 +148,7 @@ class EvalItem(Record):
     messages: list[Message]
     """The prompt side: a single user message, or the fixed user turns of a multi-turn attack
     (assistant turns are produced by the model under test at replay time)."""
-    meta: dict[str, JsonValue] = Field(default_factory=dict)
+    meta: dict[str, Json] = Field(default_factory=dict)
     """Source-format facts needed to judge it (category, turns, instruction ids, kwargs)."""
     prompt: PromptChannel | None = None
     """Frozen prompt-side labels; None until labelled (labels never change afterwards)."""
@@ -257,9 +265,9 @@ class EvalReport(Record):
     """Adapter path or content hash; None for the base model."""
     system_prompt: str | None = None
     """The eval system prompt used for every conversation (None = none injected)."""
-    decoding: dict[str, JsonValue] = Field(default_factory=dict)
+    decoding: dict[str, Json] = Field(default_factory=dict)
     objectives: dict[str, ObjectiveReport] = Field(default_factory=dict)
-    provenance: dict[str, JsonValue] = Field(default_factory=dict)
+    provenance: dict[str, Json] = Field(default_factory=dict)
     """What produced the numbers: generator, judge ids, objective versions, eval-set
     fingerprints (never URLs with credentials, never keys)."""
     created_at: str = ""
@@ -440,8 +448,8 @@ class Change(Record):
 
     path: str
     """Where in the action, as in `Problem.path`."""
-    before: JsonValue = None
-    after: JsonValue = None
+    before: Json = None
+    after: Json = None
     reason: str
 
 

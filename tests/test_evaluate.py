@@ -82,7 +82,7 @@ def _scripted(conversation):
 def test_evaluate_scores_every_objective_and_reports_slices(eval_sets, tmp_path):
     result = evaluate(eval_sets, FunctionGenerator(_scripted, name="scripted"), JUDGE,
                       EvalConditions(system_prompt="You are helpful.",
-                                   decoding=Decoding(max_new_tokens=32)), model="scripted")
+                                     decoding=Decoding(max_new_tokens=32)), model="scripted")
     report = result.report
     xguard = report.objectives["xguard"]
     assert xguard.count == 3 and xguard.n_unscored == 0

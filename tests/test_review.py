@@ -89,7 +89,7 @@ def test_each_decision_leads_to_its_node():
 def test_langgraph_json_names_the_compiled_graph():
     config = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
     module, _, name = config["graphs"]["mosaic"].partition(":")
-    assert module == "./mosaic/graph.py" and name == "graph"
+    assert module == "./mosaic/loop/graph.py" and name == "graph"
     from mosaic.loop import graph
 
     assert "approve" in graph.graph.get_graph().nodes

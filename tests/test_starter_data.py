@@ -7,7 +7,6 @@ import random
 from collections import Counter
 
 import pytest
-from mosaic.tools.judges import RuleJudge, ifeval_response_l3, rules
 
 from mosaic.data.compose import STARTER_DIR
 from mosaic.data.compose import ifeval as ifeval_compose
@@ -18,6 +17,7 @@ from mosaic.data.compose.build import (
 )
 from mosaic.data.formats import load_eval_items, load_pool
 from mosaic.objectives import get_objective
+from mosaic.tools.evaluation.judges import RuleJudge, ifeval_response_l3, rules
 
 
 def _pool(name):
@@ -192,9 +192,8 @@ def test_ifeval_data_uses_at_least_fifteen_instruction_types_with_valid_kwargs(t
 
 
 def test_ifeval_composer_never_ships_a_failing_gold():
-    from mosaic.tools.judges.ifeval_checker import check_ifeval
-
     from mosaic.data.compose import ifeval_text
+    from mosaic.tools.evaluation.judges.ifeval_checker import check_ifeval
 
     rng = random.Random(3)
     for topic in sorted(ifeval_text.TOPICS)[::4]:
@@ -215,7 +214,7 @@ def test_orbench_pool_answers_are_helpful_and_not_refusals():
 
 
 def test_starter_eval_sets_load_with_their_labels_frozen():
-    from mosaic.tools.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
+    from mosaic.tools.evaluation.eval_sets import DEFAULT_EVAL_SETS, STARTER_FORMAT, load_eval_set
 
     items = load_eval_set("orbench", DEFAULT_EVAL_SETS["orbench"], judge=RuleJudge(),
                           fmt=STARTER_FORMAT)

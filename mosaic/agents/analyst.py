@@ -209,9 +209,11 @@ def anchor_round(records: Sequence[RoundRecord], objectives: Sequence[str],
     best = recommend(records, objectives)
     if best is not None:
         return best
-    floors = [c for c in constraints if c.kind == "score_floor" and c.value is not None]
+    floors = [(c.objective, c.value) for c in constraints
+              if c.kind == "score_floor" and c.value is not None]
 
     def shortfall(record: RoundRecord) -> float:
-        return sum(max(0.0, c.value - (record.means.get(c.objective) or 0.0)) for c in floors)
+        return sum(max(0.0, value - (record.means.get(objective) or 0.0))
+                   for objective, value in floors)
 
     return min(reversed(records), key=shortfall)

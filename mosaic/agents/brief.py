@@ -16,6 +16,7 @@ from typing import Any
 
 from mosaic.objectives import get_objective
 from mosaic.schema import Constraint, EvalReport, RoundRecord
+from mosaic.tools.evaluation.paired import records_delta
 from mosaic.tools.evaluation.pareto import front, recommend
 
 
@@ -48,8 +49,6 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
 
     def versus_base(record: RoundRecord) -> str:
         """Round minus the base model item by item, with the paired 95% interval."""
-        from mosaic.tools.evaluation.paired import records_delta
-
         if base is None or record.round == 0:
             return "-"
         parts = []
@@ -70,8 +69,9 @@ def build_brief(round_number: int, records: Sequence[RoundRecord], report: EvalR
             "ratios": ", ".join(f"{n} {ratios_now.get(n, 0) - ratios_before.get(n, 0):+.2f}"
                                 for n in names) if ratios_before or ratios_now else "n/a",
             "scores": ", ".join(
-                f"{n} {current.means[n] - previous.means[n]:+.3f}"
-                if current.means.get(n) is not None and previous.means.get(n) is not None
+                f"{n} {now - before:+.3f}"
+                if (now := current.means.get(n)) is not None
+                and (before := previous.means.get(n)) is not None
                 else f"{n} n/a" for n in names)}
     return {
         "round": round_number, "budget": budget, "step": step,

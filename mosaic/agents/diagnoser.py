@@ -249,7 +249,7 @@ class _Conversation:
         message = getattr(choice, "message", None)
         if message is None:
             raise _Failed("unreadable reply (a choice without a message)")
-        usage = getattr(completion, "usage", None)
+        usage: Any = getattr(completion, "usage", None)
         reply = Reply(content=message_text(message.content),
                       refusal=message_text(getattr(message, "refusal", None)),
                       finish_reason=getattr(choice, "finish_reason", None),

@@ -23,13 +23,19 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mosaic.config import DiagnoserSettings
 from mosaic.endpoint import EndpointError, client_for, complete, message_text, parse_json_object
 from mosaic.errors import MosaicError
 from mosaic.prompting import render_messages
-from mosaic.schema import MAX_NOTE_CHARS, Constraint, ConstraintOrigin, Record
+from mosaic.schema import (
+    MAX_NOTE_CHARS,
+    Constraint,
+    ConstraintKind,
+    ConstraintOrigin,
+    Record,
+)
 
 
 class SteeringError(MosaicError):
@@ -45,6 +51,13 @@ class Steering(Record):
     """The message as typed (the note itself, or the command that made the rule)."""
     proposed: bool = False
     """A rule an LLM read into free text: applied only once the person confirms it."""
+
+    @property
+    def rule(self) -> Constraint:
+        """The Constraint a `constraint` steering carries."""
+        if self.constraint is None:
+            raise ValueError(f"a {self.kind} steering carries no rule")
+        return self.constraint
 
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -100,7 +113,7 @@ def parse_command(text: str, *, origin: ConstraintOrigin = "chat") -> Steering:
     if value is not None and not low <= value <= high:
         raise SteeringError(f"{name}: {value:g} is outside [{low:g}, {high:g}] ({form})")
     try:
-        rule = Constraint(kind=kind, objective=args[0],
+        rule = Constraint(kind=cast(ConstraintKind, kind), objective=args[0],
                           slice=args[1] if needs_slice else None, value=value, origin=origin,
                           note=text)
     except ValueError as error:  # pydantic's ValidationError is a ValueError
@@ -126,7 +139,8 @@ def interpret(text: str, *, settings: DiagnoserSettings, objectives: Mapping[str
         commands, explanation = _ask_llm(text, settings, objectives, client)
     except _Unreadable as why:
         return [note], f"kept as a note (the LLM could not read it: {why})"
-    steerings, skipped = [], []
+    steerings: list[Steering] = []
+    skipped: list[str] = []
     for command in commands:
         try:
             steering = parse_command(command, origin=origin)
@@ -135,7 +149,7 @@ def interpret(text: str, *, settings: DiagnoserSettings, objectives: Mapping[str
             continue
         if steering.kind == "constraint":
             quoted = text if len(text) <= 200 else text[:199] + "…"
-            rule = steering.constraint.model_copy(update={"note": f"{command} (from: {quoted})"})
+            rule = steering.rule.model_copy(update={"note": f"{command} (from: {quoted})"})
             steerings.append(steering.model_copy(update={
                 "constraint": rule, "text": command.strip(), "proposed": True}))
         elif steering.kind == "stop":  # ending a run is for a person to type, not to infer
@@ -159,7 +173,7 @@ def _ask_llm(text: str, settings: DiagnoserSettings, objectives: Mapping[str, Se
                                objectives={k: list(v) for k, v in objectives.items()})
     # A person waits for this answer: a short timeout and one retry, whatever the
     # diagnoser's own patience is.
-    client = client or client_for(settings.base_url, api_key_env=settings.api_key_env,
+    client = client or client_for(settings.base_url or "", api_key_env=settings.api_key_env,
                                   timeout_s=min(settings.timeout_s, 30.0),
                                   max_retries=min(settings.max_retries, 1))
     try:
@@ -173,6 +187,7 @@ def _ask_llm(text: str, settings: DiagnoserSettings, objectives: Mapping[str, Se
     except Exception as error:  # a reply without choices or message
         raise _Unreadable(type(error).__name__) from None
     commands = answer.get("commands") if answer else None
-    if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+    if answer is None or not isinstance(commands, list) \
+            or not all(isinstance(c, str) for c in commands):
         raise _Unreadable("no list of commands in the answer")
     return commands[:10], str(answer.get("explanation") or "")[:300]

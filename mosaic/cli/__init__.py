@@ -1,5 +1,13 @@
-"""The `mosaic` command. Thin: parse, call the Python API, print. Heavy imports live inside
-each command so `mosaic --help` loads no torch."""
+"""The `mosaic` command. Thin: parse, call the Python API, print. One module per verb group:
+
+    loop    run, resume, approve, chat, status, compare, report   (mosaic.loop)
+    data    objectives, schema, model prepare, data check|build
+    steps   mix, train, eval: one step of the loop by hand
+    errors  how a failure reaches the person: one line, an exit code, --debug
+
+mosaic's modules import torch, transformers and the like inside the functions that need
+them, and the loop's verbs import mosaic.loop (LangGraph) when they run, so `mosaic --help`
+loads none of them."""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ from mosaic.cli.data import add_data_commands
 from mosaic.cli.errors import DEBUG_ENV, run_reporting_errors
 from mosaic.cli.loop import add_loop_commands
 from mosaic.cli.steps import add_step_commands
+from mosaic.redact import install_on_console
 
 EXAMPLES = """\
 examples:
@@ -58,8 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mosaic.redact import install_on_console
-
     install_on_console()  # no key reaches the console, whatever route it took
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from mosaic.config import load_preset
+from mosaic.data.compose import STARTER_DIR
+from mosaic.data.compose.build import TOKEN_MODEL, build_starter
+from mosaic.data.formats import LOADERS, LoadResult
+from mosaic.data.tokens import count_tokens
+from mosaic.data.windows import window_conversation
 from mosaic.errors import MosaicError
+from mosaic.objectives import get_objective, objective_names
+from mosaic.schema import action_json_schema
+from mosaic.tools.mixing.action_schema import run_action_schema
+from mosaic.train.models import load_model, load_tokenizer, resolve_model
 
 
 def _cmd_objectives(args: argparse.Namespace) -> int:
-    from mosaic.objectives import get_objective, objective_names
-
     for name in objective_names():
         objective = get_objective(name)
         print(f"{objective.name} (v{objective.version}): {objective.description}")
@@ -29,12 +39,7 @@ def _cmd_objectives(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from mosaic.schema import action_json_schema
-
     if args.preset:
-        from mosaic.config import load_preset
-        from mosaic.tools.mixing.action_schema import run_action_schema
-
         schema = run_action_schema(list(load_preset(args.preset).pools))
     else:
         schema = action_json_schema()
@@ -49,8 +54,6 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_model_prepare(args: argparse.Namespace) -> int:
-    from mosaic.train.models import load_model, resolve_model
-
     resolved = resolve_model(args.spec, seed=args.seed)
     model, tokenizer = load_model(args.spec, seed=args.seed)
     n_params = sum(p.numel() for p in model.parameters())
@@ -63,9 +66,7 @@ def _cmd_model_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from mosaic.data.formats import LOADERS
-
-    loader = LOADERS[args.kind]
+    loader: Callable[..., LoadResult[Any]] = LOADERS[args.kind]
     kwargs = {"lenient": args.lenient, "split": args.split, "config": args.config}
     if args.objective:
         kwargs["objective"] = args.objective
@@ -86,10 +87,6 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_build(args: argparse.Namespace) -> int:
-    from mosaic.data.compose import STARTER_DIR
-    from mosaic.data.compose.build import TOKEN_MODEL, build_starter
-    from mosaic.train.models import load_tokenizer, resolve_model
-
     out = Path(args.out) if args.out else STARTER_DIR
     tokenizer = load_tokenizer(TOKEN_MODEL)
     build_starter(args.seed, out, tokenizer=tokenizer,
@@ -100,10 +97,6 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 
 
 def _print_token_stats(rows: list, model_spec: str, max_tokens: int) -> None:
-    from mosaic.data.tokens import count_tokens
-    from mosaic.data.windows import window_conversation
-    from mosaic.train.models import load_model
-
     _, tokenizer = load_model(model_spec)
     counts = count_tokens(tokenizer, [row.messages for row in rows])
     totals = sorted(c.total for c in counts)

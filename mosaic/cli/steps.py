@@ -8,18 +8,31 @@ import json
 import sys
 from pathlib import Path
 
+from mosaic.config import TrainSettings, load_preset
+from mosaic.data.mixture_files import describe_manifest, write_mixture
 from mosaic.errors import MosaicError
+from mosaic.objectives import get_objective
+from mosaic.store import write_text_atomic
+from mosaic.tools.evaluation.eval_sets import (
+    DEFAULT_EVAL_SETS,
+    HELDOUT_EVAL_SETS,
+    STARTER_FORMAT,
+    load_eval_set,
+)
+from mosaic.tools.evaluation.evaluate import EvalConditions, evaluate
+from mosaic.tools.evaluation.generation import Decoding, make_generator
+from mosaic.tools.evaluation.judges import Judge, RuleJudge
+from mosaic.tools.evaluation.judges.llm import LLMJudge, LLMJudgeConfig
+from mosaic.tools.evaluation.report import markdown_summary, write_eval_outputs
+from mosaic.tools.mixing.builder import build_mixture
+from mosaic.tools.mixing.pools import load_pools
+from mosaic.tools.mixing.repair import repair_action
+from mosaic.tools.mixing.validate import parse_action, validate_action
+from mosaic.train.loop import is_main_process
+from mosaic.train.sft import AdapterCard, precision_for, train
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
-    from mosaic.config import load_preset
-    from mosaic.data.mixture_files import describe_manifest, write_mixture
-    from mosaic.store import write_text_atomic
-    from mosaic.tools.mixing.builder import build_mixture
-    from mosaic.tools.mixing.pools import load_pools
-    from mosaic.tools.mixing.repair import repair_action
-    from mosaic.tools.mixing.validate import parse_action, validate_action
-
     config = load_preset(args.preset)
     updates = {k: v for k, v in (("budget", args.budget), ("seed", args.seed),
                                  ("repetition_cap", args.repetition_cap)) if v is not None}
@@ -63,9 +76,6 @@ def _cmd_mix(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from mosaic.config import TrainSettings
-    from mosaic.train.sft import precision_for, train
-
     overrides = {k: v for k, v in (("lora_r", args.lora_r), ("lora_alpha", args.lora_alpha),
                                    ("lora_dropout", args.lora_dropout), ("lr", args.lr),
                                    ("epochs", args.epochs), ("pack_tokens", args.pack_tokens),
@@ -73,7 +83,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
                  if v is not None}
     settings = TrainSettings(**overrides)  # a bad value fails before any model loads
     out = Path(args.out or f"{args.mixture.rstrip('/')}-lora")
-    from mosaic.train.loop import is_main_process
 
     if is_main_process():
         print(f"[mosaic] training a LoRA on {args.mixture} from {args.model} "
@@ -83,7 +92,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     adapter = train(Path(args.mixture), args.model, settings, out)
     if not adapter.main_process:  # one report per run under `accelerate launch`
         return 0
-    card = adapter.card
+    card = AdapterCard.model_validate(adapter.card)
     print(f"[mosaic] {card.steps} steps, {card.realised_tokens:,} tokens "
           f"({card.trained_tokens:,} targets) in {card.seconds:.1f}s, "
           f"{card.tokens_per_second:,.0f} tokens/s; loss {card.first_loss:.3f} -> "
@@ -95,22 +104,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from mosaic.objectives import get_objective
-    from mosaic.tools.evaluation.eval_sets import (
-        DEFAULT_EVAL_SETS,
-        HELDOUT_EVAL_SETS,
-        STARTER_FORMAT,
-        load_eval_set,
-    )
-    from mosaic.tools.evaluation.evaluate import EvalConditions, evaluate
-    from mosaic.tools.evaluation.generation import Decoding, make_generator
-    from mosaic.tools.evaluation.judges import RuleJudge
-    from mosaic.tools.evaluation.report import markdown_summary, write_eval_outputs
 
     # Settings first: a bad value fails before any model or data is loaded.
     settings = EvalConditions(system_prompt=args.system_prompt, seed=args.seed,
-                            decoding=Decoding(max_new_tokens=args.max_new_tokens,
-                                              batch_size=args.batch_size))
+                              decoding=Decoding(max_new_tokens=args.max_new_tokens,
+                                                batch_size=args.batch_size))
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     sources: dict[str, str | Path] = dict(DEFAULT_EVAL_SETS)
     formats: dict[str, str | None] = dict.fromkeys(DEFAULT_EVAL_SETS, STARTER_FORMAT)
@@ -125,9 +123,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         get_objective(name)
         if name not in sources:
             raise MosaicError(f"no eval set for '{name}': pass --data {name}=PATH")
+    judge: Judge
     if args.judge == "llm":
-        from mosaic.tools.evaluation.judges.llm import LLMJudge, LLMJudgeConfig
-
         if not (args.judge_base_url and args.judge_model):
             raise MosaicError("--judge llm needs --judge-base-url and --judge-model")
         judge = LLMJudge(LLMJudgeConfig(base_url=args.judge_base_url, model=args.judge_model,

@@ -37,11 +37,11 @@ from mosaic.data.ifeval_instructions import instruction_group, normalise_kwargs
 from mosaic.data.sources import read_rows
 from mosaic.data.tulu import map_constraints
 from mosaic.errors import DataError, RowProblem
-from mosaic.schema import EvalItem, Message, PoolRow
+from mosaic.schema import EvalItem, Message, PoolRow, Role
 
 T = TypeVar("T", PoolRow, EvalItem)
 
-_SHAREGPT_ROLES = {
+_SHAREGPT_ROLES: dict[str, Role] = {
     "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
     "chatgpt": "assistant", "bot": "assistant", "model": "assistant", "system": "system",
 }
@@ -244,7 +244,8 @@ def load_attack_set(
             raise BadRow(where, "has no user turn to replay")
         if any(not m.content.strip() for m in users):
             raise BadRow(where, "has an empty user turn")
-        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
+        raw_metadata = raw.get("metadata")
+        metadata = raw_metadata if isinstance(raw_metadata, Mapping) else {}
         turns = metadata.get("turns", len(users))
         if (isinstance(turns, bool) or not isinstance(turns, int | float)
                 or not math.isfinite(turns) or turns < 1):
@@ -310,7 +311,8 @@ def load_instruction_sft(
         if not isinstance(constraints, list) or not all(isinstance(c, str) for c in constraints):
             raise BadRow("constraints", f"expected a list of constraint strings, got "
                          f"{type(constraints).__name__}")
-        prompt = raw.get("prompt") if isinstance(raw.get("prompt"), str) else next(
+        raw_prompt = raw.get("prompt")
+        prompt = raw_prompt if isinstance(raw_prompt, str) else next(
             m.content for m in messages if m.role == "user")
         mapped = map_constraints(constraints, prompt)
         for item in mapped.unverifiable:
@@ -399,7 +401,7 @@ def _load_records(source: str | Path, model: type[T], objective: str, *, lenient
         try:
             record = model.model_validate(dict(raw))
         except ValueError as error:  # pydantic's ValidationError: name the first field
-            errors = getattr(error, "errors", lambda: [])()
+            errors: list[Any] = getattr(error, "errors", lambda: [])()
             where = ".".join(map(str, errors[0]["loc"])) if errors else ""
             raise BadRow(where, errors[0]["msg"] if errors else str(error)) from None
         if record.objective != objective:
@@ -425,7 +427,7 @@ def load_eval_items(source: str | Path, *, objective: str, lenient: bool = False
                          config=config)
 
 
-LOADERS = {
+LOADERS: dict[str, Callable[..., LoadResult[Any]]] = {
     "chat-sft": load_chat_sft,
     "attacks": load_attack_set,
     "overrefusal": load_overrefusal_prompts,

@@ -164,9 +164,9 @@ def normalise_kwargs(
                 out[name] = relation
     # Integer rewrites that keep the meaning and land on a relation the checker knows.
     for count_name, relation_name in _RELATION_FIELD.items():
-        relation = out.get(relation_name)
-        if relation in _RELATION_REWRITES and count_name in out:
-            new_relation, shift = _RELATION_REWRITES[relation]
+        current = out.get(relation_name)
+        if current in _RELATION_REWRITES and count_name in out:
+            new_relation, shift = _RELATION_REWRITES[current]
             out[relation_name] = new_relation
             out[count_name] = out[count_name] + shift
     return out, problems

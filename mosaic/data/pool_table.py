@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mosaic.data.formats import LOADERS
+from mosaic.data.tokens import count_tokens
 from mosaic.errors import ConfigError, DataError, RowProblem
 from mosaic.objectives import Objective, get_objective
 from mosaic.schema import FocusValue, PoolRow
@@ -240,8 +242,6 @@ def load_pool_table(source: str | Path, *, objective: str, token_count: str,
     `get_tokenizer()` loads, only then), so the budget always means the base model's own
     templated tokens.
     """
-    from mosaic.data.formats import LOADERS
-
     rows = LOADERS[fmt](source, objective=objective).rows
     if not counted_as(source, token_count):
         if tokenizer is None and get_tokenizer is not None:
@@ -249,7 +249,6 @@ def load_pool_table(source: str | Path, *, objective: str, token_count: str,
         if tokenizer is None:
             raise ConfigError(f"{source}: token counts are not for {token_count}; pass the "
                               "model's tokenizer to recount them")
-        from mosaic.data.tokens import count_tokens
 
         counts = count_tokens(tokenizer, [row.messages for row in rows])
         rows = [row.model_copy(update={"tokens": c.total, "assistant_tokens": c.assistant})

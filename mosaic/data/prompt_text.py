@@ -112,4 +112,5 @@ def sentence_with(prompt: str, pattern: str) -> str | None:
 
 def plain_quotes(text: str) -> str:
     """Curly quotes as straight ones, so one pattern reads both."""
-    return text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"}))
+    quotes: dict[str, str | int | None] = {"“": '"', "”": '"', "‘": "'", "’": "'"}
+    return text.translate(str.maketrans(quotes))

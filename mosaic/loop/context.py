@@ -26,11 +26,31 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mosaic.agents.analyst import starting_action
 from mosaic.config import RunConfig, apply_overrides, load_preset
+from mosaic.endpoint import public_url
 from mosaic.errors import ConfigError, DamagedFile, validation_problems
+from mosaic.objectives import get_objective
 from mosaic.redact import redact, watch
 from mosaic.schema import Constraint
-from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json_list
+from mosaic.store import ArtifactCache, RunFolder, cache_root, read_json_list, write_json_atomic
+from mosaic.tools.evaluation.eval_sets import (
+    DEFAULT_EVAL_SETS,
+    HELDOUT_EVAL_SETS,
+    STARTER_FORMAT,
+    load_eval_set,
+)
+from mosaic.tools.evaluation.generation import (
+    BackendError,
+    choose_engine,
+    generator_name,
+    make_generator,
+    resolve_dtype,
+)
+from mosaic.tools.evaluation.judges import RuleJudge
+from mosaic.tools.mixing.pools import load_pools
+from mosaic.tools.mixing.validate import validate_action
+from mosaic.train.models import load_configs, resolve_model
 
 
 @dataclass
@@ -57,16 +77,15 @@ class RunContext:
         (pools, eval sets, Constraints: `preflight`), so a run folder never freezes a
         config that cannot work. The artifact cache's path is made absolute and written
         down, so `mosaic resume` finds it from any directory and environment."""
-        from mosaic.store import write_json_atomic
-
         run = RunFolder(folder)
         if run.config.exists():
             raise ConfigError(f"{folder} already holds a run; continue it with "
                               f"`mosaic resume {folder}` or choose another --out")
         cache = Path(config.cache).expanduser() if config.cache else cache_root() / "artifacts"
-        config = config.model_copy(update={"cache": str(cache.resolve())})
+        cache = cache.resolve()
+        config = config.model_copy(update={"cache": str(cache)})
         config = _freeze_eval_dtype(_absolute_paths(config))
-        ctx = cls(config, run, ArtifactCache(Path(config.cache)), progress)
+        ctx = cls(config, run, ArtifactCache(cache), progress)
         preflight(ctx)
         write_json_atomic(run.config, config.model_dump(mode="json"), sort_keys=False)
         return ctx
@@ -113,8 +132,6 @@ class RunContext:
     def add_constraint(self, rule: Constraint) -> str:
         """Add a rule for every later round (kept in the run folder's constraints.json);
         "" when added (or already there), else why it cannot be added."""
-        from mosaic.store import write_json_atomic
-
         # One writer at a time: two chats adding rules at once must both be kept.
         with open(self.run.root / "constraints.lock", "a", encoding="utf-8") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -134,10 +151,6 @@ class RunContext:
         slice the run does not have, or a contradiction with the rules already there. The
         same checks for a typed rule and for one an LLM proposes (shown before it is
         confirmed)."""
-        from mosaic.agents.analyst import starting_action
-        from mosaic.objectives import get_objective
-        from mosaic.tools.mixing.validate import validate_action
-
         if rule.objective not in self.config.pools:
             return (f"'{rule.objective}' is not one of this run's objectives "
                     f"({', '.join(self.config.pools)})")
@@ -152,23 +165,12 @@ class RunContext:
         return ""
 
     def pools(self) -> dict[str, Any]:
-        from mosaic.tools.mixing.pools import load_pools
-
         return self._memo("pools", lambda: load_pools(self.config))
 
     def judge(self) -> Any:
-        from mosaic.tools.evaluation.judges import RuleJudge
-
         return self._memo("judge", RuleJudge)
 
     def eval_sets(self) -> dict[str, list[Any]]:
-        from mosaic.tools.evaluation.eval_sets import (
-            DEFAULT_EVAL_SETS,
-            HELDOUT_EVAL_SETS,
-            STARTER_FORMAT,
-            load_eval_set,
-        )
-
         def load() -> dict[str, list[Any]]:
             settings, sets = self.config.eval, {}
             starter = HELDOUT_EVAL_SETS if settings.split == "heldout" else DEFAULT_EVAL_SETS
@@ -240,9 +242,12 @@ def release(ctx: RunContext) -> None:
             del _OPEN[ctx.run.root.resolve()]
 
 
-def run_context(context: LoopContext | None) -> RunContext:
+def run_context(context: LoopContext | RunContext | None) -> RunContext:
     """The RunContext of the run `context` names: the registered one, else opened from the
-    folder (or created from the preset, for a new run served by a LangGraph server)."""
+    folder (or created from the preset, for a new run served by a LangGraph server). Code in
+    the same process may pass a RunContext itself."""
+    if isinstance(context, RunContext):
+        return context
     if context is None:
         raise ConfigError("the loop needs a context naming its run folder, e.g. "
                           "context={\"run_dir\": \"runs/demo\", \"preset\": \"tiny\"}")
@@ -286,29 +291,19 @@ class LazyGenerator:
     them."""
 
     def __init__(self, config: RunConfig) -> None:
-        from mosaic.train.models import resolve_model
-
         self.config = config
         resolved = resolve_model(config.model)
         self.name = f"{config.eval.backend}:{resolved.model_id}"
         if config.eval.backend == "transformers":
-            from mosaic.tools.evaluation.generation import (
-                choose_engine,
-                generator_name,
-                resolve_dtype,
-            )
-            from mosaic.train.models import load_configs
-
             model_config, generation_config = load_configs(config.model)
             engine = choose_engine(config.eval.engine, model_config, "cpu", generation_config)
+            # On the CPU a dtype always resolves (None, the saved dtype, is for GPUs).
             self.name = generator_name(resolved.model_id, engine,
-                                       resolve_dtype(config.eval.dtype))
+                                       resolve_dtype(config.eval.dtype, "cpu") or "float32")
         self._loaded: Any = None
 
     def generate(self, conversations: Any, decoding: Any, *, adapter: str | None = None,
                  progress: bool = False) -> list[str]:
-        from mosaic.tools.evaluation.generation import BackendError, make_generator
-
         if self._loaded is None:
             # The model is built with the trainer's seed (0): `eval.seed` seeds decoding and
             # the bootstrap only, never the weights (the tiny model is random-init).
@@ -327,7 +322,6 @@ def _freeze_eval_dtype(config: RunConfig) -> RunConfig:
     generates in and a resume on another CPU keeps it (replies stay of one precision)."""
     if config.eval.backend != "transformers" or config.eval.dtype != "auto":
         return config
-    from mosaic.tools.evaluation.generation import resolve_dtype
 
     settings = config.eval.model_copy(update={"dtype": resolve_dtype("auto")})
     return config.model_copy(update={"eval": settings})
@@ -336,10 +330,6 @@ def _freeze_eval_dtype(config: RunConfig) -> RunConfig:
 def preflight(ctx: RunContext) -> None:
     """Load the pools and eval sets and check the Constraints against them: a ConfigError
     naming every problem, before any model is trained or evaluated."""
-    from mosaic.agents.analyst import starting_action
-    from mosaic.objectives import get_objective
-    from mosaic.tools.mixing.validate import validate_action
-
     stray = [f"eval.data.{name}: '{name}' is not one of this run's objectives "
              f"({', '.join(ctx.config.pools)})"
              for name in ctx.config.eval.data if name not in ctx.config.pools]
@@ -376,8 +366,6 @@ def preflight(ctx: RunContext) -> None:
         raise ConfigError("the run's Constraints cannot hold: " + "; ".join(problems))
     diagnoser = ctx.config.diagnoser
     if diagnoser.base_url:
-        from mosaic.endpoint import public_url
-
         key = "set" if os.environ.get(diagnoser.api_key_env) else "NOT set"
         ctx.say(f"diagnoser: {diagnoser.model} at {public_url(diagnoser.base_url)} "
                 f"(mode {diagnoser.mode}; key from ${diagnoser.api_key_env}: {key}); the "

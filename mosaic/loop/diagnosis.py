@@ -16,11 +16,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mosaic.agents.analyst import next_action, starting_action
+from mosaic.agents.brief import build_brief
+from mosaic.agents.diagnoser import diagnose, step_problems
+from mosaic.agents.probes import Probes
 from mosaic.loop.context import RunContext
 from mosaic.loop.inbox import Inbox
 from mosaic.loop.rounds import read_report, read_samples
-from mosaic.schema import DataAction, RoundRecord, ValidationReport
-from mosaic.store import content_key
+from mosaic.prompting import template_hash
+from mosaic.schema import DataAction, Problem, RoundRecord, ValidationReport
+from mosaic.store import content_key, write_json_atomic
+from mosaic.tools.mixing.action_schema import run_action_schema
+from mosaic.tools.mixing.builder import action_hash
+from mosaic.tools.mixing.validate import validate_action
 
 
 def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
@@ -30,9 +38,6 @@ def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
     configured, else (and whenever the LLM gives no valid action) the offline analyst.
     `rejected` holds the hashes of actions a reviewer turned down (never proposed again),
     `notes` what people said. The round's diagnosis.json keeps the trace."""
-    from mosaic.agents.analyst import next_action
-    from mosaic.store import write_json_atomic
-
     number = records[-1].round + 1
     path = ctx.run.round_dir(number) / "diagnosis.json"
     chat_notes = Inbox(ctx.run).notes()
@@ -50,10 +55,12 @@ def propose_action(ctx: RunContext, records: Sequence[RoundRecord],
                                  "action": action.model_dump(mode="json"),
                                  "rationale": action.rationale})
         return action, "analyst"
-    action, trace = _llm_action(ctx, records, number, rejected, notes)
+    answer, trace = _llm_action(ctx, records, number, rejected, notes)
     _keep_earlier_trace(path, trace["inputs"])
     label = trace["diagnoser"]
-    if action is None:
+    if answer is not None:
+        action = answer
+    else:
         ctx.say(f"round {number}: the LLM diagnoser gave no valid action "
                 f"({trace['fallback']}); the analyst proposes this round's action")
         ctx.run.log("diagnoser_fallback", round=number, reason=trace["fallback"])
@@ -70,16 +77,6 @@ def _llm_action(ctx: RunContext, records: Sequence[RoundRecord], number: int,
     """The LLM diagnoser's action for round `number` (or None and why, in the trace). A
     trace of the same inputs that ended in an action is reused: a resumed run does not ask
     (and pay) again, nor get a different answer."""
-    from mosaic.agents.analyst import starting_action
-    from mosaic.agents.brief import build_brief
-    from mosaic.agents.diagnoser import diagnose, step_problems
-    from mosaic.agents.probes import Probes
-    from mosaic.prompting import template_hash
-    from mosaic.schema import Problem
-    from mosaic.tools.mixing.action_schema import run_action_schema
-    from mosaic.tools.mixing.builder import action_hash
-    from mosaic.tools.mixing.validate import validate_action
-
     current = records[-1]
     rules = ctx.constraints
     brief = build_brief(number, records, read_report(ctx, current.report_path),

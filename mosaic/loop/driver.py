@@ -25,18 +25,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from mosaic.agents.steering import interpret
+from mosaic.agents.steering import Steering, interpret
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError, DamagedFile, MosaicError
 from mosaic.loop.context import RunContext, register, release
-from mosaic.loop.graph import THREAD_ID, build_graph
+from mosaic.loop.graph import THREAD_ID, LoopGraph, build_graph
 from mosaic.loop.inbox import Inbox, Message
 from mosaic.loop.review import card_of, objective_slices
-from mosaic.loop.state import Checkpoint
+from mosaic.loop.state import Checkpoint, LoopState
 from mosaic.loop.summary import comparison_text, run_status, write_report
 from mosaic.redact import redacting_serializer
 
@@ -79,7 +79,7 @@ def _locked(folder: Path, *, wait_s: float = 0.0) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _compiled(ctx: RunContext, *, read_only: bool = False) -> Iterator[CompiledStateGraph]:
+def _compiled(ctx: RunContext, *, read_only: bool = False) -> Iterator[LoopGraph]:
     # Read-only for `status`: it works on a run folder it may not write to, and cannot
     # change the run it reports on.
     conn = (sqlite3.connect(f"{ctx.run.checkpoints.resolve().as_uri()}?mode=ro", uri=True,
@@ -92,13 +92,13 @@ def _compiled(ctx: RunContext, *, read_only: bool = False) -> Iterator[CompiledS
         conn.close()
 
 
-def _thread(ctx: RunContext) -> dict[str, Any]:
+def _thread(ctx: RunContext) -> RunnableConfig:
     # Each round passes ~8 nodes; the default limit (25) would stop a 3-round run.
     return {"configurable": {"thread_id": THREAD_ID},
             "recursion_limit": 20 * (ctx.config.loop.rounds + 2)}
 
 
-def _drive(ctx: RunContext, graph_input: dict[str, Any] | Command | None) -> dict[str, Any]:
+def _drive(ctx: RunContext, graph_input: LoopState | Command | None) -> dict[str, Any]:
     try:
         with _compiled(ctx) as graph:
             # durability="sync": a node's checkpoint is on disk before the next node
@@ -232,11 +232,11 @@ def chat(out: str | Path, text: str, *,
             said.append("the run stops after its current round")
     rules = [s for s in steerings if s.kind == "constraint"]
     for steering in rules:
-        problem = ctx.add_constraint(steering.constraint)
+        problem = ctx.add_constraint(steering.rule)
         if problem and not steering.proposed:  # a typed rule: say it failed
             raise ConfigError(problem)
         said.append(f"not used: {problem}" if problem else
-                    f"added for every later round: {steering.constraint.describe()}")
+                    f"added for every later round: {steering.rule.describe()}")
     answer = next((s.text for s in steerings if s.kind == "stop"), None) if paused else None
     if paused and rules and answer is None:
         answer = rules[0].text  # the card takes it: the action is validated again
@@ -256,8 +256,8 @@ def chat(out: str | Path, text: str, *,
     return "; ".join(said) or "nothing to do"
 
 
-def _confirmed(ctx: RunContext, steerings: list[Any],
-               confirm: Callable[[list[str]], bool] | None) -> tuple[list[Any], list[str]]:
+def _confirmed(ctx: RunContext, steerings: list[Steering],
+               confirm: Callable[[list[str]], bool] | None) -> tuple[list[Steering], list[str]]:
     """The steerings to apply: every typed one, and an LLM's proposed rules only if they
     pass the checks a typed rule gets and the person confirms them; and what was held back."""
     proposed = [s for s in steerings if s.proposed]
@@ -265,7 +265,7 @@ def _confirmed(ctx: RunContext, steerings: list[Any],
         return steerings, []
     held, usable = [], []
     for steering in proposed:
-        problem = ctx.constraint_problem(steering.constraint)
+        problem = ctx.constraint_problem(steering.rule)
         if problem:
             held.append(f"not used: {steering.text} ({problem})")
         else:

@@ -36,6 +36,10 @@ from mosaic.schema import Constraint, DataAction, RoundRecord
 THREAD_ID = "mosaic-run"
 """One thread per run: each run folder has its own checkpoint database."""
 
+LoopGraph = CompiledStateGraph[LoopState, LoopContext, LoopState, LoopState]
+"""The compiled loop. Its context is a LoopContext (what a server sends); code in the same
+process may pass the RunContext itself."""
+
 
 def _records(state: LoopState) -> list[RoundRecord]:
     return [RoundRecord.model_validate(r) for r in state.get("records", [])]
@@ -117,9 +121,15 @@ def build_mixture(state: LoopState, runtime: Runtime[LoopContext]) -> LoopState:
                                                _rules(state))}
 
 
+def _mixture(state: LoopState) -> str:
+    key = state.get("mixture_key")
+    assert key is not None, "build_mixture runs before train and evaluate"
+    return key
+
+
 def train(state: LoopState, runtime: Runtime[LoopContext]) -> LoopState:
     ctx = run_context(runtime.context)
-    return {"adapter_key": rounds.train_adapter(ctx, state["round"], state["mixture_key"],
+    return {"adapter_key": rounds.train_adapter(ctx, state["round"], _mixture(state),
                                                 _mixture_again(state, ctx))}
 
 
@@ -127,7 +137,7 @@ def evaluate(state: LoopState, runtime: Runtime[LoopContext]) -> LoopState:
     ctx = run_context(runtime.context)
 
     def adapter_again() -> str:  # trains this round's adapter again (when the cache lost it)
-        return rounds.train_adapter(ctx, state["round"], state["mixture_key"],
+        return rounds.train_adapter(ctx, state["round"], _mixture(state),
                                     _mixture_again(state, ctx))
 
     return {"report_path": rounds.evaluate_round(ctx, state["round"],
@@ -179,7 +189,7 @@ def after_approve(state: LoopState
     return "approve"
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[LoopState, LoopContext, LoopState, LoopState]:
     builder = StateGraph(LoopState, context_schema=LoopContext)
     for node in (baseline_eval, diagnose, validate, approve, build_mixture, train, evaluate,
                  update_archive, report):
@@ -197,6 +207,6 @@ def build_graph() -> StateGraph:
     return builder
 
 
-graph: CompiledStateGraph = build_graph().compile()
+graph: LoopGraph = build_graph().compile()
 """The compiled graph a LangGraph server serves (`langgraph.json`; the server brings its
 own checkpointer). mosaic's driver compiles it with the run folder's SQLite checkpointer."""

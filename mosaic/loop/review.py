@@ -31,9 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from mosaic.agents.probes import planned_tokens, token_diff
 from mosaic.agents.steering import SteeringError, interpret
 from mosaic.loop.context import RunContext
+from mosaic.loop.state import Checkpoint, LoopState
 from mosaic.objectives import get_objective
 from mosaic.schema import MAX_NOTE_CHARS, DataAction, Record, RoundRecord
 from mosaic.tools.mixing.builder import action_hash
+from mosaic.tools.mixing.validate import parse_action
 
 DECISIONS = ("approve", "edit", "reject", "message")
 ACTION_NAME = "data_action"
@@ -158,6 +160,11 @@ def approval_request(card: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def waiting_card(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
+    """The approval card a checkpointed run is paused on, if it is."""
+    return card_of(checkpoint.interrupts[0]) if checkpoint and checkpoint.interrupts else None
+
+
 def card_of(request: Any) -> dict[str, Any] | None:
     """The card in what a paused run waits on (an approval request, or an older run's bare
     card)."""
@@ -196,7 +203,7 @@ def describe_card(card: Mapping[str, Any]) -> str:
 
 
 def apply_decision(ctx: RunContext, state: Mapping[str, Any], decision: Any
-                   ) -> dict[str, Any]:
+                   ) -> LoopState:
     """The state update a reviewer's decision makes (see the module docstring). A decision
     that cannot be used (bad shape, an edit that is not a DataAction, a malformed command)
     is answered on the next card, never applied half-way. Nothing may raise here: LangGraph
@@ -246,9 +253,7 @@ def _from_hitl(decisions: Any) -> dict[str, Any] | str:
             f"{', '.join(ALLOWED_DECISIONS)}")
 
 
-def _apply(ctx: RunContext, state: Mapping[str, Any], answer: Any) -> dict[str, Any]:
-    from mosaic.tools.mixing.validate import parse_action
-
+def _apply(ctx: RunContext, state: Mapping[str, Any], answer: Any) -> LoopState:
     number = state["round"]
     decision = read_decision(answer)
     if isinstance(decision, str):
@@ -282,7 +287,7 @@ def _apply(ctx: RunContext, state: Mapping[str, Any], answer: Any) -> dict[str, 
 
 
 def _steer(ctx: RunContext, state: Mapping[str, Any], text: str, origin: Any
-           ) -> dict[str, Any]:
+           ) -> LoopState:
     """A steering message on the card: rules are added (the action is validated again),
     notes kept, `/stop` ends the run; what cannot be used comes back on the card."""
     try:
@@ -292,7 +297,8 @@ def _steer(ctx: RunContext, state: Mapping[str, Any], text: str, origin: Any
         return _again(str(error))
     if any(s.kind == "stop" for s in steerings):
         return {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
-    said, problems = [], []
+    said: list[str] = []
+    problems: list[str] = []
     proposed = [s.text for s in steerings if s.proposed]
     if proposed:  # an LLM's reading of free text is shown, applied only once typed
         problems.append("not applied: " + ", ".join(proposed) + " (type the commands to "
@@ -300,13 +306,13 @@ def _steer(ctx: RunContext, state: Mapping[str, Any], text: str, origin: Any
         steerings = [s for s in steerings if not s.proposed]
     for steering in steerings:
         if steering.kind == "constraint":
-            problem = ctx.add_constraint(steering.constraint)
+            problem = ctx.add_constraint(steering.rule)
             (problems if problem else said).append(
-                problem or f"added: {steering.constraint.describe()}")
+                problem or f"added: {steering.rule.describe()}")
     notes = [s.text for s in steerings if s.kind == "note" and s.text]
     message = "; ".join([*said, *problems, *([how] if how else []),
                          *([f"noted: {n}" for n in notes] if not said else [])])
-    update: dict[str, Any] = {"notes": [*state.get("notes", []), *notes]} if notes else {}
+    update: LoopState = {"notes": [*state.get("notes", []), *notes]} if notes else {}
     if said:
         return {**update, "review": {"kind": "constraint", "message": message}}
     if problems:
@@ -314,5 +320,5 @@ def _steer(ctx: RunContext, state: Mapping[str, Any], text: str, origin: Any
     return {**update, "review": {"kind": "note", "message": message}}
 
 
-def _again(message: str) -> dict[str, Any]:
+def _again(message: str) -> LoopState:
     return {"review": {"kind": "again", "message": message}}

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mosaic.data.mixture_files import MANIFEST_FILE, describe_manifest, write_mixture
+from mosaic.errors import ActionError, DamagedFile, MosaicError
 from mosaic.loop.context import RunContext
 from mosaic.loop.inbox import Inbox
 from mosaic.schema import (
@@ -34,7 +36,29 @@ from mosaic.schema import (
     RoundRecord,
     ValidationReport,
 )
-from mosaic.store import RunFolder, building, content_key, read_json, read_json_list
+from mosaic.store import (
+    RunFolder,
+    building,
+    content_key,
+    read_json,
+    read_json_list,
+    write_json_atomic,
+)
+from mosaic.tools.evaluation.evaluate import EvalConditions, evaluate
+from mosaic.tools.evaluation.generation import Decoding
+from mosaic.tools.evaluation.pareto import (
+    archive_summary,
+    floor_breaches,
+    front,
+    front_hypervolume,
+    stalled_rounds,
+)
+from mosaic.tools.evaluation.report import write_eval_outputs
+from mosaic.tools.mixing.builder import action_hash, build_mixture
+from mosaic.tools.mixing.repair import repair_action
+from mosaic.tools.mixing.validate import validate_action
+from mosaic.train.models import resolve_model
+from mosaic.train.sft import AdapterCard, precision_for, train
 
 Samples = Mapping[str, Sequence[JudgedSample]]
 
@@ -48,15 +72,11 @@ def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None,
     """Evaluate the base model (+ the adapter with cache key `adapter`) on every eval set;
     write the round's eval folder and return its report path (relative to the run).
     `rebuild_adapter` trains the adapter again if the cache lost or damaged it."""
-    from mosaic.tools.evaluation.evaluate import EvalConditions, evaluate
-    from mosaic.tools.evaluation.generation import Decoding
-    from mosaic.tools.evaluation.report import write_eval_outputs
-
     settings = ctx.config.eval
-    eval_settings = EvalConditions(system_prompt=settings.system_prompt, seed=settings.seed,
-                                 decoding=Decoding(max_new_tokens=settings.max_new_tokens,
-                                                   batch_size=settings.batch_size,
-                                                   seed=settings.seed))
+    conditions = EvalConditions(system_prompt=settings.system_prompt, seed=settings.seed,
+                                decoding=Decoding(max_new_tokens=settings.max_new_tokens,
+                                                  batch_size=settings.batch_size,
+                                                  seed=settings.seed))
     folder = ctx.run.round_dir(round_number) / "eval"
     with ctx.step("evaluate", round_number) as facts:
         eval_sets = ctx.eval_sets()
@@ -67,7 +87,7 @@ def evaluate_round(ctx: RunContext, round_number: int, adapter: str | None,
         if adapter is not None:
             path = str(ctx.cache.folder("adapters", adapter))
             _available(ctx, "adapters", adapter, rebuild_adapter)
-        result = evaluate(eval_sets, ctx.generator(), ctx.judge(), eval_settings,
+        result = evaluate(eval_sets, ctx.generator(), ctx.judge(), conditions,
                           model=ctx.config.model, adapter=path, progress=ctx.progress,
                           cache=ctx.cache, adapter_id=adapter)
         facts["cached"] = len(result.cached) == len(eval_sets)
@@ -87,8 +107,6 @@ def _available(ctx: RunContext, kind: str, key: str,
                rebuild: Callable[[], str] | None) -> None:
     """A cached artifact a later step needs: built again from its inputs when it is missing
     or damaged (an adapter from its mixture, a mixture from its action), else refused."""
-    from mosaic.errors import MosaicError
-
     if _cached(ctx, kind, key):
         return
     folder = ctx.cache.folder(kind, key)
@@ -103,7 +121,9 @@ def _available(ctx: RunContext, kind: str, key: str,
                           "(a pool or setting edited?); start a new run")
 
 
-def read_report(ctx: RunContext, report_path: str) -> EvalReport:
+def read_report(ctx: RunContext, report_path: str | None) -> EvalReport:
+    if report_path is None:
+        raise DamagedFile(ctx.run.archive, "a round without an eval report")
     return read_json(ctx.run.root / report_path, EvalReport)
 
 
@@ -128,10 +148,6 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction,
     """Validate an action against the pools, budget and Constraints; an invalid one is
     repaired to the nearest valid action (every edit listed). Writes the round's
     action.json and validation.json."""
-    from mosaic.store import write_json_atomic
-    from mosaic.tools.mixing.repair import repair_action
-    from mosaic.tools.mixing.validate import validate_action
-
     pools, settings = ctx.pools(), ctx.config.mixture
     rules = ctx.constraints if rules is None else list(rules)
     report = validate_action(action, pools, settings, rules)
@@ -143,8 +159,6 @@ def check_action(ctx: RunContext, round_number: int, action: DataAction,
                 f"problem(s)); repaired with {len(changes)} edit(s)")
         action, report = repaired.action, repaired.report
     if not report.ok:  # preflight checked the Constraints, so this is a bug, not bad input
-        from mosaic.errors import ActionError
-
         raise ActionError(f"round {round_number}: no valid action could be made:\n"
                           f"{report.describe()}", report)
     folder = ctx.run.round_dir(round_number)
@@ -174,8 +188,6 @@ def mixture_key(ctx: RunContext, action: DataAction,
     """What determines a mixture: the action's plan, the pools' contents, the mixing
     settings and the Constraints the builder respects (`rules`: those the action was
     validated against; default: the rules in force now)."""
-    from mosaic.tools.mixing.builder import action_hash
-
     pools = ctx.pools()
     rules = ctx.constraints if rules is None else rules
     return content_key("mixture", action_hash(action),
@@ -191,10 +203,6 @@ def make_mixture(ctx: RunContext, round_number: int, action: DataAction,
     """Build (or find in the cache) the action's mixture; return its cache key. The
     manifest is copied into the round folder. `rules` are the Constraints the action was
     validated against (a rule added since applies from the next validation)."""
-    from mosaic.data.mixture_files import MANIFEST_FILE, describe_manifest, write_mixture
-    from mosaic.store import write_json_atomic
-    from mosaic.tools.mixing.builder import build_mixture
-
     rules = ctx.constraints if rules is None else list(rules)
     key = mixture_key(ctx, action, rules)
     folder = ctx.cache.folder("mixtures", key)
@@ -214,8 +222,6 @@ def make_mixture(ctx: RunContext, round_number: int, action: DataAction,
 
 
 def read_manifest(folder: Path) -> MixtureManifest:
-    from mosaic.data.mixture_files import MANIFEST_FILE
-
     return read_json(folder / MANIFEST_FILE, MixtureManifest)
 
 
@@ -224,10 +230,6 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
     """Train (or find in the cache) a fresh LoRA from the base model on the mixture with
     cache key `mixture`; return the adapter's cache key. `rebuild_mixture` builds the
     mixture again if the cache lost or damaged it."""
-    from mosaic.store import write_json_atomic
-    from mosaic.train.models import resolve_model
-    from mosaic.train.sft import precision_for, train
-
     _available(ctx, "mixtures", mixture, rebuild_mixture)
     mixture_folder = ctx.cache.folder("mixtures", mixture)
     manifest = read_manifest(mixture_folder)
@@ -246,7 +248,7 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
             with building(folder, {"kind": "adapter", "key": key}) as tmp:
                 adapter = train(mixture_folder, ctx.config.model, settings, tmp,
                                 progress=ctx.progress)
-            card = adapter.card
+            card = AdapterCard.model_validate(adapter.card)
             ctx.say(f"round {round_number}: {card.steps} steps, loss "
                     f"{card.first_loss:.3f} -> {card.final_loss:.3f}, "
                     f"{card.tokens_per_second:,.0f} tokens/s")
@@ -260,22 +262,20 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
 
 
 def record_round(ctx: RunContext, records: Sequence[RoundRecord], round_number: int, *,
-                 report_path: str, action: DataAction | None = None,
+                 report_path: str | None, action: DataAction | None = None,
                  diagnoser: str = "", mixture: str | None = None, adapter: str | None = None,
                  seconds: Mapping[str, float] | None = None, started_at: str = ""
                  ) -> RoundRecord:
     """The round's record, placed in the archive: whether it entered the front, the
     front's hypervolume after it, any score floor it breaks. Writes the round's
     record.json (last: the round folder is complete) and archive.json."""
-    from mosaic.store import write_json_atomic
-    from mosaic.tools.evaluation.pareto import floor_breaches, front, front_hypervolume
-
     report = read_report(ctx, report_path)
     means = {name: report.objectives[name].mean if name in report.objectives else None
              for name in ctx.objectives}
     ci = {name: (rep.ci_low, rep.ci_high) for name, rep in report.objectives.items()
           if rep.ci_low is not None and rep.ci_high is not None}
-    item_scores = {name: {s.id: float(s.response.score) for s in samples if s.scored}
+    item_scores = {name: {s.id: s.response.score for s in samples
+                          if s.response.score is not None}
                    for name, samples in read_samples(ctx.run, round_number).items()
                    if name in ctx.objectives}
     manifest = None
@@ -323,16 +323,11 @@ def step_seconds(run: RunFolder, round_number: int) -> dict[str, float]:
 def with_floors(ctx: RunContext, records: Sequence[RoundRecord]) -> list[RoundRecord]:
     """The records with their score-floor breaches worked out against the rules in force
     now: a floor added mid-run applies to rounds already archived too."""
-    from mosaic.tools.evaluation.pareto import floor_breaches
-
     return [r.model_copy(update={"breaches": floor_breaches(r.means, ctx.constraints)})
             for r in records]
 
 
 def write_archive(ctx: RunContext, records: Sequence[RoundRecord]) -> None:
-    from mosaic.store import write_json_atomic
-    from mosaic.tools.evaluation.pareto import archive_summary
-
     summary = archive_summary(records, ctx.objectives)
     write_json_atomic(ctx.run.archive, {
         "objectives": ctx.objectives, **summary,
@@ -346,8 +341,6 @@ def stop_requested(ctx: RunContext) -> bool:
 
 def stop_reason(ctx: RunContext, records: Sequence[RoundRecord]) -> str | None:
     """Why the search should stop after `records`, or None to go on."""
-    from mosaic.tools.evaluation.pareto import stalled_rounds
-
     loop = ctx.config.loop
     # A run rebuilt after losing its checkpoints replays rounds it finished before: a stop
     # sent after them must not end the replay early.

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, TypedDict
 
-from mosaic.loop.review import card_of
-
 
 class LoopState(TypedDict, total=False):
     """The graph's state: what one round has produced so far, and the archive."""
@@ -52,8 +50,3 @@ class Checkpoint(NamedTuple):
     """The nodes due next; empty once the run has ended."""
     interrupts: list[Any]
     """What the run waits on: the approval request of a paused review-mode run."""
-
-    @property
-    def card(self) -> dict[str, Any] | None:
-        """The approval card the run is paused on, if it is."""
-        return card_of(self.interrupts[0]) if self.interrupts else None

@@ -14,11 +14,13 @@ from typing import Any
 from mosaic.config import RunConfig
 from mosaic.errors import ConfigError
 from mosaic.loop.context import read_added_constraints
-from mosaic.loop.review import describe_card
+from mosaic.loop.review import describe_card, waiting_card
 from mosaic.loop.rounds import load_records, read_samples
 from mosaic.loop.state import Checkpoint
 from mosaic.schema import EvalReport, JudgedSample, ObjectiveDelta, RoundRecord
 from mosaic.store import RunFolder, read_json
+from mosaic.tools.evaluation.paired import compare
+from mosaic.tools.evaluation.report import metric_columns, metric_label, rate_cell
 from mosaic.tools.reporting.run_report import write_run_report
 from mosaic.tools.reporting.run_tables import RunView, delta_cell
 
@@ -108,8 +110,6 @@ def paired_deltas(run: RunFolder, records: list[RoundRecord],
     """Each trained round minus the round `against(round)` names, on the items both scored,
     from the rounds' eval folders; rounds without samples (or with no partner) are left out.
     """
-    from mosaic.tools.evaluation.paired import compare
-
     samples = {r.round: read_samples(run, r.round) for r in records}
     deltas = {}
     for record in records:
@@ -150,8 +150,6 @@ def resolve_round(name: str, records: list[RoundRecord], recommended: int | None
 def comparison_text(folder: Path, first: str, second: str = "base") -> str:
     """What `mosaic compare` prints: round `first` minus round `second`, per objective and
     per slice, item by item, with paired 95% intervals."""
-    from mosaic.tools.evaluation.paired import compare
-
     run = RunFolder(folder)
     records = load_records(run.archive)
     archive = read_json(run.archive) if run.archive.is_file() else {}
@@ -190,8 +188,6 @@ def _reports(run: RunFolder, records: list[RoundRecord]) -> dict[int, EvalReport
 def _metric_lines(run: RunFolder, records: list[RoundRecord], objectives: list[str]
                   ) -> list[str]:
     """Each round's standard rates, one row per metric; none when no report has them."""
-    from mosaic.tools.evaluation.report import metric_columns, metric_label, rate_cell
-
     reports = _reports(run, records)
     columns = metric_columns((reports[n] for n in sorted(reports)), objectives)
     if not columns:
@@ -230,7 +226,7 @@ def run_status(folder: Path, checkpoint: Checkpoint | None, *, running: bool) ->
              f"actions by {diagnoser}",
              f"state: {progress_line(run, running=running)}"
              + (" (running now)" if running else "")]
-    card = checkpoint.card if checkpoint is not None else None
+    card = waiting_card(checkpoint)
     if checkpoint is not None and card is not None and not running:
         lines += [f"paused for approval (answer with `mosaic approve {folder}` [--edit FILE "
                   "| --reject TEXT | --message TEXT] or `mosaic chat`):",

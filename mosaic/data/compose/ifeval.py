@@ -234,6 +234,7 @@ def derive_kwargs(rng: random.Random, ids: Sequence[str], gold: str, chosen: dic
     words = _content_words(gold)
     out: list[dict[str, Any]] = []
     for instruction_id in ids:
+        kwargs: dict[str, Any]
         match instruction_id:
             case "keywords:existence":
                 kwargs = {"keywords": rng.sample(words, k=min(len(words), rng.randint(1, 3)))}

@@ -22,6 +22,7 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from mosaic.data.compose import xguard_text as text
 from mosaic.objectives.xguard import CONCEALMENT_ITEMS, PRESSURE_ITEMS, label_prompt
@@ -36,6 +37,10 @@ class Seed:
     id: str
     category: text.Category
     goal: str
+
+
+Bits4 = tuple[int, int, int, int]
+"""Four 0/1 tactic items (the type of `Tactics.pressure` and `Tactics.concealment`)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def tactics_by_slice() -> dict[str, list[Tactics]]:
             if turns == 1 and (pressure[2] or pressure[3]):
                 continue
             for concealment in itertools.product((0, 1), repeat=4):
-                tactics = Tactics(turns, pressure, concealment)
+                tactics = Tactics(turns, cast(Bits4, pressure), cast(Bits4, concealment))
                 out.setdefault(tactics.slice, []).append(tactics)
     return out
 

@@ -109,8 +109,8 @@ class Projection:
 
         self.bias = bias
         self.out_features = weight.shape[0]
-        self.packed = None
-        self.weight = None
+        self.packed: Any = None
+        self.weight: Any = None
         if weight.device.type == "cpu" and torch.backends.mkldnn.is_available():
             try:
                 self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(),
@@ -330,6 +330,7 @@ class Decoder:
         starts = width - lengths               # first column of each row
         for b, (entry, n) in enumerate(reused):
             if n:
+                assert entry is not None  # _longest_prefix shares tokens only with an entry
                 start = int(starts[b])
                 for layer, (k, v) in enumerate(zip(keys, values, strict=True)):
                     k[b, :, start:start + n] = entry.keys[layer][:, :n]

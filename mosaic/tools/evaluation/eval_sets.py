@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from mosaic.data.compose import STARTER_DIR, STARTER_OBJECTIVES
-from mosaic.data.formats import LOADERS
+from mosaic.data.formats import LOADERS, LoadResult
 from mosaic.errors import ConfigError
 from mosaic.objectives import get_objective
 from mosaic.schema import EvalItem
@@ -102,7 +104,8 @@ def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
     frozen = cache_root() / "eval_sets" / f"{objective_name}-{key}.jsonl"
     items = _read_frozen(frozen) if frozen.is_file() else None
     if items is None:
-        loader = LOADERS[fmt]
+        # LOADERS mixes signatures and row types; an objective's eval format loads EvalItems.
+        loader = cast("Callable[..., LoadResult[EvalItem]]", LOADERS[fmt])
         rows = loader(source, objective=objective_name, split=split, config=config).rows
         items = freeze_prompt_labels(objective_name, rows[:limit] if limit else rows, judge,
                                      skip_unlabelled=skip_unlabelled)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from pydantic import Field
 
 from mosaic.errors import MosaicError
 from mosaic.objectives import get_objective, unscored
-from mosaic.schema import EvalItem, EvalReport, JudgedSample, Record
+from mosaic.schema import EvalItem, EvalReport, JudgedSample, PromptChannel, Record
 from mosaic.store import ArtifactCache, content_key
 from mosaic.tools.evaluation.generation import Decoding, Generator
 from mosaic.tools.evaluation.judges import Judge
@@ -86,15 +87,16 @@ def judge_samples(objective_name: str, items: Sequence[EvalItem],
     for item, item_replies, l3 in zip(items, replies,
                                       judge.response_l3(objective_name, items, replies),
                                       strict=True):
+        prompt = cast(PromptChannel, item.prompt)  # eval items are labelled before judging
         if "error" in l3 and objective_name != "ifeval":
             response = unscored(str(l3["error"]))
         else:
             first_leak = l3.pop("first_leak_turn", None) if isinstance(l3, dict) else None
-            response = objective.score_response(l3, item.prompt)
+            response = objective.score_response(l3, prompt)
             if first_leak is not None:
                 response = response.model_copy(
                     update={"diag": {**response.diag, "first_leak_turn": first_leak}})
-        samples.append(JudgedSample(id=item.id, objective=objective_name, prompt=item.prompt,
+        samples.append(JudgedSample(id=item.id, objective=objective_name, prompt=prompt,
                                     response=response, replies=list(item_replies),
                                     judge=judge.id))
     return samples

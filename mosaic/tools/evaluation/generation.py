@@ -24,87 +24,35 @@ import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-from pydantic import Field
+from typing import Any
 
 from mosaic.data.tokens import render_chat
-from mosaic.errors import MosaicError
-from mosaic.schema import Message, Record
+from mosaic.hardware import cpu_has_native_bf16
+from mosaic.tools.evaluation.decoder import (
+    VERSION,
+    Decoder,
+    DecoderWeights,
+    Sampling,
+    unsupported_reason,
+)
+from mosaic.tools.evaluation.interface import (
+    BackendError,
+    Conversation,
+    Decoding,
+    FunctionGenerator,
+    Generator,
+    adapter_identity,
+    end_token_ids,
+    progress_bar,
+)
+from mosaic.tools.evaluation.openai_backend import OpenAIGenerator
+from mosaic.tools.evaluation.vllm_backend import VLLMGenerator
+from mosaic.train.models import load_model, resolve_model
 
-Conversation = Sequence[Message]
-
-
-class BackendError(MosaicError):
-    """A generation backend failed (model, server or engine); names the backend and cause."""
-
-
-class Decoding(Record):
-    """How replies are produced. Recorded with every report and part of generation cache keys."""
-
-    max_new_tokens: int = Field(default=256, ge=1)
-    """Longest reply, in tokens."""
-    temperature: float = Field(default=0.0, ge=0.0)
-    """0 means greedy decoding (the default: evaluations must repeat exactly)."""
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    seed: int = 0
-    """Sampling seed (used only when temperature > 0)."""
-    batch_size: int = Field(default=16, ge=1)
-    """Conversations per forward batch (transformers) or concurrent requests (openai)."""
-
-
-class Generator(Protocol):
-    """Anything that turns conversations into next replies."""
-
-    name: str
-    """Backend and model, for provenance and cache keys (never a secret)."""
-
-    def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
-                 adapter: str | None = None, progress: bool = False) -> list[str]:
-        """The model's reply to each conversation, in input order."""
-        ...
-
-
-def adapter_identity(folder: str) -> str:
-    """The folder plus the size and mtime of its files: a rewritten adapter at the same path
-    is a different adapter (loaded anew), an untouched one is reused."""
-    parts = [folder]
-    for file in sorted(Path(folder).iterdir()):
-        if file.is_file():
-            stat = file.stat()
-            parts.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
-
-
-def end_token_ids(tokenizer: Any) -> list[int]:
-    """Token ids that end a reply: EOS and the common chat templates' end-of-turn tokens."""
-    ids = {tokenizer.eos_token_id}
-    vocab = tokenizer.get_vocab()
-    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>"):
-        if token in vocab:
-            ids.add(vocab[token])
-    return sorted(i for i in ids if i is not None)
-
-
-class FunctionGenerator:
-    """A generator backed by a plain function (conversation -> reply), for tests and demos
-    that need a model with scripted behaviour. It speaks the same interface as the real ones."""
-
-    def __init__(self, reply: Any, name: str = "function") -> None:
-        self._reply = reply
-        self.name = name
-
-    def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
-                 adapter: str | None = None, progress: bool = False) -> list[str]:
-        return [self._reply(list(c)) for c in conversations]
-
-
-def progress_bar(total: int, enabled: bool, desc: str) -> Any:
-    """A tqdm bar over conversations (silent when not enabled); shared by the backends."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=desc, unit="conv", leave=False)
-
+__all__ = ["BACKENDS", "DTYPES", "ENGINES", "BackendError", "Conversation", "Decoding",
+           "FunctionGenerator", "Generator", "TransformersGenerator", "adapter_identity",
+           "choose_engine", "end_token_ids", "generator_name", "make_generator",
+           "measure_tokens_per_second", "progress_bar", "resolve_dtype"]
 
 ENGINES = ("auto", "decoder", "generate")
 """How the transformers backend produces tokens: `decoder` (mosaic.tools.evaluation.decoder:
@@ -117,8 +65,6 @@ def choose_engine(requested: str, config: Any, device: str, generation_config: A
                   ) -> str:
     """The engine that will run: `requested`, or for `auto` the decoder where it can run
     (the model's config and generation config, on the CPU)."""
-    from mosaic.tools.evaluation.decoder import unsupported_reason
-
     if requested not in ENGINES:
         raise BackendError(f"unknown engine '{requested}': use one of {', '.join(ENGINES)}")
     reason = (unsupported_reason(config, generation_config) if device == "cpu"
@@ -147,16 +93,12 @@ def resolve_dtype(requested: str | None, device: str = "cpu") -> str | None:
         return requested
     if device != "cpu":
         return None
-    from mosaic.hardware import cpu_has_native_bf16
-
     return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 
 def generator_name(model_id: str, engine: str, dtype: str = "float32") -> str:
     """The transformers backend's provenance name (part of generation cache keys): engines,
     decoder versions and dtypes round differently, so their replies are never mixed."""
-    from mosaic.tools.evaluation.decoder import VERSION
-
     suffix = "" if dtype == "float32" else f"@{dtype}"
     if engine == "generate":
         return f"transformers:{model_id}{suffix}"  # the name before the decoder existed
@@ -202,11 +144,10 @@ class TransformersGenerator:
         """Load a model spec for generation, in `dtype` (one of `DTYPES`)."""
         import torch
 
-        from mosaic.train.models import load_model, resolve_model
 
-        dtype = resolve_dtype(dtype, device)
+        chosen = resolve_dtype(dtype, device)
         model, tokenizer = load_model(spec, seed=seed, device=device,
-                                      dtype=getattr(torch, dtype) if dtype else None)
+                                      dtype=getattr(torch, chosen) if chosen else None)
         generator = cls(model, tokenizer, engine=engine)
         generator.name = generator_name(resolve_model(spec, seed=seed).model_id,
                                         generator.engine, _dtype_name(model))
@@ -237,8 +178,6 @@ class TransformersGenerator:
 
     def _decoder(self, adapter: str | None) -> Any:
         """The decoder for the base model or an adapter: built once, the latest kept."""
-        from mosaic.tools.evaluation.decoder import Decoder, DecoderWeights
-
         folder = _adapter_folder(adapter) if adapter is not None else None
         key = adapter_identity(folder) if folder is not None else None
         if key not in self._decoders:
@@ -257,7 +196,6 @@ class TransformersGenerator:
                         decoding: Decoding, adapter: str | None) -> Any:
         import torch
 
-        from mosaic.tools.evaluation.decoder import Sampling
 
         decoder = self._decoder(adapter)
         decoder.begin_call()
@@ -371,12 +309,8 @@ def make_generator(backend: str, model: str, *, base_url: str | None = None,
     if backend == "openai":
         if not base_url:
             raise BackendError("the openai backend needs a base URL (--base-url)")
-        from mosaic.tools.evaluation.openai_backend import OpenAIGenerator
 
         return OpenAIGenerator(base_url=base_url, model=model, api_key_env=api_key_env)
     if backend == "vllm":
-        from mosaic.tools.evaluation.vllm_backend import VLLMGenerator
-        from mosaic.train.models import resolve_model
-
         return VLLMGenerator(resolve_model(model, seed=seed).path, seed=seed)
     raise BackendError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")

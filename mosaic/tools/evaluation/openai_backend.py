@@ -17,7 +17,7 @@ from typing import Any
 
 from mosaic.endpoint import EndpointError, client_for, complete
 from mosaic.redact import public_url, watch
-from mosaic.tools.evaluation.generation import BackendError, Conversation, Decoding, progress_bar
+from mosaic.tools.evaluation.interface import BackendError, Conversation, Decoding, progress_bar
 
 
 class OpenAIGenerator:

@@ -14,6 +14,7 @@ own difficulty cancels out. Items scored in only one of the two evaluations are 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from mosaic.schema import JudgedSample, ObjectiveDelta, PairedDelta, RoundRecord
 from mosaic.stats import paired_interval
@@ -48,8 +49,9 @@ def compare(these: Mapping[str, Sequence[JudgedSample]],
 
 
 def _delta(pairs: Sequence[tuple[JudgedSample, JudgedSample]], seed: int) -> PairedDelta:
-    return paired_delta([float(a.response.score) for a, _ in pairs],
-                        [float(b.response.score) for _, b in pairs], seed=seed)
+    # Only scored samples are paired (compare), so every score is set.
+    return paired_delta([float(cast(float, a.response.score)) for a, _ in pairs],
+                        [float(cast(float, b.response.score)) for _, b in pairs], seed=seed)
 
 
 def records_delta(a: RoundRecord, b: RoundRecord, objective: str) -> PairedDelta | None:
@@ -59,4 +61,5 @@ def records_delta(a: RoundRecord, b: RoundRecord, objective: str) -> PairedDelta
     common = sorted(set(mine or ()) & set(theirs or ()))  # by id: independent of order
     if not common:
         return None
+    assert mine is not None and theirs is not None  # both hold every id in `common`
     return paired_delta([mine[i] for i in common], [theirs[i] for i in common])

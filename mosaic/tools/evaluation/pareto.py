@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import pairwise, product
+from typing import cast
 
 from mosaic.schema import Constraint, RoundRecord
 from mosaic.tools.evaluation.paired import records_delta
@@ -33,8 +34,7 @@ FLOOR = 1.0
 
 
 def _means(record: RoundRecord, objectives: Sequence[str]) -> list[float]:
-    return [record.means.get(o) if record.means.get(o) is not None else FLOOR
-            for o in objectives]
+    return [mean if (mean := record.means.get(o)) is not None else FLOOR for o in objectives]
 
 
 def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str]) -> bool:
@@ -44,10 +44,12 @@ def clearly_dominates(a: RoundRecord, b: RoundRecord, objectives: Sequence[str])
     if any(x < y for x, y in zip(_means(a, objectives), _means(b, objectives), strict=True)):
         return False
     paired = [records_delta(a, b, o) for o in objectives]
-    if all(d is not None for d in paired):
-        if any(d.mean < 0 for d in paired):
+    deltas = [d for d in paired if d is not None]
+    if len(deltas) == len(paired):
+        # records_delta gives None rather than a delta over no items: every mean is set.
+        if any(cast(float, d.mean) < 0 for d in deltas):
             return False
-        return any(d.ci_low is not None and d.ci_low > 0 for d in paired)
+        return any(d.ci_low is not None and d.ci_low > 0 for d in deltas)
     for o in objectives:
         a_low = a.ci.get(o, (a.means.get(o), a.means.get(o)))[0]
         b_high = b.ci.get(o, (b.means.get(o), b.means.get(o)))[1]

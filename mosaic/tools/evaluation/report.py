@@ -14,17 +14,24 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mosaic.errors import MosaicError
 from mosaic.objectives import Objective, get_objective
-from mosaic.schema import EvalReport, JudgedSample, ObjectiveReport, Rate, SliceStats
+from mosaic.schema import (
+    EvalReport,
+    JudgedSample,
+    ObjectiveReport,
+    Rate,
+    Reliability,
+    SliceStats,
+)
 from mosaic.stats import mean_interval, rate_interval
 from mosaic.store import write_json_atomic, write_text_atomic
 from mosaic.tools.evaluation.generation import Decoding
 
 
-def reliability(n: int) -> str:
+def reliability(n: int) -> Reliability:
     return "low" if n < 10 else "medium" if n < 30 else "high"
 
 
@@ -37,7 +44,7 @@ def objective_report(name: str, samples: Sequence[JudgedSample], *, seed: int = 
     """Statistics of one objective's judged samples."""
     objective = get_objective(name)
     scored = [s for s in samples if s.scored]
-    scores = [float(s.response.score) for s in scored]
+    scores = [float(cast(float, s.response.score)) for s in scored]  # scored: score is set
     by_slice: dict[str, list[JudgedSample]] = defaultdict(list)
     for sample in samples:
         by_slice[sample.prompt.slice].append(sample)
@@ -45,7 +52,7 @@ def objective_report(name: str, samples: Sequence[JudgedSample], *, seed: int = 
     for slice_name in [*objective.slices, *sorted(set(by_slice) - set(objective.slices))]:
         members = by_slice.get(slice_name, [])
         ok = [s for s in members if s.scored]
-        values = [float(s.response.score) for s in ok]
+        values = [float(cast(float, s.response.score)) for s in ok]
         low, high = mean_interval(values, seed=seed)
         slices[slice_name] = SliceStats(
             slice=slice_name, n=len(ok), n_unscored=len(members) - len(ok), mean=_mean(values),
@@ -86,6 +93,7 @@ def rate_cell(rate: Rate | None) -> str:
     """`40% [24, 58]` (percent, with the 95% interval); "-" where nothing was scored."""
     if rate is None or rate.value is None:
         return "-"
+    assert rate.ci_low is not None and rate.ci_high is not None  # set with the value
     return f"{rate.value:.0%} [{rate.ci_low * 100:.0f}, {rate.ci_high * 100:.0f}]"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from mosaic.data.tokens import render_chat
 from mosaic.errors import MissingExtra
-from mosaic.tools.evaluation.generation import (
+from mosaic.tools.evaluation.interface import (
     BackendError,
     Conversation,
     Decoding,

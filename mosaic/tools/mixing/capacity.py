@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import cast
 
 import numpy as np
 
@@ -115,10 +116,10 @@ def capacity(table: PoolTable, plan: ObjectivePlan | None, settings: MixSettings
 def bucket_rules(constraints: Sequence[Constraint], objective: str
                  ) -> tuple[dict[str, float], set[str]]:
     """The pinned buckets (slice -> weight) and forbidden buckets of one objective."""
-    mine = [c for c in constraints if c.objective == objective and c.slice]
-    pins = {c.slice: float(c.value) for c in mine
+    mine = [(c.slice, c) for c in constraints if c.objective == objective and c.slice]
+    pins = {bucket: float(c.value) for bucket, c in mine
             if c.kind == "pin_bucket" and c.value is not None}
-    forbidden = {c.slice for c in mine if c.kind == "forbid_bucket"}
+    forbidden = {bucket for bucket, c in mine if c.kind == "forbid_bucket"}
     return pins, forbidden
 
 
@@ -186,9 +187,10 @@ def focus_problems(objective: Objective, key: str, values: Sequence[FocusValue]
         if len(values) != 2 or len(numbers) != 2 or numbers[0] > numbers[1]:
             return [("focus_range", f"'{key}' takes [lo, hi] integers with lo <= hi, got "
                      f"{list(values)}")]
-        if domain and (numbers[0] < domain[0] or numbers[1] > domain[1]):
+        bounds = cast("tuple[int, ...] | None", domain)  # a range's domain: integer bounds
+        if bounds and (numbers[0] < bounds[0] or numbers[1] > bounds[1]):
             return [("focus_range", f"'{key}' {list(values)} reaches outside "
-                     f"[{domain[0]}, {domain[1]}]")]
+                     f"[{bounds[0]}, {bounds[1]}]")]
         return []
     if not values:
         return [("focus_value", f"'{key}' lists no values; drop the key or name some")]

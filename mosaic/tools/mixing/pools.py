@@ -6,12 +6,11 @@ from typing import Any
 
 from mosaic.config import RunConfig
 from mosaic.data.pool_table import PoolTable, cut_to, load_pool_table
+from mosaic.train.models import load_tokenizer, resolve_model
 
 
 def token_count_id(model: str) -> str:
     """How the budget is counted for a base model: `templated:<model id>`."""
-    from mosaic.train.models import resolve_model
-
     return f"templated:{resolve_model(model).model_id}"
 
 
@@ -20,8 +19,6 @@ def load_pools(config: RunConfig, *, tokenizer: Any = None) -> dict[str, PoolTab
     `train.max_example_tokens` planned at that length. Token counts made for another
     model are redone with the base model's tokenizer (loaded here, once, and only after a
     pool file was read, so a missing file is reported before any model is looked for)."""
-    from mosaic.train.models import load_tokenizer
-
     token_count = token_count_id(config.model)
     loaded = [tokenizer]
 

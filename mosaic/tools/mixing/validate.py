@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -227,7 +227,8 @@ def _contradictions(pools: Mapping[str, PoolTable], settings: MixSettings,
         found += [f"{name}: bucket {b} is both pinned and forbidden" for b in pins
                   if b in forbidden]
         for bucket in pins:
-            values = sorted({c.value for c in constraints if c.kind == "pin_bucket"
+            # A pin_bucket constraint always has a value (Constraint's validator).
+            values = sorted({cast(float, c.value) for c in constraints if c.kind == "pin_bucket"
                              and c.objective == name and c.slice == bucket})
             if len(values) > 1:
                 found.append(f"{name}: bucket {bucket} is pinned at {values[0]:g} and at "
@@ -265,24 +266,27 @@ def _broken(action: DataAction, pools: Mapping[str, PoolTable], settings: MixSet
     plan = action.objectives.get(c.objective)
     weights = plan.bucket_weights if plan else {}
     path = f"objectives.{c.objective}.bucket_weights.{c.slice}"
-    if c.kind == "min_share" and ratio < c.value - TOLERANCE:
+    # Constraint's validator sets `value` for every kind but forbid_bucket and `slice` for
+    # the bucket kinds: each is read below only for kinds that have it.
+    value, bucket = cast(float, c.value), cast(str, c.slice)
+    if c.kind == "min_share" and ratio < value - TOLERANCE:
         return [Problem(code="constraint_min_share", path=f"ratios.{c.objective}",
                         message=f"ratio {ratio:g} breaks '{c.describe()}' (set by {c.origin})")]
-    if c.kind == "max_share" and ratio > c.value + TOLERANCE:
+    if c.kind == "max_share" and ratio > value + TOLERANCE:
         return [Problem(code="constraint_max_share", path=f"ratios.{c.objective}",
                         message=f"ratio {ratio:g} breaks '{c.describe()}' (set by {c.origin})")]
     if c.kind not in ("pin_bucket", "forbid_bucket"):
         return []  # score_floor is judged on results, by the loop
     # The weight the bucket actually gets: explicit, or its share of the pool "as it comes".
     if weights:
-        weight, got = weights.get(c.slice, 0.0), f"weight {weights.get(c.slice, 0.0):g}"
+        weight, got = weights.get(bucket, 0.0), f"weight {weights.get(bucket, 0.0):g}"
     elif ratio > 0:
-        weight = natural_weights(capacity(pools[c.objective], plan, settings)).get(c.slice, 0.0)
+        weight = natural_weights(capacity(pools[c.objective], plan, settings)).get(bucket, 0.0)
         got = f"sampling {c.objective} as it comes (bucket weight {weight:.3g})"
     else:
         weight, got = 0.0, "no explicit bucket weights"
     fix = "" if weights else "; give explicit bucket weights"
-    if c.kind == "pin_bucket" and abs(weight - c.value) > TOLERANCE:
+    if c.kind == "pin_bucket" and abs(weight - value) > TOLERANCE:
         return [Problem(code="constraint_pin_bucket", path=path,
                         message=f"{got} breaks '{c.describe()}' (set by {c.origin}){fix}")]
     if c.kind == "forbid_bucket" and weight > 0:

@@ -16,6 +16,7 @@ from mosaic.schema import (
     PairedDelta,
     RoundRecord,
 )
+from mosaic.tools.evaluation.report import metric_columns, metric_label, rate_cell
 from mosaic.tools.reporting.svg_plots import fmt
 
 REPLY_CHARS = 300
@@ -335,8 +336,6 @@ METRICS_TITLE = "Standard metrics per round (95% Wilson interval)"
 def metrics_table(view: RunView) -> Table | None:
     """Each round's standard rates (attack success, refusal, over-refusal, IFEval
     accuracies) from its eval report; None when no report has any."""
-    from mosaic.tools.evaluation.report import metric_columns, metric_label, rate_cell
-
     columns = metric_columns((view.reports[n] for n in sorted(view.reports)),
                              view.objectives)
     if not columns:

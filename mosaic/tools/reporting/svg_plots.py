@@ -135,12 +135,13 @@ def _pair_panel(names: tuple[str, str], rounds: Sequence[int],
                 recommended: int | None, size: tuple[int, int]) -> list[str]:
     width, height = size
     left, right, top, bottom = 48, width - 12, 14, height - 40
-    found = [(r, x, y) for r, x, y in zip(rounds, xs, ys, strict=True)
+    # (round, x, y, x value, y value) of the rounds with both values measured
+    found = [(r, x, y, x.value, y.value) for r, x, y in zip(rounds, xs, ys, strict=True)
              if x.value is not None and y.value is not None]
     if not found:
         return [_text(width / 2, height / 2, f"{names[0]} / {names[1]}: no scored rounds")]
-    x_ticks, y_ticks = (_ticks(*_extent(p)) for p in ([x for _, x, _ in found],
-                                                       [y for _, _, y in found]))
+    x_ticks, y_ticks = (_ticks(*_extent(p)) for p in ([x for _, x, _, _, _ in found],
+                                                       [y for _, _, y, _, _ in found]))
     sx = Scale(x_ticks[0], x_ticks[-1], left, right)
     sy = Scale(y_ticks[0], y_ticks[-1], bottom, top)
     parts = _y_axis(sy, left, right, y_ticks, digits=2)
@@ -150,19 +151,19 @@ def _pair_panel(names: tuple[str, str], rounds: Sequence[int],
     parts.append(_text(10, mid, names[1], extra=f' transform="rotate(-90 10 {mid:g})"'))
     parts.append(f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
                  'fill="none" stroke="#999"/>')
-    for _, x, y in found:
+    for _, x, y, xv, yv in found:
         if x.low is not None and x.high is not None:
-            parts.append(_line(sx(x.low), sy(y.value), sx(x.high), sy(y.value), MUTED))
+            parts.append(_line(sx(x.low), sy(yv), sx(x.high), sy(yv), MUTED))
         if y.low is not None and y.high is not None:
-            parts.append(_line(sx(x.value), sy(y.low), sx(x.value), sy(y.high), MUTED))
-    on_front = sorted((x.value, y.value) for r, x, y in found if r in front)
+            parts.append(_line(sx(xv), sy(y.low), sx(xv), sy(y.high), MUTED))
+    on_front = sorted((xv, yv) for r, _, _, xv, yv in found if r in front)
     if len(on_front) > 1:
         path = " ".join(f"{sx(a):g},{sy(b):g}" for a, b in on_front)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{PALETTE[0]}" '
                      'stroke-width="1.5"/>')
-    for r, x, y in found:
-        px, py = sx(x.value), sy(y.value)
-        tip = f"round {r}: {names[0]} {fmt(x.value)}, {names[1]} {fmt(y.value)}"
+    for r, _, _, xv, yv in found:
+        px, py = sx(xv), sy(yv)
+        tip = f"round {r}: {names[0]} {fmt(xv)}, {names[1]} {fmt(yv)}"
         colour = PALETTE[0] if r in front else MUTED
         if r == recommended:
             parts.append(f'<circle cx="{px:g}" cy="{py:g}" r="9" fill="none" '
@@ -282,9 +283,9 @@ def stacked_bars(col_labels: Sequence[str], keys: Sequence[str],
                              f"<title>{esc(f'round {label}, {key}: {tokens:,} tokens')}"
                              "</title></rect>")
             base += tokens
-        if limits[j] is not None:
-            parts.append(_line(sx(j) + 2, sy(limits[j]), sx(j + 1) - 2, sy(limits[j]), "#222",
-                               _DASH))
+        limit = limits[j]
+        if limit is not None:
+            parts.append(_line(sx(j) + 2, sy(limit), sx(j + 1) - 2, sy(limit), "#222", _DASH))
         parts.append(_text(sx(j) + slot / 2, bottom + 16, label))
     parts.append(_text((left + right) / 2, bottom + 32, "round"))
     legend = [(k, PALETTE[i % len(PALETTE)]) for i, k in enumerate(keys)]
