@@ -23,7 +23,8 @@ def test_unknown_objective_names_the_known_ones():
 
 
 def test_focus_keys_only_describe_inputs():
-    """No focus key points at a response-side label of the pool's gold answers (ref §10.7)."""
+    """No focus key points at a response-side label of the pool's gold answers
+    (docs/reference.md §3.2)."""
     response_side = {"safety", "leak_types", "refusal_type", "help_level", "friction",
                      "failed_constraint", "failed_constraints"}
     for name in objective_names():

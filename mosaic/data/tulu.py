@@ -10,8 +10,8 @@ Rows of `allenai/tulu-3-sft-personas-instruction-following` look like:
 The strings name IFEval instruction types, but the parameters (which keywords, how many
 paragraphs) live only in the free-text prompt. `map_constraints` finds them with patterns
 of our own. When it cannot find a parameter it says so: the constraint is returned as
-*unverifiable* with a reason, never checked with guessed or random parameters (reference
-§10.13). `format:choose one from options` is always unverifiable: Tulu lets the prompt
+*unverifiable* with a reason, never checked with guessed or random parameters (docs/reference.md
+§3.6). `format:choose one from options` is always unverifiable: Tulu lets the prompt
 define the options, while IFEval's checker only knows its own fixed yes/no/maybe phrases.
 """
 

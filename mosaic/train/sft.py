@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mosaic import hardware
 from mosaic.config import TrainSettings
 from mosaic.data.mixture_files import read_mixture
 from mosaic.data.tokens import assistant_spans, token_mask
 from mosaic.errors import ConfigError
-from mosaic.hardware import cpu_has_native_bf16
 from mosaic.schema import Message, MixtureManifest, Record
 from mosaic.store import write_json_atomic
 from mosaic.train.loop import (
@@ -112,7 +112,7 @@ def precision_for(settings: TrainSettings) -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
 
-    return "bf16" if cpu_has_native_bf16() else "no"
+    return "bf16" if hardware.cpu_has_native_bf16() else "no"
 
 
 def add_lora(model: Any, settings: TrainSettings) -> Any:

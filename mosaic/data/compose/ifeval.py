@@ -81,7 +81,7 @@ def compatible(ids: Sequence[str]) -> bool:
 
 
 def draw_instructions(rng: random.Random, complexity: int) -> list[str]:
-    """A compatible instruction set whose complexity (reference §1.4) is `complexity`."""
+    """A compatible instruction set whose complexity (docs/reference.md §1.4) is `complexity`."""
     by_group: dict[str, list[str]] = {}
     for instruction_id in USED_IDS:
         by_group.setdefault(instruction_group(instruction_id), []).append(instruction_id)

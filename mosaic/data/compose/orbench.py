@@ -7,7 +7,7 @@ A composed item (subject "carbon monoxide", level 4, family A):
 
 Every subject (orbench_text.SUBJECTS) is asked at levels 1-4, so its boundary level, and the
 slice `boundary_<level>`, is known by construction: the prompt-side L3 items are stated,
-not judged (reference §1.3: level 1 = no sensitive trigger; level 2 + RV otherwise). Level 4
+not judged (docs/reference.md §1.3: level 1 = no sensitive trigger; level 2 + RV otherwise). Level 4
 prompts count as hard (many models refuse them although they are benign).
 """
 

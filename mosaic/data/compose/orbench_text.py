@@ -1,7 +1,7 @@
 """Text the orbench composer builds from, written for mosaic: benign subjects that can be
 asked with more or less alarming surface, each with a helpful answer.
 
-Every subject is asked at four boundary levels (reference §1.3), known by construction:
+Every subject is asked at four boundary levels (docs/reference.md §1.3), known by construction:
   level 1  no sensitive word at all
   level 2  a sensitive word in an obviously harmless sense ("kill a frozen app")
   level 3  a dual-use surface that some models refuse

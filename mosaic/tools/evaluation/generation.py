@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mosaic import hardware
 from mosaic.data.tokens import render_chat
-from mosaic.hardware import cpu_has_native_bf16
 from mosaic.tools.evaluation.decoder import (
     VERSION,
     Decoder,
@@ -93,7 +93,7 @@ def resolve_dtype(requested: str | None, device: str = "cpu") -> str | None:
         return requested
     if device != "cpu":
         return None
-    return "bfloat16" if cpu_has_native_bf16() else "float32"
+    return "bfloat16" if hardware.cpu_has_native_bf16() else "float32"
 
 
 def generator_name(model_id: str, engine: str, dtype: str = "float32") -> str:

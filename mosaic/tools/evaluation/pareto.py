@@ -1,15 +1,15 @@
 """The archive's Pareto front over objective means, with noise-aware acceptance.
 
-The reference accepted a point on raw means (§10.27), although its judges are stochastic and
-eval sets small. Here a round enters the front unless an archived round *clearly dominates*
-it: at least as good on every objective, and better beyond noise on at least one. Every
-round is scored on the same frozen items, so both are judged item by item: on the items
-both rounds scored, the mean difference is >= 0 on every objective, and its paired 95%
-interval (mosaic.stats.paired_interval) lies above zero on one. Records written before
-item scores were kept fall back to the unpaired test (a's interval wholly above b's).
+The paper's code accepted a point on raw means (docs/reference.md §3.9), although its judges
+are stochastic and eval sets small. Here a round enters the front unless an archived round
+*clearly dominates* it: at least as good on every objective, and better beyond noise on at
+least one. Every round is scored on the same frozen items, so both are judged item by item:
+on the items both rounds scored, the mean difference is >= 0 on every objective, and its
+paired 95% interval (mosaic.stats.paired_interval) lies above zero on one. Records written
+before item scores were kept fall back to the unpaired test (a's interval wholly above b's).
 When a round enters, archived rounds it clearly dominates leave the front. Rounds whose
-differences are inside the noise therefore sit on the front together, which is what the
-data can tell apart.
+differences are inside the noise therefore sit on the front together, which is what the data
+can tell apart.
 
 Hypervolume is measured from the reference point 1 on every objective (the bottom of the
 1..5 scales); the recommended round is the front round with the best worst objective

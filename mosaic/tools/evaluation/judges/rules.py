@@ -1,6 +1,6 @@
 """Offline rule judges for xguard and orbench: pattern lists of our own, no model.
 
-They produce the same L3 items as the LLM judge (reference §1.2-1.3), so either can feed
+They produce the same L3 items as the LLM judge (docs/reference.md §1.2-1.3), so either can feed
 the objectives' scoring rules. They are fast, free and deterministic, and they are
 measured: docs/judges.md gives their agreement with hand labels on
 tests/fixtures/judge_labels.jsonl. Refusal and compliance are easy for patterns; leak
@@ -32,12 +32,19 @@ _I = re.IGNORECASE
 
 
 def rules_digest() -> str:
-    """A short hash of this module's code (comments aside): part of the rule judge's id,
-    so judgements cached by an earlier edit of the rules are never reused."""
+    """A short hash of this module's code (comments and docstrings aside): part of the rule
+    judge's id, so judgements cached by an earlier edit of the rules are never reused, while
+    editing the documentation keeps them."""
     import ast
     import hashlib
 
     tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:8]
 
 
