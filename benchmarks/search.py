@@ -139,7 +139,7 @@ def max_min(report: EvalReport, objectives: list[str]) -> tuple[float, float]:
 def run_methods(config: RunConfig, out: Path) -> dict[str, dict[str, Any]]:
     """Method -> {adapter, seconds, note}: every method's chosen model, read off the eval
     sets only."""
-    from mosaic.loop import driver as api
+    import mosaic.loop as api
 
     methods: dict[str, dict[str, Any]] = {}
     loop = out / "loop"

@@ -19,7 +19,9 @@ What lives here, one module per idea:
     inbox      what people send a running run (notes, stop requests)
     summary    what a run folder says: status text, the report's inputs
 
-Code outside the loop uses the names exported here.
+Code outside the loop uses the names exported here; `context` (RunContext) and `rounds`
+(the round's steps as plain functions) are public too, for code that runs a round's steps
+on a fixed action without the graph (benchmarks/search.py's static mixtures).
 """
 
 from mosaic.loop.driver import (
