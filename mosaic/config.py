@@ -66,8 +66,26 @@ class TrainSettings(Record):
     """Longer examples are cut to this (counted and reported)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast where the hardware computes bf16 natively (most GPUs; CPUs with
-    AVX-512 BF16 or AMX), fp32 elsewhere."""
+    AVX-512 BF16 or AMX), fp32 elsewhere. On a GPU, bf16 also loads the base weights in
+    bf16 (an 8B model: 16 GB instead of 32); the LoRA weights stay fp32."""
+    attention: Literal["auto", "sdpa", "flash_attention_2", "eager"] = "auto"
+    """The attention kernel, chosen explicitly: auto is flash_attention_2 on a GPU where the
+    flash-attn package is installed, else sdpa (PyTorch's fused kernels). Packed rows keep
+    examples apart with either (position ids restart per example)."""
+    processes: int = Field(default=1, ge=1)
+    """Processes the training step runs in: above 1, the step launches itself under torchrun
+    (one process per GPU of this machine; on the CPU, gloo), each process training on its
+    share of the packed rows."""
     seed: int = 0
+
+    def cache_fields(self) -> dict[str, Any]:
+        """The settings an adapter's cache key covers. Settings added after adapters were
+        first cached enter it only when set, so adapters trained before are still found."""
+        fields = self.model_dump(mode="json")
+        for name in ("attention", "processes"):
+            if fields[name] == TrainSettings.model_fields[name].default:
+                fields.pop(name)
+        return fields
 
 
 class PoolSource(Record):
@@ -78,6 +96,11 @@ class PoolSource(Record):
     `starter:` names a file of the shipped starter data (e.g. `starter:xguard_pool.jsonl`)."""
     format: str = "pool"
     """A loader of `mosaic.data.formats.LOADERS`; `pool` is mosaic's own pre-scored format."""
+    split: str | None = None
+    """Dataset split (a Hugging Face id or a saved dataset folder; a file in a folder whose
+    path contains it)."""
+    config: str | None = None
+    """Dataset config name (a Hugging Face id; a file in a folder whose path contains it)."""
 
     def resolved(self) -> Path | str:
         if self.path.startswith("starter:"):
@@ -108,12 +131,27 @@ class LoopSettings(Record):
         return _renamed(data, "max_step", "step")
 
 
+class EvalSource(Record):
+    """Where one objective's eval set comes from, when more than a path is needed."""
+
+    path: str
+    """A file, folder or Hugging Face id."""
+    format: str | None = None
+    """A loader of `mosaic.data.formats.LOADERS`; None: the objective's public eval format
+    (attacks, overrefusal, ifeval)."""
+    split: str | None = None
+    """Dataset split (a Hugging Face id or a saved dataset folder)."""
+    config: str | None = None
+    """Dataset config name (e.g. OR-Bench's `or-bench-hard-1k`)."""
+
+
 class EvalSettings(Record):
     """How every round (and the base model) is evaluated."""
 
-    data: dict[str, str] = Field(default_factory=dict)
-    """Objective -> eval set (file, folder or hub id in the objective's public format);
-    objectives left out use the shipped starter sets named by `split`."""
+    data: dict[str, str | EvalSource] = Field(default_factory=dict)
+    """Objective -> eval set: a path (file, folder or hub id in the objective's public
+    format) or {path, format, split, config}; objectives left out use the shipped starter
+    sets named by `split`."""
     split: Literal["eval", "heldout"] = "eval"
     """Which starter sets objectives without `data` use: the eval sets the search reads, or
     the held-out (generalisation) sets kept for the final comparison (benchmarks/search.py)."""
@@ -121,7 +159,24 @@ class EvalSettings(Record):
     """Keep the first N items of every slice (a small eval that covers every slice)."""
     limit: int | None = Field(default=None, ge=1)
     """Keep the first N items of each eval set (before per_slice)."""
-    backend: Literal["transformers", "vllm"] = "transformers"
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    """transformers (in this process, CPU or GPU), vllm (an engine in this process, GPU), or
+    openai (an OpenAI-compatible server that serves the base model, e.g. `vllm serve`; each
+    round's adapter is loaded into it at run time, so no second copy of the model loads)."""
+    base_url: str | None = None
+    """openai backend: the server's /v1 URL, e.g. http://127.0.0.1:8000/v1."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """openai backend: NAME of the environment variable holding the key (a local server
+    needs none)."""
+    served_model: str | None = None
+    """openai backend: the name the server serves the base model under (vllm serve's
+    --served-model-name); None: the run's `model`."""
+    gpu_memory_utilization: float = Field(default=0.5, gt=0, lt=1)
+    """vllm backend: the share of the GPU's memory the engine takes (weights, KV cache);
+    the rest is the trainer's, which shares the process and the GPU."""
+    sleep_while_training: bool = True
+    """vllm backend: put the engine to sleep (vLLM sleep mode level 1: weights to CPU
+    memory, KV cache dropped) while a round trains, and wake it to evaluate."""
     engine: Literal["auto", "decoder", "generate"] = "auto"
     """transformers backend: `decoder` (mosaic's KV-cached decoder over merged, packed weights;
     Llama-family models on the CPU), `generate` (transformers' `model.generate` with peft's
@@ -139,6 +194,21 @@ class EvalSettings(Record):
     system_prompt: str | None = None
     seed: int = 0
     """Seed of generation and of the bootstrap CIs."""
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> EvalSettings:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("eval.backend is openai but eval.base_url is not set: name the "
+                             "server's /v1 URL (e.g. http://127.0.0.1:8000/v1)")
+        problem = url_problem(self.base_url, "eval.base_url") if self.base_url else None
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def source(self, objective: str) -> EvalSource | None:
+        """The eval set `data` names for `objective`, as an EvalSource (None: not named)."""
+        entry = self.data.get(objective)
+        return EvalSource(path=entry) if isinstance(entry, str) else entry
 
 
 class DiagnoserSettings(Record):
@@ -261,6 +331,9 @@ def load_preset(name: str) -> RunConfig:
         raise ConfigError(f"{path}: {'; '.join(validation_problems(error))}") from None
 
 
+RENAMED_SETTINGS = {"loop.max_step": "loop.step", "diagnoser.max_step": "diagnoser.max_move"}
+"""Old override keys read with their new names (config files are renamed by validators)."""
+
 OPEN_MAPS = ("pools", "eval.data")
 """Settings that are maps keyed by objective: an override may add an entry
 (`eval.data.orbench=or.csv`, `pools.xguard.path=x.jsonl`)."""
@@ -283,6 +356,7 @@ def apply_overrides(config: RunConfig, overrides: Sequence[str]) -> tuple[RunCon
         if not sep or not key.strip():
             problems.append(f"{override!r}: expected KEY=VALUE, e.g. mixture.budget=8000")
             continue
+        key = RENAMED_SETTINGS.get(key.strip(), key)
         parts = key.strip().split(".")
         node: Any = data
         created: list[tuple[dict, str]] = []  # new map entries, taken back if the key fails

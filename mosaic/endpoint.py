@@ -7,9 +7,9 @@
 Used by the LLM judge, the openai generation backend, the LLM diagnoser and steering, so
 they share one policy:
 
-- retries: the client retries 429, 5xx, timeouts and connection errors `max_retries` times
-  with exponential backoff, each attempt bounded by `timeout_s`; what still fails is an
-  `EndpointError`, never an exception of the openai package;
+- retries: the client retries 408, 409, 429, 5xx, timeouts and connection errors
+  `max_retries` times with exponential backoff, each attempt bounded by `timeout_s`; what
+  still fails is an `EndpointError`, never an exception of the openai package;
 - errors: `EndpointError.kind` says what failed (`request`, `setup`, `failing`,
   `no_answer`, `unreadable`); the server's own text is kept only for a refused request's
   shape (`said`, short), because servers echo key fragments in authentication errors;
@@ -78,17 +78,38 @@ def complete(client: Any, **request: Any) -> Any:
     try:
         return client.chat.completions.create(**request)
     except openai.APIStatusError as error:
-        status, name = error.status_code, type(error).__name__
-        if status in (400, 422):
-            raise EndpointError("request", name, status=status,
-                                said=_server_message(error)) from None
-        if status == 429 or status >= 500:
-            raise EndpointError("failing", name, status=status) from None
-        raise EndpointError("setup", name, status=status) from None
+        raise _status_error(error) from None
     except openai.APIError as error:  # timeouts, connection errors, after the retries
         raise EndpointError("no_answer", type(error).__name__) from None
     except Exception as error:  # a reply the client could not parse (an HTML page, ...)
         raise EndpointError("unreadable", type(error).__name__) from None
+
+
+def post(client: Any, path: str, body: dict[str, Any]) -> str:
+    """POST `body` as JSON to `path` under the client's base URL (an endpoint beside the
+    chat API, e.g. vLLM's `/load_lora_adapter`), with the same retries and the same
+    EndpointError kinds as `complete`; the reply's text."""
+    import httpx
+    import openai
+
+    try:
+        response = client.post(path, body=body, cast_to=httpx.Response)
+    except openai.APIStatusError as error:
+        raise _status_error(error) from None
+    except openai.APIError as error:
+        raise EndpointError("no_answer", type(error).__name__) from None
+    return str(response.text)
+
+
+def _status_error(error: Any) -> EndpointError:
+    """An HTTP error answer as its EndpointError: 400/422 the request (with what the server
+    said), 429 and 5xx failing, any other 4xx the setup."""
+    status, name = error.status_code, type(error).__name__
+    if status in (400, 422):
+        return EndpointError("request", name, status=status, said=_server_message(error))
+    if status == 429 or status >= 500:
+        return EndpointError("failing", name, status=status)
+    return EndpointError("setup", name, status=status)
 
 
 def _server_message(error: Any) -> str:

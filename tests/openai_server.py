@@ -78,8 +78,14 @@ _ERROR_TYPES = {400: ("invalid_request_error", "This model does not support the 
 
 
 class ScriptedServer:
-    def __init__(self, script: Callable[[dict[str, Any]], Reply]) -> None:
+    def __init__(self, script: Callable[[dict[str, Any]], Reply], *,
+                 runtime_lora: bool = True) -> None:
         self.script = script
+        self.runtime_lora = runtime_lora
+        """Whether `/v1/load_lora_adapter` exists, as in `vllm serve --enable-lora` with
+        VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (without it the route is a 404)."""
+        self.adapters: dict[str, str] = {}
+        """Adapters loaded at run time: name -> path."""
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         """Each request's HTTP headers (what the client really sent, e.g. Authorization)."""
@@ -107,9 +113,39 @@ class ScriptedServer:
                 else:
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request"}})
 
+            def _text(self, status: int, text: str) -> None:
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _load_lora(self, body: dict[str, Any]) -> None:
+                """vLLM's runtime adapter loading: plain text on success, its error object
+                when a name is taken or a field is missing, FastAPI's 404 without it."""
+                if not server.runtime_lora:
+                    self._send(404, {"detail": "Not Found"})
+                    return
+                name, path = body.get("lora_name"), body.get("lora_path")
+                if not name or not path:
+                    message = "Both 'lora_name' and 'lora_path' must be provided."
+                elif name in server.adapters:
+                    message = f"The lora adapter '{name}' has already been loaded."
+                else:
+                    server.adapters[name] = path
+                    self._text(200, f"Success: LoRA adapter '{name}' added successfully.")
+                    return
+                self._send(400, {"error": {"message": message, "type": "InvalidUserInput",
+                                           "param": None, "code": 400}})
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path.rstrip("/").endswith("/load_lora_adapter"):
+                    with server._lock:
+                        self._load_lora(body)
+                    return
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))

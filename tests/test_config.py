@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mosaic import config
-from mosaic.config import apply_overrides, load_preset, preset_names
+from mosaic.config import CONFIGS_DIR, apply_overrides, load_preset, preset_names
 from mosaic.errors import ConfigError
 
 
@@ -99,3 +99,20 @@ def test_the_llm_step_limit_is_on_by_default_and_can_be_turned_off():
     assert not step_problems(nudge, equal, tiny.diagnoser.max_move)
     off, _ = apply_overrides(tiny, ["diagnoser.max_move=null"])
     assert off.diagnoser.max_move is None
+
+
+def test_settings_renamed_since_are_read_from_old_files_and_old_overrides(tmp_path):
+    """`loop.max_step` became `loop.step` and `diagnoser.max_step` `diagnoser.max_move`: a
+    preset file or override written before keeps working, under the new name."""
+    import yaml
+
+    old = yaml.safe_load((CONFIGS_DIR / "tiny.yaml").read_text())
+    old["loop"] = {**old.get("loop", {}), "max_step": 0.1}
+    old["diagnoser"] = {**old.get("diagnoser", {}), "max_step": None}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
+    config = load_preset(str(tmp_path / "old.yaml"))
+    assert config.loop.step == 0.1 and config.diagnoser.max_move is None
+    changed, lines = apply_overrides(load_preset("tiny"),
+                                     ["loop.max_step=0.2", "diagnoser.max_step=0.4"])
+    assert changed.loop.step == 0.2 and changed.diagnoser.max_move == 0.4
+    assert lines[0].startswith("loop.step:") and lines[1].startswith("diagnoser.max_move:")

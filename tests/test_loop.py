@@ -314,3 +314,45 @@ def test_run_rejects_unknown_and_mistyped_overrides(tmp_path):
                     "mixture.budget=lots", check=False)
     assert result.returncode == 2 and "mixture.budget" in result.stderr
     assert not (tmp_path / "r" / "config.json").exists()
+
+
+def test_a_run_evaluates_through_a_served_model_loading_each_rounds_adapter(tmp_path):
+    """`eval.backend=openai`: the base model is asked for by its served name, each round's
+    adapter folder is loaded into the server at run time (vLLM's /v1/load_lora_adapter) and
+    asked for under the name it was loaded as; no model is loaded here to generate."""
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.loop.driver import run
+    from tests.openai_server import Reply, ScriptedServer
+
+    with ScriptedServer(lambda body: Reply.text("I can't help with that.")) as server:
+        config, _ = apply_overrides(load_preset("tiny"), [
+            f"cache={tmp_path / 'cache'}", "loop.rounds=1", "eval.per_slice=1",
+            "eval.backend=openai", f"eval.base_url={server.url}",
+            "eval.served_model=tiny-base", "eval.batch_size=4"])
+        state = run(config, tmp_path / "run", progress=False)
+    assert len(state["records"]) == 2
+    [(name, path)] = server.adapters.items()
+    adapter = json.loads((tmp_path / "run" / "rounds" / "001" / "adapter.json").read_text())
+    assert Path(path) == Path(adapter["path"]).resolve()
+    assert (Path(path) / "adapter_config.json").is_file()
+    asked = Counter(body["model"] for body in server.requests)
+    assert set(asked) == {"tiny-base", name} and asked["tiny-base"] == asked[name]
+    report = json.loads((tmp_path / "run" / "rounds" / "001" / "eval" / "report.json")
+                        .read_text())
+    assert report["provenance"]["generator"].startswith("openai:tiny-base:")
+
+
+def test_a_server_that_cannot_load_adapters_stops_the_round_saying_how_to_serve(tmp_path):
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.loop.driver import run
+    from mosaic.tools.evaluation.interface import BackendError
+    from tests.openai_server import Reply, ScriptedServer
+
+    with ScriptedServer(lambda body: Reply.text("Sure."), runtime_lora=False) as server:
+        config, _ = apply_overrides(load_preset("tiny"), [
+            f"cache={tmp_path / 'cache'}", "loop.rounds=1", "eval.per_slice=1",
+            "eval.backend=openai", f"eval.base_url={server.url}"])
+        with pytest.raises(BackendError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"):
+            run(config, tmp_path / "run", progress=False)
+    # Round 0 (the base model, no adapter) was evaluated and kept.
+    assert (tmp_path / "run" / "rounds" / "000" / "eval" / "report.json").is_file()

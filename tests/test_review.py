@@ -170,3 +170,21 @@ def test_a_stop_sent_during_diagnosis_ends_a_review_run_before_its_card(tmp_path
     update = approve({"round": 2, "action": {"ratios": {"xguard": 1.0}}, "records": []},
                      Runtime(context=ctx))
     assert update == {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
+
+
+def test_answers_and_cards_written_before_the_records_were_typed_are_still_read():
+    """An answer with a null card id or a number as its feedback, and a card from an
+    earlier version (fields missing) or decorated by a client (fields added)."""
+    from mosaic.loop.review import Reject, Steer, describe_card, read_decision
+
+    reject = read_decision({"kind": "reject", "feedback": 3, "card": None})
+    assert isinstance(reject, Reject) and reject.feedback == "3" and reject.card == ""
+    steer = read_decision({"kind": "message", "text": "/help", "origin": None})
+    assert isinstance(steer, Steer) and steer.origin == "reviewer"
+    action = DataAction(ratios={"xguard": 0.5, "orbench": 0.5}, rationale="balance")
+    old_card = {"id": "1:abc", "round": 1, "diagnoser": "analyst",
+                "action": action.model_dump(mode="json"),
+                "planned_tokens": planned_tokens(action, 1000), "client_colour": "blue"}
+    text = describe_card(old_card)
+    assert "round 1: action proposed by analyst" in text and "validation: valid" in text
+    assert "client_colour" not in text

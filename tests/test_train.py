@@ -253,6 +253,29 @@ def test_two_processes_share_the_steps_and_write_one_adapter(tiny_mixture, tmp_p
     assert len(rates) == card["steps"] and min(rates) > 0  # the schedule spans every step
 
 
+def test_the_training_step_launches_itself_in_two_processes_when_asked(tiny_mixture,
+                                                                       tmp_path):
+    """`train.processes: 2`, as the loop's train step calls it: torchrun is launched from
+    here, the main process writes one adapter, and its card says how it was trained."""
+    settings = TrainSettings(pack_tokens=512, processes=2)
+    adapter = train(tiny_mixture, "tiny", settings, tmp_path / "lora", progress=False)
+    card = json.loads((tmp_path / "lora" / "mosaic_card.json").read_text())
+    assert adapter.card == card and card["processes"] == 2
+    assert card["settings"]["processes"] == 2 and card["attention"] == "sdpa"
+    assert card["base_dtype"] == "float32"  # on the CPU the base stays fp32
+    assert (tmp_path / "lora" / "adapter_model.safetensors").is_file()
+    assert not (tmp_path / "lora" / "launch_settings.json").exists()
+
+
+def test_a_failed_launch_names_its_exit_and_last_lines(tiny_mixture, tmp_path):
+    from mosaic.train.launch import TrainingError
+
+    with pytest.raises(TrainingError, match=r"failed \(exit 1\); its last lines:\n"
+                                            r"(.|\n)*no-such-model"):
+        train(tiny_mixture, "no-such-model", TrainSettings(processes=2), tmp_path / "lora",
+              progress=False)
+
+
 def _tiny_tokenizer():
     from mosaic.train.models import load_tokenizer
 

@@ -44,7 +44,7 @@ from mosaic.endpoint import (
     read_call,
 )
 from mosaic.prompting import render_messages, template_hash
-from mosaic.redact import redact_value
+from mosaic.redact import redact_value, watch
 from mosaic.schema import DataAction, Problem, ValidationReport
 from mosaic.tools.mixing.validate import parse_action
 
@@ -82,6 +82,7 @@ def diagnose(brief: Mapping[str, Any], probes: Probes, settings: DiagnoserSettin
     if not settings.base_url:
         raise ValueError("diagnose() needs settings.base_url")
     started = time.monotonic()
+    watch(settings.api_key_env)  # masked in the trace even when the caller brings a client
     client = client or client_for(settings.base_url, api_key_env=settings.api_key_env,
                                   timeout_s=settings.timeout_s,
                                   max_retries=settings.max_retries)

@@ -1,4 +1,4 @@
-"""`mosaic objectives`, `mosaic schema`, `mosaic model prepare`, `mosaic data check|build`:
+"""`mosaic objectives`, `mosaic schema`, `mosaic model prepare`, `mosaic data check|score|build`:
 what mosaic knows (objectives, the action schema) and the models and data it reads."""
 
 from __future__ import annotations
@@ -9,16 +9,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mosaic.config import load_preset
+from mosaic.cli.steps import add_judge_arguments, judge_from
+from mosaic.config import TrainSettings, load_preset
 from mosaic.data.compose import STARTER_DIR
 from mosaic.data.compose.build import TOKEN_MODEL, build_starter
 from mosaic.data.formats import LOADERS, LoadResult
+from mosaic.data.pool_table import companion
+from mosaic.data.scoring import score_source
 from mosaic.data.tokens import count_tokens
 from mosaic.data.windows import window_conversation
 from mosaic.errors import MosaicError
 from mosaic.objectives import get_objective, objective_names
 from mosaic.schema import action_json_schema
 from mosaic.tools.mixing.action_schema import run_action_schema
+from mosaic.tools.mixing.pools import token_count_id
 from mosaic.train.models import load_model, load_tokenizer, resolve_model
 
 
@@ -96,6 +100,28 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 
 
 
+def _cmd_data_score(args: argparse.Namespace) -> int:
+    judge = judge_from(args)  # option problems first, before any model or data is read
+    tokenizer = load_tokenizer(args.model)
+    report = score_source(args.source, objective=args.objective, out=Path(args.out),
+                          tokenizer=tokenizer, token_count=token_count_id(args.model),
+                          judge=judge, fmt=args.format, split=args.split, config=args.config,
+                          max_tokens=args.max_tokens, limit=args.limit, lenient=args.lenient,
+                          restart=args.restart)
+    print(report.summary())
+    for dropped in report.dropped[:10]:
+        field = f", field '{dropped.field}'" if dropped.field else ""
+        print(f"  dropped: {dropped.where}, row {dropped.row}{field}: {dropped.reason}"
+              + (f" ({dropped.detail})" if dropped.detail else ""))
+    if len(report.dropped) > 10:
+        print(f"  ... {len(report.dropped) - 10:,} more in "
+              f"{companion(report.out, 'dropped.jsonl')}")
+    print(f"[mosaic] wrote {report.out}, {companion(report.out, 'score.json').name} and "
+          f"{companion(report.out, 'dropped.jsonl').name}; use it in a run config as "
+          f"`pools.{args.objective}: {{path: {report.out}, format: pool}}`")
+    return 0
+
+
 def _print_token_stats(rows: list, model_spec: str, max_tokens: int) -> None:
     _, tokenizer = load_model(model_spec)
     counts = count_tokens(tokenizer, [row.messages for row in rows])
@@ -150,6 +176,32 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--max-tokens", type=int, default=4096,
                        help="window length for long conversations (default 4096)")
     check.set_defaults(func=_cmd_data_check)
+
+    score = data_commands.add_parser(
+        "score", help="turn a public training set into a pre-scored pool file: windows, "
+        "templated token counts, slice and L2 labels, and a quality score per row")
+    score.add_argument("source", help="a .jsonl/.json/.parquet/.csv file, a folder, or a "
+                       "Hugging Face dataset id already in the local cache")
+    score.add_argument("--objective", required=True, choices=objective_names(),
+                       help="the objective the rows train")
+    score.add_argument("--out", required=True, help="the pool file to write (POOL.jsonl)")
+    score.add_argument("--model", required=True, help="the base model whose chat template "
+                       "counts the tokens (tiny | smollm2-135m-instruct | PATH | ORG/NAME)")
+    score.add_argument("--format", choices=["chat-sft", "instruction-sft", "pool"],
+                       help="loader of the source (default: chat-sft for xguard and "
+                       "orbench, instruction-sft for ifeval)")
+    score.add_argument("--split", help="dataset split (hub ids and saved datasets)")
+    score.add_argument("--config", help="dataset config name (hub ids)")
+    add_judge_arguments(score)
+    score.add_argument("--max-tokens", type=int, default=TrainSettings().max_example_tokens,
+                       help="window length in templated tokens (default %(default)s, the "
+                       "trainer's train.max_example_tokens)")
+    score.add_argument("--limit", type=int, help="score the first N rows of the source")
+    score.add_argument("--lenient", action="store_true",
+                       help="drop and list malformed rows instead of stopping on them")
+    score.add_argument("--restart", action="store_true",
+                       help="start over instead of continuing an interrupted run")
+    score.set_defaults(func=_cmd_data_score)
 
     build = data_commands.add_parser(
         "build", help="compose the starter data (pools, eval and held-out sets) from a seed")

@@ -29,7 +29,7 @@ from mosaic.tools.mixing.pools import load_pools
 from mosaic.tools.mixing.repair import repair_action
 from mosaic.tools.mixing.validate import parse_action, validate_action
 from mosaic.train.loop import is_main_process
-from mosaic.train.sft import AdapterCard, precision_for, train
+from mosaic.train.sft import AdapterCard, loss_text, precision_for, train
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
@@ -79,9 +79,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("lora_r", args.lora_r), ("lora_alpha", args.lora_alpha),
                                    ("lora_dropout", args.lora_dropout), ("lr", args.lr),
                                    ("epochs", args.epochs), ("pack_tokens", args.pack_tokens),
-                                   ("precision", args.precision), ("seed", args.seed))
+                                   ("precision", args.precision), ("seed", args.seed),
+                                   ("processes", args.processes))
                  if v is not None}
-    settings = TrainSettings(**overrides)  # a bad value fails before any model loads
+    base: dict[str, object] = {}
+    if args.settings:  # what the loop's training step hands a launched run
+        try:
+            base = json.loads(Path(args.settings).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise MosaicError(f"cannot read the settings file {args.settings}: {error}"
+                              ) from None
+    settings = TrainSettings.model_validate({**base, **overrides})  # fails before any load
     out = Path(args.out or f"{args.mixture.rstrip('/')}-lora")
 
     if is_main_process():
@@ -89,14 +97,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
               f"(r {settings.lora_r}, alpha {settings.lora_alpha}, lr {settings.lr:g}, "
               f"{settings.epochs:g} epoch(s), {precision_for(settings)} precision) -> {out}",
               flush=True)
-    adapter = train(Path(args.mixture), args.model, settings, out)
+    adapter = train(Path(args.mixture), args.model, settings, out, progress=not args.quiet)
     if not adapter.main_process:  # one report per run under `accelerate launch`
         return 0
     card = AdapterCard.model_validate(adapter.card)
     print(f"[mosaic] {card.steps} steps, {card.realised_tokens:,} tokens "
           f"({card.trained_tokens:,} targets) in {card.seconds:.1f}s, "
-          f"{card.tokens_per_second:,.0f} tokens/s; loss {card.first_loss:.3f} -> "
-          f"{card.final_loss:.3f}")
+          f"{card.tokens_per_second:,.0f} tokens/s; {loss_text(card)}")
     print(f"[mosaic] wrote {out}/adapter_model.safetensors, mosaic_card.json, metrics.jsonl")
     return 0
 
@@ -123,14 +130,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         get_objective(name)
         if name not in sources:
             raise MosaicError(f"no eval set for '{name}': pass --data {name}=PATH")
-    judge: Judge
-    if args.judge == "llm":
-        if not (args.judge_base_url and args.judge_model):
-            raise MosaicError("--judge llm needs --judge-base-url and --judge-model")
-        judge = LLMJudge(LLMJudgeConfig(base_url=args.judge_base_url, model=args.judge_model,
-                                        api_key_env=args.judge_api_key_env))
-    else:
-        judge = RuleJudge()
+    judge = judge_from(args)
     eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit,
                                      skip_unlabelled=args.skip_unlabelled,
                                      fmt=formats.get(name), per_slice=args.per_slice)
@@ -154,6 +154,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"[mosaic] wrote {out}/report.json, samples.jsonl, summary.md")
     return 0
 
+
+
+def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--judge", choices=["rules", "llm"], default="rules",
+                        help="rules: offline pattern judges (default); llm: an "
+                        "OpenAI-compatible judge model for xguard and orbench (IFEval always "
+                        "uses its checkers)")
+    parser.add_argument("--judge-base-url", help="--judge llm: the endpoint's /v1 URL")
+    parser.add_argument("--judge-model", help="--judge llm: the model it serves")
+    parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY",
+                        help="NAME of the environment variable holding the judge's key")
+
+
+def judge_from(args: argparse.Namespace) -> Judge:
+    """The judge `add_judge_arguments`' options name."""
+    if args.judge != "llm":
+        return RuleJudge()
+    if not (args.judge_base_url and args.judge_model):
+        raise MosaicError("--judge llm needs --judge-base-url and --judge-model")
+    return LLMJudge(LLMJudgeConfig(base_url=args.judge_base_url, model=args.judge_model,
+                                   api_key_env=args.judge_api_key_env))
 
 
 def add_step_commands(commands: argparse._SubParsersAction) -> None:
@@ -188,6 +209,11 @@ def add_step_commands(commands: argparse._SubParsersAction) -> None:
     tr.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                     help="auto (default): bf16 where the hardware has it natively, else fp32")
     tr.add_argument("--seed", type=int, help="default 0")
+    tr.add_argument("--processes", type=int, help="train in N processes under torchrun, one "
+                    "per GPU (default 1; or launch this command with torchrun yourself)")
+    tr.add_argument("--settings", help="a TrainSettings JSON file (the flags above override "
+                    "it)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_cmd_train)
 
     ev = commands.add_parser("eval", help="evaluate a model (+ adapter) on the objectives' "
@@ -220,12 +246,7 @@ def add_step_commands(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--base-url", help="openai backend: the server's /v1 URL")
     ev.add_argument("--api-key-env", default="OPENAI_API_KEY",
                     help="NAME of the environment variable holding the API key")
-    ev.add_argument("--judge", choices=["rules", "llm"], default="rules",
-                    help="rules: offline pattern judges (default); llm: an OpenAI-compatible "
-                    "judge model for xguard and orbench (IFEval always uses its checkers)")
-    ev.add_argument("--judge-base-url")
-    ev.add_argument("--judge-model")
-    ev.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
+    add_judge_arguments(ev)
     ev.add_argument("--skip-unlabelled", action="store_true",
                     help="leave out eval items whose prompts the judge cannot label (counted "
                     "in a warning) instead of stopping")

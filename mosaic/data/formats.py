@@ -68,6 +68,8 @@ class LoadResult(Generic[T]):
     """Rows dropped because an identical row came earlier."""
     notes: list[str] = field(default_factory=list)
     """Row-level facts worth a look that did not stop a row (e.g. unverifiable constraints)."""
+    origins: list[tuple[str, int]] = field(default_factory=list)
+    """Where each of `rows` came from: (file or dataset id, 0-based row index)."""
 
     def summary(self) -> str:
         text = f"{len(self.rows)} rows from {self.source}"
@@ -157,6 +159,7 @@ def _load(
 ) -> LoadResult[T]:
     name = str(source)
     rows: list[T] = []
+    origins: list[tuple[str, int]] = []
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
     duplicates = 0
@@ -183,11 +186,12 @@ def _load(
             continue
         seen[record.id] = len(rows)
         rows.append(record)
+        origins.append((where, index))
     if problems and not lenient:
         raise DataError(problems, hint="Fix these rows, or pass lenient=True (--lenient) to "
                         "skip and count them.")
     return LoadResult(source=name, rows=rows, skipped=problems, duplicates=duplicates,
-                      notes=notes or [])
+                      notes=notes or [], origins=origins)
 
 
 def _row_id(raw: Mapping[str, Any], prefix: str, payload: Any) -> str:

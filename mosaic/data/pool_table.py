@@ -232,7 +232,8 @@ def cut_to(table: PoolTable, max_tokens: int) -> PoolTable:
 
 
 def load_pool_table(source: str | Path, *, objective: str, token_count: str,
-                    tokenizer: Any = None, fmt: str = "pool",
+                    tokenizer: Any = None, fmt: str = "pool", split: str | None = None,
+                    config: str | None = None,
                     get_tokenizer: Callable[[], Any] | None = None) -> PoolTable:
     """Read a pool file and make its table, counting tokens for the target model.
 
@@ -242,7 +243,7 @@ def load_pool_table(source: str | Path, *, objective: str, token_count: str,
     `get_tokenizer()` loads, only then), so the budget always means the base model's own
     templated tokens.
     """
-    rows = LOADERS[fmt](source, objective=objective).rows
+    rows = LOADERS[fmt](source, objective=objective, split=split, config=config).rows
     if not counted_as(source, token_count):
         if tokenizer is None and get_tokenizer is not None:
             tokenizer = get_tokenizer()
@@ -256,17 +257,27 @@ def load_pool_table(source: str | Path, *, objective: str, token_count: str,
     return pool_table(rows, objective=objective, token_count=token_count)
 
 
+def companion(pool: Path, suffix: str) -> Path:
+    """`xguard_pool.jsonl` -> `xguard_pool.<suffix>`: the files `mosaic data score` writes
+    beside a pool (`score.json`, `dropped.jsonl`, `partial.jsonl`)."""
+    return pool.with_name(f"{pool.stem}.{suffix}")
+
+
 def counted_as(source: str | Path, token_count: str) -> bool:
-    """Whether a pool file's stored token counts are `token_count`'s (its folder's
-    manifest.json says so)."""
+    """Whether a pool file's stored token counts are `token_count`'s: its own `score.json`
+    (written by `mosaic data score`) or its folder's manifest.json (the starter data) says
+    so."""
     source = Path(source)
-    manifest = source.parent / "manifest.json"
-    if not (source.is_file() and manifest.is_file()):
+    if not source.is_file():
         return False
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("token_count") == token_count
-    except (OSError, ValueError):
-        return False
+    for record in (companion(source, "score.json"), source.parent / "manifest.json"):
+        if record.is_file():
+            try:
+                return json.loads(record.read_text(encoding="utf-8")).get(
+                    "token_count") == token_count
+            except (OSError, ValueError, AttributeError):
+                return False
+    return False
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ local copy.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -57,6 +58,23 @@ def read_rows(source: str | Path, *, split: str | None = None, config: str | Non
         yield from _read_hub(source, split=split, config=config)
     else:
         raise DatasetUnavailable(str(source), "no such file or folder")
+
+
+def source_digest(source: str | Path) -> str:
+    """What identifies a source's content: the bytes of its file (or of every file of its
+    folder), or a hub id's name (the datasets cache keeps its revision)."""
+    path = Path(source)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else (
+        [path] if path.is_file() else [])
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:  # in blocks: a public dataset may be gigabytes
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    if not files:
+        digest.update(str(source).encode())
+    return digest.hexdigest()[:16]
 
 
 def _fail(path: Path, message: str, hint: str = "") -> DataError:

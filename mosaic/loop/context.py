@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mosaic.agents.analyst import starting_action
-from mosaic.config import RunConfig, apply_overrides, load_preset
+from mosaic.config import EvalSource, RunConfig, apply_overrides, load_preset
 from mosaic.endpoint import public_url
 from mosaic.errors import ConfigError, DamagedFile, validation_problems
 from mosaic.objectives import get_objective
@@ -175,14 +175,15 @@ class RunContext:
             settings, sets = self.config.eval, {}
             starter = HELDOUT_EVAL_SETS if settings.split == "heldout" else DEFAULT_EVAL_SETS
             for name in self.objectives:
-                source: str | Path | None = settings.data.get(name)
-                fmt = None if source is not None else STARTER_FORMAT
-                source = source if source is not None else starter.get(name)
-                if source is None:
+                named = settings.source(name)
+                if named is None and name not in starter:
                     raise ConfigError(f"no eval set for objective '{name}': set "
                                       f"eval.data.{name} in the config")
-                sets[name] = load_eval_set(name, source, judge=self.judge(),
-                                           limit=settings.limit, fmt=fmt,
+                source = EvalSource(path=str(starter[name]), format=STARTER_FORMAT) \
+                    if named is None else named
+                sets[name] = load_eval_set(name, source.path, judge=self.judge(),
+                                           limit=settings.limit, fmt=source.format,
+                                           split=source.split, config=source.config,
                                            per_slice=settings.per_slice)
             return sets
 
@@ -294,6 +295,8 @@ class LazyGenerator:
         self.config = config
         resolved = resolve_model(config.model)
         self.name = f"{config.eval.backend}:{resolved.model_id}"
+        if config.eval.backend == "openai":  # what the server serves, and which weights
+            self.name = f"openai:{self._served_model()}:{resolved.model_id}"
         if config.eval.backend == "transformers":
             model_config, generation_config = load_configs(config.model)
             engine = choose_engine(config.eval.engine, model_config, "cpu", generation_config)
@@ -307,14 +310,28 @@ class LazyGenerator:
         if self._loaded is None:
             # The model is built with the trainer's seed (0): `eval.seed` seeds decoding and
             # the bootstrap only, never the weights (the tiny model is random-init).
-            self._loaded = make_generator(self.config.eval.backend, self.config.model,
-                                          engine=self.config.eval.engine,
-                                          dtype=self.config.eval.dtype)
+            settings = self.config.eval
+            model = self._served_model() if settings.backend == "openai" else self.config.model
+            self._loaded = make_generator(
+                settings.backend, model, base_url=settings.base_url,
+                api_key_env=settings.api_key_env, engine=settings.engine, dtype=settings.dtype,
+                gpu_memory_utilization=settings.gpu_memory_utilization,
+                sleep_mode=settings.sleep_while_training)
             if self.config.eval.backend == "transformers" and self._loaded.name != self.name:
                 raise BackendError(f"generator {self._loaded.name} is not the {self.name} "
                                    "this run keys its replies by")
         return self._loaded.generate(conversations, decoding, adapter=adapter,
                                      progress=progress)
+
+    def _served_model(self) -> str:
+        return self.config.eval.served_model or self.config.model
+
+    def sleep(self) -> None:
+        """Free the GPU for a round's training: a loaded vLLM engine in sleep mode sleeps
+        (the next `generate` wakes it); any other backend has nothing to free."""
+        sleep = getattr(self._loaded, "sleep", None)
+        if sleep is not None:
+            sleep()
 
 
 def _freeze_eval_dtype(config: RunConfig) -> RunConfig:
@@ -385,6 +402,8 @@ def _absolute_paths(config: RunConfig) -> RunConfig:
     a run folder keeps works from any directory (`mosaic resume` elsewhere)."""
     pools = {name: source.model_copy(update={"path": _absolute(source.path)})
              for name, source in config.pools.items()}
-    data = {name: _absolute(path) for name, path in config.eval.data.items()}
+    data = {name: _absolute(entry) if isinstance(entry, str) else
+            entry.model_copy(update={"path": _absolute(entry.path)})
+            for name, entry in config.eval.data.items()}
     return config.model_copy(update={"pools": pools, "eval": config.eval.model_copy(
         update={"data": data})})

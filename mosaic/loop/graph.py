@@ -19,8 +19,9 @@ work is found in the artifact cache) and under a LangGraph server (`langgraph.js
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -31,6 +32,7 @@ from mosaic.loop import diagnosis, review, rounds
 from mosaic.loop.context import LoopContext, RunContext, run_context
 from mosaic.loop.state import LoopState
 from mosaic.loop.summary import write_report
+from mosaic.redact import redact_value
 from mosaic.schema import Constraint, DataAction, RoundRecord
 
 THREAD_ID = "mosaic-run"
@@ -111,7 +113,7 @@ def approve(state: LoopState, runtime: Runtime[LoopContext]) -> LoopState:
     # Everything above interrupt() runs again on resume: cheap reads of files only.
     if rounds.stop_requested(ctx):  # a /stop sent while this round was being diagnosed
         return {"review": {"kind": "stop"}, "stop_reason": "stopped by a person"}
-    answer = interrupt(review.approval_request(review.approval_card(ctx, state)))
+    answer = interrupt(redact_value(review.approval_request(review.approval_card(ctx, state))))
     return review.apply_decision(ctx, state, answer)
 
 
@@ -189,11 +191,28 @@ def after_approve(state: LoopState
     return "approve"
 
 
+class Node(Protocol):
+    """A node of the loop: the state in, a partial update out."""
+
+    def __call__(self, state: LoopState, runtime: Runtime[LoopContext]) -> LoopState: ...
+
+
+def _masked(node: Node) -> Node:
+    """`node` with keys masked in the update it returns: state holds free text (notes, a
+    reviewer's feedback, an LLM's explanation), and a LangGraph server checkpoints it with
+    its own serializer, not the driver's masking one."""
+    @functools.wraps(node)  # keeps the signature LangGraph reads to pass `runtime`
+    def run(state: LoopState, runtime: Runtime[LoopContext]) -> LoopState:
+        return redact_value(node(state, runtime))
+
+    return run
+
+
 def build_graph() -> StateGraph[LoopState, LoopContext, LoopState, LoopState]:
     builder = StateGraph(LoopState, context_schema=LoopContext)
     for node in (baseline_eval, diagnose, validate, approve, build_mixture, train, evaluate,
                  update_archive, report):
-        builder.add_node(node.__name__, node)
+        builder.add_node(node.__name__, _masked(node))
     builder.add_edge(START, "baseline_eval")
     builder.add_edge("baseline_eval", "update_archive")
     builder.add_conditional_edges("update_archive", after_archive)

@@ -26,7 +26,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from mosaic.agents.probes import planned_tokens, token_diff
 from mosaic.agents.steering import SteeringError, interpret
@@ -49,6 +56,19 @@ class _Decision(BaseModel):
 
     card: str = ""
     """The id of the card answered (`card_id`); a stale id is refused, not applied."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_before(cls, data: Any) -> Any:
+        # Answers were read loosely before they were typed: a null card or origin meant
+        # "not given", and a number as feedback or text was taken as its text.
+        if not isinstance(data, Mapping):
+            return data
+        data = {k: v for k, v in data.items() if not (k in ("card", "origin") and v is None)}
+        for key in ("feedback", "text"):
+            if isinstance(data.get(key), int | float):
+                data[key] = str(data[key])
+        return data
 
 
 class Approve(_Decision):
@@ -90,23 +110,24 @@ class ApprovalCard(Record):
     """Who proposed the action."""
     action: dict[str, Any]
     """The DataAction (`model_dump`)."""
-    validation: dict[str, Any] | None
+    validation: dict[str, Any] | None = None
     """Its ValidationReport."""
-    repairs: list[dict[str, Any]]
+    repairs: list[dict[str, Any]] = Field(default_factory=list)
     """What repair changed in it."""
     planned_tokens: dict[str, dict[str, int]]
     """Tokens per objective and bucket the action plans."""
-    token_diff: dict[str, dict[str, int]]
+    token_diff: dict[str, dict[str, int]] = Field(default_factory=dict)
     """The same, minus the previous round's action."""
-    rationale: str
-    evidence: list[dict[str, Any]]
-    constraints: list[str]
+    rationale: str = ""
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
     """The rules in force, as sentences."""
-    notes: list[str]
-    last_answer: str
+    notes: list[str] = Field(default_factory=list)
+    last_answer: str = ""
     """What came of the last answer to this card (a rule added, a problem), if any."""
-    answers: str
+    answers: str = ""
     """The answers the card takes."""
+    # Defaults: a card written by an earlier version lacks the fields added since.
 
 
 def objective_slices(ctx: RunContext) -> dict[str, list[str]]:
@@ -176,7 +197,10 @@ def card_of(request: Any) -> dict[str, Any] | None:
 
 def describe_card(card: Mapping[str, Any]) -> str:
     """The card as text for a terminal or a log."""
-    card = ApprovalCard.model_validate(card).model_dump(mode="json")
+    # Keys a client added to the card (or a later version wrote) are not shown.
+    card = ApprovalCard.model_validate({k: v for k, v in card.items()
+                                        if k in ApprovalCard.model_fields}
+                                       ).model_dump(mode="json")
     action = DataAction.model_validate(card["action"])
     lines = [f"round {card['round']}: action proposed by {card['diagnoser'] or '?'}",
              "  ratios: " + ", ".join(f"{n} {r:.3f}" for n, r in action.ratios.items())]

@@ -58,7 +58,7 @@ from mosaic.tools.mixing.builder import action_hash, build_mixture
 from mosaic.tools.mixing.repair import repair_action
 from mosaic.tools.mixing.validate import validate_action
 from mosaic.train.models import resolve_model
-from mosaic.train.sft import AdapterCard, precision_for, train
+from mosaic.train.sft import AdapterCard, attention_for, loss_text, precision_for, train
 
 Samples = Mapping[str, Sequence[JudgedSample]]
 
@@ -234,9 +234,13 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
     mixture_folder = ctx.cache.folder("mixtures", mixture)
     manifest = read_manifest(mixture_folder)
     settings = ctx.config.train
-    # `precision: auto` trains in bf16 on one machine and fp32 on another: key on the result.
+    # `precision: auto` trains in bf16 on one machine and fp32 on another, `attention: auto`
+    # with flash attention on a GPU: key on the result (sdpa, as before attention was a
+    # setting, adds nothing, so adapters cached before are found).
+    attention = attention_for(settings)
     key = content_key("adapter", manifest.content_hash, resolve_model(ctx.config.model).model_id,
-                      settings.model_dump(mode="json"), precision_for(settings))
+                      settings.cache_fields(), precision_for(settings),
+                      *([attention] if attention != "sdpa" else []))
     folder = ctx.cache.folder("adapters", key)
     with ctx.step("train", round_number) as facts:
         facts["cached"] = _cached(ctx, "adapters", key)
@@ -245,12 +249,12 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
         else:
             ctx.say(f"round {round_number}: training a LoRA on {manifest.realised_tokens:,} "
                     f"tokens from {ctx.config.model}")
+            ctx.generator().sleep()  # a warm vLLM engine gives the GPU to the trainer
             with building(folder, {"kind": "adapter", "key": key}) as tmp:
                 adapter = train(mixture_folder, ctx.config.model, settings, tmp,
                                 progress=ctx.progress)
             card = AdapterCard.model_validate(adapter.card)
-            ctx.say(f"round {round_number}: {card.steps} steps, loss "
-                    f"{card.first_loss:.3f} -> {card.final_loss:.3f}, "
+            ctx.say(f"round {round_number}: {card.steps} steps, {loss_text(card)}, "
                     f"{card.tokens_per_second:,.0f} tokens/s")
         write_json_atomic(ctx.run.round_dir(round_number) / "adapter.json",
                           {"key": key, "path": str(folder), "mixture": mixture})

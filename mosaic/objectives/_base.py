@@ -74,6 +74,8 @@ class Objective:
     """`is_failure` in words, for reports and prompts."""
     eval_format: str = ""
     """Which loader reads its eval sets (a key of `mosaic.data.formats.LOADERS`)."""
+    pool_format: str = "chat-sft"
+    """Which loader reads a public training set of it (`mosaic data score`'s default)."""
     args: Mapping[str, Any] = field(default_factory=dict)
     """Arguments the objective was built with (recorded in round records)."""
     standard_metrics: Callable[[Sequence[ResponseChannel]], dict[str, tuple[int, int]]] = (

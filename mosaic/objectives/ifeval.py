@@ -157,5 +157,6 @@ OBJECTIVE = Objective(
     is_failure=is_failure,
     failure_rule="score < 3",
     eval_format="ifeval",
+    pool_format="instruction-sft",
     standard_metrics=standard_metrics,
 )

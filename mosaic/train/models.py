@@ -67,17 +67,20 @@ def resolve_model(spec: str, *, seed: int = 0) -> ResolvedModel:
                      "a local HF model folder, or a hub id ORG/NAME")
 
 
-def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cpu"
-               ) -> tuple[Any, Any]:
-    """(model, tokenizer) for a spec; the tokenizer always has a chat template."""
+def load_model(spec: str, *, seed: int = 0, dtype: Any = None, device: str = "cpu",
+               attention: str | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) for a spec; the tokenizer always has a chat template. `attention`
+    names the attention implementation (sdpa, flash_attention_2, eager); None: transformers'
+    default."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     resolved = resolve_model(spec, seed=seed)
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+        options = {"attn_implementation": attention} if attention else {}
         model = AutoModelForCausalLM.from_pretrained(
-            resolved.path, dtype=dtype if dtype is not None else "auto"
+            resolved.path, dtype=dtype if dtype is not None else "auto", **options
         )
     except (OSError, ValueError) as error:  # missing files; unknown architecture or config
         raise _load_error(resolved, error) from None

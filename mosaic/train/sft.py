@@ -16,6 +16,7 @@ counted with the same spans (mosaic.data.tokens), so training and budget agree.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from mosaic.data.mixture_files import read_mixture
 from mosaic.data.tokens import assistant_spans, token_mask
 from mosaic.errors import ConfigError
 from mosaic.schema import Message, MixtureManifest, Record
-from mosaic.store import write_json_atomic
+from mosaic.store import read_json, write_json_atomic
+from mosaic.train.launch import launched, train_in_processes
 from mosaic.train.loop import (
     IGNORE,
     Example,
@@ -58,6 +60,10 @@ class AdapterCard(Record):
     settings: dict[str, Any]
     """The TrainSettings (`model_dump`)."""
     mixed_precision: str
+    attention: str = "sdpa"
+    """The attention implementation trained with (cards before it was recorded: sdpa)."""
+    base_dtype: str = "float32"
+    """The dtype the base weights were loaded in (cards before it was recorded: fp32)."""
     seed: int
     examples: int
     examples_cut: int
@@ -72,6 +78,7 @@ class AdapterCard(Record):
     seconds: float
     tokens_per_second: float
     first_loss: float | None
+    """None: no step ran, or the loss was not a finite number (training diverged)."""
     final_loss: float | None
     versions: dict[str, str]
     """torch, transformers and peft versions."""
@@ -115,6 +122,31 @@ def precision_for(settings: TrainSettings) -> str:
     return "bf16" if hardware.cpu_has_native_bf16() else "no"
 
 
+def base_dtype(settings: TrainSettings) -> Any:
+    """The dtype the base weights load in for training: bf16 on a GPU training in bf16
+    (half the memory; the LoRA weights stay fp32), else fp32 (on the CPU autocast does the
+    bf16 work and fp32 weights measured faster)."""
+    import torch
+
+    if torch.cuda.is_available() and precision_for(settings) == "bf16":
+        return torch.bfloat16
+    return torch.float32
+
+
+def attention_for(settings: TrainSettings) -> str:
+    """The attention implementation, explicit: `auto` is flash_attention_2 on a GPU with the
+    flash-attn package installed, else sdpa."""
+    import importlib.util
+
+    import torch
+
+    if settings.attention != "auto":
+        return settings.attention
+    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
 def add_lora(model: Any, settings: TrainSettings) -> Any:
     """The model wrapped in a fresh LoRA (only the LoRA weights train)."""
     from peft import LoraConfig, get_peft_model
@@ -127,14 +159,20 @@ def add_lora(model: Any, settings: TrainSettings) -> Any:
 
 def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
           progress: bool = True) -> Adapter:
-    """Train a fresh LoRA on the mixture in `mixture` from `model_spec`; save it to `out`."""
+    """Train a fresh LoRA on the mixture in `mixture` from `model_spec`; save it to `out`.
+    With `settings.processes` above 1 (and not yet launched), the training runs in that
+    many processes under torchrun (`launch.py`) and this one reads the card they wrote."""
     import torch
 
-
+    if settings.processes > 1 and not launched():
+        train_in_processes(mixture, model_spec, settings, out, progress=progress)
+        card = read_json(out / CARD_FILE, AdapterCard)
+        return Adapter(out, card.model_dump(mode="json"))
     chats, manifest = read_mixture(mixture)
     torch.manual_seed(settings.seed)
     resolved = resolve_model(model_spec)
-    model, tokenizer = load_model(model_spec, dtype=torch.float32)
+    attention = attention_for(settings)
+    model, tokenizer = load_model(model_spec, dtype=base_dtype(settings), attention=attention)
     examples, cut, targetless = _encode_all(tokenizer, chats, settings.max_example_tokens)
     packs = pack_examples(examples, settings.pack_tokens)
     model = add_lora(model, settings)
@@ -166,7 +204,8 @@ def train(mixture: Path, model_spec: str, settings: TrainSettings, out: Path, *,
         if bar is not None:
             bar.close()
     card = _card(manifest, resolved.model_id, model_spec, settings, loop, stats,
-                 examples=len(examples), cut=cut, targetless=targetless)
+                 examples=len(examples), cut=cut, targetless=targetless,
+                 attention=attention, base_dtype=str(model.dtype).removeprefix("torch."))
     if stats.main_process:  # under `accelerate launch`, one process writes
         model.save_pretrained(out)
         _write_readme(out, card)
@@ -202,7 +241,7 @@ def _progress(packs: int, epochs: float) -> Any:
 
 def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: TrainSettings,
           loop: TrainLoopSettings, stats: LoopStats, *, examples: int, cut: int,
-          targetless: int) -> AdapterCard:
+          targetless: int, attention: str, base_dtype: str) -> AdapterCard:
     import peft
     import torch
     import transformers
@@ -215,6 +254,8 @@ def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: T
         mixture_token_count=manifest.token_count,
         settings=settings.model_dump(mode="json"),
         mixed_precision=loop.mixed_precision,
+        attention=attention,
+        base_dtype=base_dtype,
         seed=settings.seed,
         examples=examples,
         examples_cut=cut,
@@ -225,12 +266,26 @@ def _card(manifest: MixtureManifest, model_id: str, model_spec: str, settings: T
         trained_tokens=stats.trained_tokens,
         seconds=round(stats.seconds, 2),
         tokens_per_second=round(stats.tokens_per_second, 1),
-        first_loss=stats.losses[0] if stats.losses else None,
-        final_loss=stats.losses[-1] if stats.losses else None,
+        first_loss=_finite(stats.losses[0]) if stats.losses else None,
+        final_loss=_finite(stats.losses[-1]) if stats.losses else None,
         versions={"torch": torch.__version__, "transformers": transformers.__version__,
                   "peft": peft.__version__},
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
+
+
+def _finite(loss: float) -> float | None:
+    # A diverged loss (NaN, inf) is no number JSON can hold: the card says None instead.
+    return loss if math.isfinite(loss) else None
+
+
+def loss_text(card: AdapterCard, digits: int = 3) -> str:
+    """`first -> final` loss, or why there is none."""
+    if not card.steps:
+        return "no steps were run"
+    if card.first_loss is None or card.final_loss is None:
+        return "loss not finite (training diverged)"
+    return f"loss {card.first_loss:.{digits}f} -> {card.final_loss:.{digits}f}"
 
 
 def _write_readme(out: Path, card: AdapterCard) -> None:
@@ -245,8 +300,7 @@ def _write_readme(out: Path, card: AdapterCard) -> None:
         f"LoRA r={settings['lora_r']}, alpha={settings['lora_alpha']}, dropout "
         f"{settings['lora_dropout']}, modules {settings['target_modules']}; lr {settings['lr']},"
         f" {settings['epochs']} epoch(s), {card.mixed_precision} precision.",
-        f"Loss {card.first_loss:.4f} -> {card.final_loss:.4f}; "
-        f"{card.tokens_per_second:,} tokens/s." if card.steps else "No steps were run.",
+        f"{loss_text(card, 4).capitalize()}; {card.tokens_per_second:,} tokens/s.",
         "",
         "Everything above is in `mosaic_card.json`; per-step metrics in `metrics.jsonl`.",
     ]

@@ -34,6 +34,7 @@ from mosaic.data.compose import ifeval as ifeval_compose
 from mosaic.data.compose import orbench as orbench_compose
 from mosaic.data.compose import xguard as xguard_compose
 from mosaic.data.ifeval_instructions import instruction_group
+from mosaic.data.scoring import as_eval_item, judge_gold
 from mosaic.data.tokens import count_tokens
 from mosaic.objectives import get_objective
 from mosaic.schema import SCHEMA_VERSION, EvalItem, Message, PoolRow
@@ -256,26 +257,19 @@ def score_pool(objective_name: str, rows: Sequence[PoolRow], judge: Judge) -> li
     """Rows with `quality`: the judge's L1 score of each row's own gold replies, judged as an
     eval item would be (user turns as the prompt, the assistant turns as the replies)."""
     objective = get_objective(objective_name)
-    items, replies = [], []
-    for row in rows:
-        meta: dict[str, Any] = {"turns": sum(m.role == "user" for m in row.messages)}
-        if objective_name == "ifeval":
-            checks = row.attributes["checks"]
-            meta = {"instruction_id_list": [c["id"] for c in checks],
-                    "kwargs": [c["kwargs"] for c in checks]}
-        items.append(EvalItem(id=row.id, objective=objective_name, meta=meta,
-                              messages=[m for m in row.messages if m.role == "user"]))
-        replies.append([m.content for m in row.messages if m.role == "assistant"])
-    l3s = judge.response_l3(objective_name, items, replies)
+    items = [as_eval_item(row) for row in rows]
+    # The tactic labels do not enter a gold reply's score: each row is scored against the
+    # plain label of its turn count (ifeval: of its instructions).
+    prompts = [objective.label_prompt(
+        {"instruction_id_list": item.meta["instruction_id_list"]}
+        if objective_name == "ifeval" else {}, turns=item.meta.get("turns", 1))
+        for item in items]
     scored = []
-    for row, item, l3 in zip(rows, items, l3s, strict=True):
-        if "error" in l3:
-            raise RuntimeError(f"judging the gold reply of {row.id} failed: {l3['error']}")
-        label_l3 = ({"instruction_id_list": item.meta["instruction_id_list"]}
-                    if objective_name == "ifeval" else {})
-        prompt = objective.label_prompt(label_l3, turns=item.meta.get("turns", 1))
-        score = objective.score_response(l3, prompt).score
-        scored.append(row.model_copy(update={"quality": score}))
+    for row, quality in zip(rows, judge_gold(objective, items, rows, prompts, judge),
+                            strict=True):
+        if isinstance(quality, str):
+            raise RuntimeError(f"judging the gold reply of {row.id} failed: {quality}")
+        scored.append(row.model_copy(update={"quality": quality}))
     return scored
 
 

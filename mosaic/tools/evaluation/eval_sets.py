@@ -21,6 +21,7 @@ from typing import cast
 
 from mosaic.data.compose import STARTER_DIR, STARTER_OBJECTIVES
 from mosaic.data.formats import LOADERS, LoadResult
+from mosaic.data.sources import source_digest
 from mosaic.errors import ConfigError
 from mosaic.objectives import get_objective
 from mosaic.schema import EvalItem
@@ -36,25 +37,12 @@ HELDOUT_EVAL_SETS = {name: STARTER_DIR / f"{name}_heldout.jsonl" for name in STA
 STARTER_FORMAT = "eval-items"
 
 
-def _source_hash(source: str | Path) -> str:
-    path = Path(source)
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else (
-        [path] if path.is_file() else [])
-    for file in files:
-        digest.update(file.name.encode())
-        digest.update(file.read_bytes())
-    if not files:  # a hub id: its name (and the datasets cache) identify it
-        digest.update(str(source).encode())
-    return digest.hexdigest()[:16]
-
-
 def eval_set_key(objective_name: str, source: str | Path, *, judge: Judge,
                  limit: int | None, split: str | None, config: str | None,
                  skip_unlabelled: bool = False, fmt: str | None = None) -> str:
     """What identifies a frozen eval set (see the module docstring)."""
     objective = get_objective(objective_name)
-    parts = [_source_hash(source), split, config, limit, objective.version, judge.label_id,
+    parts = [source_digest(source), split, config, limit, objective.version, judge.label_id,
              skip_unlabelled, fmt]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 

@@ -300,10 +300,12 @@ BACKENDS = ("transformers", "openai", "vllm")
 
 def make_generator(backend: str, model: str, *, base_url: str | None = None,
                    api_key_env: str = "OPENAI_API_KEY", seed: int = 0,
-                   engine: str = "auto", dtype: str = "auto") -> Generator:
+                   engine: str = "auto", dtype: str = "auto",
+                   gpu_memory_utilization: float = 0.5, sleep_mode: bool = False
+                   ) -> Generator:
     """A generator for a backend name. `model` is a model spec (transformers, vllm) or the
     served model name (openai); `engine` and `dtype` apply to the transformers backend
-    (`ENGINES`, `DTYPES`)."""
+    (`ENGINES`, `DTYPES`), `gpu_memory_utilization` and `sleep_mode` to vllm's engine."""
     if backend == "transformers":
         return TransformersGenerator.from_spec(model, seed=seed, engine=engine, dtype=dtype)
     if backend == "openai":
@@ -312,5 +314,7 @@ def make_generator(backend: str, model: str, *, base_url: str | None = None,
 
         return OpenAIGenerator(base_url=base_url, model=model, api_key_env=api_key_env)
     if backend == "vllm":
-        return VLLMGenerator(resolve_model(model, seed=seed).path, seed=seed)
+        return VLLMGenerator(resolve_model(model, seed=seed).path, seed=seed,
+                             gpu_memory_utilization=gpu_memory_utilization,
+                             sleep_mode=sleep_mode)
     raise BackendError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")

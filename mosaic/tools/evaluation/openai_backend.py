@@ -3,7 +3,11 @@ hosted model, ...).
 
 The adapter is chosen by model name: `vllm serve BASE --enable-lora --lora-modules
 round3=/runs/x/round3/adapter` serves the adapter as model `round3`, so
-`generate(..., adapter="round3")` asks for it (None asks for the base model). Requests run
+`generate(..., adapter="round3")` asks for it (None asks for the base model). An adapter
+given as a peft folder (what the loop passes, one per round) is loaded into the server at
+run time first, under a name derived from its files (vLLM's `/v1/load_lora_adapter`,
+served with `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True vllm serve BASE --enable-lora`); the
+folder must be readable by the server at the same path. Requests run
 `decoding.batch_size` at a time; the client retries 429, 5xx, timeouts and connection
 errors with exponential backoff. A request that still fails raises `BackendError` naming
 the endpoint and the cause: a generation backend must not invent replies.
@@ -11,13 +15,22 @@ the endpoint and the cause: a generation backend must not invent replies.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from mosaic.endpoint import EndpointError, client_for, complete
+from mosaic.endpoint import EndpointError, client_for, complete, post
 from mosaic.redact import public_url, watch
-from mosaic.tools.evaluation.interface import BackendError, Conversation, Decoding, progress_bar
+from mosaic.tools.evaluation.interface import (
+    BackendError,
+    Conversation,
+    Decoding,
+    adapter_identity,
+    progress_bar,
+)
 
 
 class OpenAIGenerator:
@@ -30,6 +43,9 @@ class OpenAIGenerator:
         self.max_retries = max_retries
         self._client = client
         self.name = f"openai:{public_url(base_url)}:{model}"  # written into eval reports
+        self._served: dict[str, str] = {}
+        """Adapter folder identity -> the name the server serves it under."""
+        self._lock = threading.Lock()
         watch(api_key_env)
 
     def _openai(self) -> Any:
@@ -62,9 +78,44 @@ class OpenAIGenerator:
             raise BackendError(f"{where} returned no chat completion choices")
         return (choices[0].message.content or "").strip()
 
+    def served_name(self, adapter: str | None) -> str:
+        """The model name to ask for: the base model's, an adapter's own name, or the name
+        an adapter folder was loaded under (loaded now if it was not yet)."""
+        if adapter is None:
+            return self.model
+        folder = Path(adapter)
+        if not (folder / "adapter_config.json").is_file():
+            return adapter  # a name the server serves already (--lora-modules)
+        identity = adapter_identity(str(folder.resolve()))
+        with self._lock:
+            if identity not in self._served:
+                name = "mosaic-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+                self._load(name, folder.resolve())
+                self._served[identity] = name
+            return self._served[identity]
+
+    def _load(self, name: str, folder: Path) -> None:
+        where = f"{self.base_url} (adapter {folder})"
+        try:
+            post(self._openai(), "/load_lora_adapter",
+                 {"lora_name": name, "lora_path": str(folder)})
+        except EndpointError as error:
+            if error.status == 400 and "already been loaded" in error.said:
+                return  # loaded by an earlier process of this run: the same files
+            if error.status == 404:
+                raise BackendError(
+                    f"{where}: the server cannot load adapters at run time (HTTP 404 on "
+                    "/load_lora_adapter); start it as `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True "
+                    "vllm serve BASE --enable-lora --max-lora-rank R`, or serve the adapter "
+                    "with --lora-modules and pass its name") from None
+            detail = f": {error.said}" if error.said else ""
+            raise BackendError(f"{where} could not be loaded: {error.error_type}"
+                               + (f" (HTTP {error.status})" if error.status else "")
+                               + detail) from None
+
     def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
                  adapter: str | None = None, progress: bool = False) -> list[str]:
-        model = adapter or self.model
+        model = self.served_name(adapter)
         with progress_bar(len(conversations), progress, "generate") as bar, ThreadPoolExecutor(
                 max_workers=decoding.batch_size) as pool:
             futures = [pool.submit(self._one, c, decoding, model) for c in conversations]

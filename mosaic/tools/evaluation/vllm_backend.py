@@ -36,9 +36,15 @@ def import_vllm() -> Any:
 
 
 class VLLMGenerator:
+    """vLLM's offline engine in this process. It takes `gpu_memory_utilization` of the GPU
+    (weights and KV cache), leaving the rest to the trainer that shares the process; with
+    `sleep_mode`, `sleep()` frees the GPU while a round trains (level 1: the weights wait in
+    CPU memory, the KV cache is dropped) and the next `generate` wakes it."""
+
     def __init__(self, model_path: str, *, max_model_len: int = 4096, max_lora_rank: int = 64,
                  max_adapters: int = 4, enforce_eager: bool = False, dtype: str = "auto",
-                 seed: int = 0, **engine_args: Any) -> None:
+                 seed: int = 0, gpu_memory_utilization: float = 0.5, sleep_mode: bool = False,
+                 **engine_args: Any) -> None:
         vllm = import_vllm()
         self._vllm = vllm
         self.model_path = model_path
@@ -48,12 +54,26 @@ class VLLMGenerator:
             self.engine = vllm.LLM(model=model_path, enable_lora=True, max_lora_rank=max_lora_rank,
                                    max_loras=max_adapters + 1, max_model_len=max_model_len,
                                    enforce_eager=enforce_eager, dtype=dtype, seed=seed,
-                                   **engine_args)
+                                   gpu_memory_utilization=gpu_memory_utilization,
+                                   enable_sleep_mode=sleep_mode, **engine_args)
         except Exception as error:
             raise BackendError(f"vLLM could not start on {model_path}: {type(error).__name__}: "
                                f"{error}") from None
         self.tokenizer = self.engine.get_tokenizer()
         self._stop_ids = end_token_ids(self.tokenizer)
+        self.sleep_mode = sleep_mode
+        self.sleeping = False
+
+    def sleep(self) -> None:
+        """Free the GPU for training (only with sleep mode; a no-op otherwise)."""
+        if self.sleep_mode and not self.sleeping:
+            self.engine.sleep(level=1)
+            self.sleeping = True
+
+    def _wake(self) -> None:
+        if self.sleeping:
+            self.engine.wake_up()
+            self.sleeping = False
 
     def _lora(self, adapter: str | None) -> Any:
         if adapter is None:
@@ -70,6 +90,7 @@ class VLLMGenerator:
 
     def generate(self, conversations: Sequence[Conversation], decoding: Decoding, *,
                  adapter: str | None = None, progress: bool = False) -> list[str]:
+        self._wake()
         params = self._vllm.SamplingParams(
             max_tokens=decoding.max_new_tokens, temperature=decoding.temperature,
             top_p=decoding.top_p, seed=decoding.seed if decoding.temperature > 0 else None,

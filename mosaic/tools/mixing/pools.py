@@ -30,6 +30,7 @@ def load_pools(config: RunConfig, *, tokenizer: Any = None) -> dict[str, PoolTab
     # Rows longer than the trainer's cut are planned at the cut (cut_rows counts them).
     return {objective: cut_to(load_pool_table(source.resolved(), objective=objective,
                                               token_count=token_count, fmt=source.format,
+                                              split=source.split, config=source.config,
                                               get_tokenizer=get_tokenizer),
                               config.train.max_example_tokens)
             for objective, source in config.pools.items()}
