@@ -356,3 +356,18 @@ def test_a_server_that_cannot_load_adapters_stops_the_round_saying_how_to_serve(
             run(config, tmp_path / "run", progress=False)
     # Round 0 (the base model, no adapter) was evaluated and kept.
     assert (tmp_path / "run" / "rounds" / "000" / "eval" / "report.json").is_file()
+
+
+def test_the_gpu_checks_timing_report_reads_a_run_folder(reference_run, tmp_path):
+    """scripts/loop_timings.py (what scripts/gpu_check.sh prints after the loop) on a real
+    run, with a memory log in nvidia-smi's csv format."""
+    log = tmp_path / "memory.csv"
+    log.write_text("1024, 81559\n40960, 81559\n2048, 81559\n")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "loop_timings.py"
+    out = subprocess.run([sys.executable, str(script), str(reference_run), "--gpu-memory",
+                          str(log)], capture_output=True, text=True, check=True).stdout
+    finished = [e for e in events(reference_run) if e["event"] == "step_finished"]
+    assert len(out.splitlines()) == 1 + len(finished) + 2
+    for step in ("evaluate", "train", "build_mixture"):
+        assert any(e["step"] == step for e in finished) and f" {step} " in out
+    assert "peak GPU memory: 40,960 MiB of 81,559 MiB (50%)" in out

@@ -213,12 +213,13 @@ def test_lora_wraps_every_linear_projection_with_the_configured_shape():
     assert trainable and all("lora_" in n for n in trainable)
 
 
-def test_gpu_check_runs_the_loop_without_mosaics_typed_layer():
-    """scripts/gpu_check.py must run where only torch/transformers/peft/accelerate exist."""
+def test_the_gpu_throughput_script_runs_the_loop_without_mosaics_typed_layer():
+    """scripts/gpu_train_throughput.py must run where only torch, transformers, peft and
+    accelerate exist."""
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gpu_train_throughput.py"
     out = subprocess.run([sys.executable, str(script), "--seconds", "2", "--hidden", "64",
                           "--layers", "2", "--vocab", "500", "--pack-tokens", "512"],
                          capture_output=True, text=True, check=True, timeout=300).stdout

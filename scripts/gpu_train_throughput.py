@@ -1,8 +1,8 @@
 """Train a LoRA with mosaic's loop on a ~100M-parameter Llama built from config, for about a
 minute, and print tokens/s and peak memory.
 
-    bash scripts/gpu_check.sh                 # on a machine with a CUDA GPU
-    python scripts/gpu_check.py --seconds 5 --hidden 64 --layers 2   # a CPU smoke run
+    python scripts/gpu_train_throughput.py    # on a machine with a CUDA GPU
+    python scripts/gpu_train_throughput.py --seconds 5 --hidden 64 --layers 2   # on the CPU
 
 Needs only torch, transformers, peft and accelerate (no install of mosaic, no network):
 it imports `mosaic.train.loop`, which uses nothing else. Synthetic chats: random token ids,
