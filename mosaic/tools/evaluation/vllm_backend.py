@@ -35,6 +35,15 @@ def import_vllm() -> Any:
     return vllm
 
 
+def _sleep_mode_available() -> bool:
+    try:
+        from vllm.platforms import current_platform
+    except Exception:  # an older layout: assume the CUDA platform, which has it
+        return True
+    available = getattr(current_platform, "is_sleep_mode_available", None)
+    return bool(available()) if callable(available) else True
+
+
 class VLLMGenerator:
     """vLLM's offline engine in this process. It takes `gpu_memory_utilization` of the GPU
     (weights and KV cache), leaving the rest to the trainer that shares the process; with
@@ -47,6 +56,8 @@ class VLLMGenerator:
                  **engine_args: Any) -> None:
         vllm = import_vllm()
         self._vllm = vllm
+        if sleep_mode and not _sleep_mode_available():
+            sleep_mode = False  # vLLM's CPU build has none: the engine simply stays awake
         self.model_path = model_path
         self.name = f"vllm:{model_path}"
         self._adapters: dict[str, int] = {}
