@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 
 from mosaic.data.compose import STARTER_DIR
 from mosaic.errors import ConfigError, validation_problems
@@ -119,16 +119,12 @@ class LoopSettings(Record):
     review: bool = False
     """Review mode: a person approves, edits or rejects every action before it is built
     (`mosaic run --review`); False: the loop approves validated actions itself."""
-    step: float = Field(default=0.15, gt=0, le=1)
+    step: float = Field(default=0.15, gt=0, le=1,
+                        validation_alias=AliasChoices("step", "max_step"))
     """The analyst's step: its largest move of one share (ratio or bucket weight) in one
     round, halved for each round tried since the best round without displacing it (a trust
     region); an objective that lost beyond noise gets one step more share than the best
     round gave it. (Called `max_step` before; old configs are read with the new name.)"""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed(cls, data: Any) -> Any:
-        return _renamed(data, "max_step", "step")
 
 
 class EvalSource(Record):
@@ -235,7 +231,8 @@ class DiagnoserSettings(Record):
     """Per request."""
     max_retries: int = Field(default=2, ge=0)
     """Client retries on 429, 5xx, timeouts and connection errors (exponential backoff)."""
-    max_move: float | None = Field(default=0.3, gt=0, le=1)
+    max_move: float | None = Field(default=0.3, gt=0, le=1,
+                                   validation_alias=AliasChoices("max_move", "max_step"))
     """Largest change of any ratio or bucket weight an LLM action may make from the
     current action (the starting mixture after the base model); a larger move is refused
     with the report, like a broken Constraint. On by default at twice the analyst's step
@@ -265,11 +262,6 @@ class DiagnoserSettings(Record):
                              "variable (e.g. DEEPSEEK_API_KEY), not the key itself")
         return self
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_max_step(cls, data: Any) -> Any:
-        return _renamed(data, "max_step", "max_move")
-
 
 class RunConfig(Record):
     """One run's settings (a preset plus overrides)."""
@@ -291,14 +283,6 @@ class RunConfig(Record):
     """Folder of the content-addressed artifact cache (mixtures, adapters, generations,
     judgements); None: `$MOSAIC_CACHE_DIR/artifacts` (shared by runs, so a second run
     reuses what the first computed)."""
-
-
-def _renamed(data: Any, old: str, new: str) -> Any:
-    """Settings written before `old` was renamed `new` (a run folder's config.json), read
-    with the new name."""
-    if isinstance(data, dict) and old in data and new not in data:
-        data = {(new if key == old else key): value for key, value in data.items()}
-    return data
 
 
 def preset_names() -> list[str]:

@@ -29,7 +29,8 @@ def step_seconds(run: Path) -> list[tuple[int, str, float, bool]]:
 
 
 def peak_memory(log: Path) -> tuple[int, int] | None:
-    """(peak MiB used, MiB total) of the first GPU in the log; None if it holds no sample."""
+    """(peak MiB used, MiB total) over the log's samples (several GPUs: the highest of
+    any); None if it holds no sample."""
     peak, total = None, 0
     for line in log.read_text(encoding="utf-8").splitlines():
         parts = [p.strip() for p in line.split(",")]

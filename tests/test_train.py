@@ -306,3 +306,29 @@ def test_chats_cut_before_any_assistant_token_are_left_out_and_counted(tiny_toke
     # both are cut; CHAT keeps part of its first answer, the long question loses its answer
     assert (cut, targetless, len(examples)) == (2, 1, 1)
     assert len(examples[0].input_ids) <= 64
+
+
+def test_the_attention_kernel_and_base_dtype_are_chosen_explicitly_on_this_cpu():
+    """On the CPU: sdpa, an fp32 base (autocast does any bf16 work); flash attention, which
+    takes only half-precision inputs, is refused over an fp32 base."""
+    import torch
+
+    from mosaic.errors import ConfigError
+    from mosaic.train.sft import attention_for, base_dtype
+
+    assert attention_for(TrainSettings()) == "sdpa"
+    assert attention_for(TrainSettings(attention="eager")) == "eager"
+    assert base_dtype(TrainSettings(precision="bf16")) == torch.float32
+    with pytest.raises(ConfigError, match="needs the base weights in bf16"):
+        attention_for(TrainSettings(attention="flash_attention_2"))
+
+
+def test_a_card_with_a_diverged_loss_says_so_instead_of_a_number():
+    from mosaic.train.sft import AdapterCard, _finite, loss_text
+
+    assert _finite(float("nan")) is None and _finite(float("inf")) is None
+    assert _finite(2.5) == 2.5
+    diverged = AdapterCard.model_construct(steps=3, first_loss=2.0, final_loss=None)
+    assert loss_text(diverged) == "loss not finite (training diverged)"
+    fine = AdapterCard.model_construct(steps=3, first_loss=2.0, final_loss=1.25)
+    assert loss_text(fine) == "loss 2.000 -> 1.250" and loss_text(fine, 4).endswith("1.2500")

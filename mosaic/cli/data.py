@@ -177,6 +177,17 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
                        help="window length for long conversations (default 4096)")
     check.set_defaults(func=_cmd_data_check)
 
+    _add_score_command(data_commands)
+
+    build = data_commands.add_parser(
+        "build", help="compose the starter data (pools, eval and held-out sets) from a seed")
+    build.add_argument("--seed", type=int, default=0, help="composition seed (default 0, "
+                       "the seed of the shipped files)")
+    build.add_argument("--out", help="output folder (default: the package's starter folder)")
+    build.set_defaults(func=_cmd_data_build)
+
+
+def _add_score_command(data_commands: argparse._SubParsersAction) -> None:
     score = data_commands.add_parser(
         "score", help="turn a public training set into a pre-scored pool file: windows, "
         "templated token counts, slice and L2 labels, and a quality score per row")
@@ -202,11 +213,3 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--restart", action="store_true",
                        help="start over instead of continuing an interrupted run")
     score.set_defaults(func=_cmd_data_score)
-
-    build = data_commands.add_parser(
-        "build", help="compose the starter data (pools, eval and held-out sets) from a seed")
-    build.add_argument("--seed", type=int, default=0, help="composition seed (default 0, "
-                       "the seed of the shipped files)")
-    build.add_argument("--out", help="output folder (default: the package's starter folder)")
-    build.set_defaults(func=_cmd_data_build)
-

@@ -271,12 +271,17 @@ def counted_as(source: str | Path, token_count: str) -> bool:
     if not source.is_file():
         return False
     for record in (companion(source, "score.json"), source.parent / "manifest.json"):
-        if record.is_file():
-            try:
-                return json.loads(record.read_text(encoding="utf-8")).get(
-                    "token_count") == token_count
-            except (OSError, ValueError, AttributeError):
-                return False
+        if not record.is_file():
+            continue
+        try:
+            facts = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(facts, dict) or facts.get("token_count") != token_count:
+            return False
+        # A scored pool edited since (rows filtered, messages changed) is recounted.
+        digest = facts.get("pool_sha256")
+        return digest is None or digest == hashlib.sha256(source.read_bytes()).hexdigest()
     return False
 
 

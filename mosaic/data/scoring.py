@@ -18,8 +18,10 @@ Every row of the source goes through the same four steps, in batches:
 
 What cannot be used is dropped with its reason (file, row, field where there is one) and
 listed in `<out>.dropped.jsonl`: malformed rows (with `lenient`; strict reading stops on
-them, naming each), duplicates, windows with no reply, ifeval rows with no checkable
-constraint, prompts the judge could not label and gold replies it could not judge.
+them, naming each), rows with no reply, ifeval rows with no checkable constraint, prompts
+outside the objective (an orbench prompt judged harmful), ids used twice, prompts the judge
+could not label and gold replies it could not judge (those two are asked again by the next
+run of the same command). Exact duplicate rows are counted, not listed.
 
 Resumable: each batch is appended to `<out>.partial.jsonl` as it finishes; a run killed
 part-way continues after the last complete batch (the partial file's first line records
@@ -32,6 +34,7 @@ judge, and rows, tokens and quality per slice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -49,6 +52,7 @@ from mosaic.errors import ConfigError
 from mosaic.objectives import Objective, get_objective
 from mosaic.schema import EvalItem, PoolRow, PromptChannel
 from mosaic.store import write_json_atomic, write_text_atomic
+from mosaic.tools.evaluation.evaluate import JudgeError
 from mosaic.tools.evaluation.judges import Judge
 
 SCORER_VERSION = "1"
@@ -58,6 +62,9 @@ BATCH_ROWS = 64
 """Source rows per batch: the unit of progress saved for a resume."""
 EVAL_ONLY_FORMATS = ("attacks", "overrefusal", "ifeval", "eval-items")
 """Loaders that give prompts without replies: nothing in them can be trained on."""
+JUDGE_FAILURES = ("prompt not labelled", "gold reply not judged")
+"""Drops a later run retries: the judge failed (a timeout, a 5xx, a malformed answer), not
+the row. Rows they hit are left out of the partial file, so a rerun asks again."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ class ScoreReport:
     over_length: int = 0
     """Windows longer than `max_tokens` (a single turn that long): kept, the trainer cuts
     them to `train.max_example_tokens`."""
+    retry_rows: int = 0
+    """Source rows the judge failed on (left out now; the same command asks again)."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -103,6 +112,9 @@ class ScoreReport:
         if self.over_length:
             lines.append(f"  {self.over_length:,} windows are longer than max_tokens (a single "
                          "turn that long): kept, the trainer cuts them")
+        if self.retry_rows:
+            lines.append(f"  the judge failed on {self.retry_rows:,} rows (left out): run the "
+                         "same command again to ask for them again")
         reasons = Counter(d.reason for d in self.dropped)
         if self.duplicates:
             reasons["duplicate of an earlier row"] += self.duplicates
@@ -193,8 +205,13 @@ def score_batch(objective: Objective, rows: Sequence[PoolRow],
             results[position][1].append(Dropped(where, index, "prompt not labelled",
                                                 f"{window.id}: {l3['error']}"))
             continue
-        labelled.append((position, window, item,
-                         objective.label_prompt(l3, turns=item.meta.get("turns", 1))))
+        prompt = objective.label_prompt(l3, turns=item.meta.get("turns", 1))
+        if not prompt.valid:  # e.g. an orbench prompt judged harmful: not a boundary case
+            results[position][1].append(Dropped(where, index, "prompt outside the objective",
+                                                f"{window.id}: {'; '.join(prompt.notes)}"
+                                                if prompt.notes else window.id))
+            continue
+        labelled.append((position, window, item, prompt))
     qualities = judge_gold(objective, [x[2] for x in labelled], [x[1] for x in labelled],
                            [x[3] for x in labelled], judge)
     for (position, window, _, prompt), quality in zip(labelled, qualities, strict=True):
@@ -214,7 +231,9 @@ def scoring_key(source: str | Path, *, objective: Objective, fmt: str, split: st
                 lenient: bool) -> dict[str, Any]:
     """Everything that decides what a scoring run writes: a partial file made under
     another key cannot be continued."""
-    return {"scorer": SCORER_VERSION, "source": str(source), "digest": source_digest(source),
+    local = Path(source).expanduser()
+    where = str(local.resolve()) if local.exists() else str(source)
+    return {"scorer": SCORER_VERSION, "source": where, "digest": source_digest(source),
             "objective": f"{objective.name}@{objective.version}", "format": fmt,
             "split": split, "config": config, "token_count": token_count,
             "judge": judge.id, "label_judge": judge.label_id, "max_tokens": max_tokens,
@@ -282,6 +301,9 @@ def score_source(
     if max_tokens < 16:
         raise ConfigError(f"max_tokens must be at least 16, got {max_tokens}")
     out = Path(out)
+    if Path(source).is_dir() and out.resolve().is_relative_to(Path(source).resolve()):
+        raise ConfigError(f"--out {out} is inside the source folder {source}: the pool would "
+                          "be read as source data by the next run; write it elsewhere")
     loader = cast("Callable[..., LoadResult[PoolRow]]", LOADERS[fmt])
     say(f"reading {source} as {fmt} rows of {objective}")
     loaded = loader(source, objective=objective, lenient=lenient, split=split, config=config)
@@ -308,12 +330,11 @@ def score_source(
             batch = todo[begin:begin + batch_rows]
             scored = score_batch(spec, [rows[p] for p in batch], [origins[p] for p in batch],
                                  tokenizer=tokenizer, judge=judge, max_tokens=max_tokens)
+            _check_judge(scored, judge)
             for position, (kept, dropped) in zip(batch, scored, strict=True):
                 done[position] = (kept, dropped)
-                handle.write(json.dumps({"position": position,
-                                         "rows": [r.model_dump(mode="json") for r in kept],
-                                         "dropped": [asdict(d) for d in dropped]},
-                                        ensure_ascii=False) + "\n")
+                if not _retry(dropped):  # a judge failure is asked again by a rerun
+                    handle.write(_record(position, kept, dropped) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
             bar.update(len(batch))
@@ -322,39 +343,71 @@ def score_source(
                    max_tokens=max_tokens)
 
 
+def _record(position: int, kept: Sequence[PoolRow], dropped: Sequence[Dropped]) -> str:
+    """One finished source row as a line of the partial file."""
+    return json.dumps({"position": position, "rows": [r.model_dump(mode="json") for r in kept],
+                       "dropped": [asdict(d) for d in dropped]}, ensure_ascii=False)
+
+
+def _retry(dropped: Sequence[Dropped]) -> bool:
+    return any(d.reason in JUDGE_FAILURES for d in dropped)
+
+
+def _check_judge(scored: Sequence[tuple[list[PoolRow], list[Dropped]]], judge: Judge) -> None:
+    """Stop when the judge failed on every window of a batch: an endpoint that is down
+    would otherwise empty the pool row by row. What finished before is kept."""
+    failed = [d for _, dropped in scored for d in dropped if d.reason in JUDGE_FAILURES]
+    kept = sum(len(rows) for rows, _ in scored)
+    if len(failed) >= 8 and kept == 0:
+        raise JudgeError(f"the judge ({judge.id}) failed on all {len(failed)} windows of a "
+                         f"batch, e.g. {failed[0].detail}; check the endpoint, then run the "
+                         "same command again: finished rows are kept, these are asked again")
+
+
 def _start_partial(partial: Path, key: dict[str, Any],
                    done: dict[int, tuple[list[PoolRow], list[Dropped]]]) -> None:
     """The partial file holding `key` and exactly the rows kept from before (a torn line or
     rows of another key are gone from it)."""
     lines = [json.dumps({"key": key})]
-    for position in sorted(done):
-        kept, dropped = done[position]
-        lines.append(json.dumps({"position": position,
-                                 "rows": [r.model_dump(mode="json") for r in kept],
-                                 "dropped": [asdict(d) for d in dropped]}, ensure_ascii=False))
+    lines += [_record(position, *done[position]) for position in sorted(done)]
     write_text_atomic(partial, "\n".join(lines) + "\n")
 
 
 def _finish(out: Path, spec: Objective, rows: Sequence[PoolRow],
             done: dict[int, tuple[list[PoolRow], list[Dropped]]], loaded: LoadResult[PoolRow],
             *, key: dict[str, Any], resumed: int, max_tokens: int) -> ScoreReport:
-    kept = [row for position in range(len(rows)) for row in done[position][0]]
     dropped = [Dropped(p.source, p.row, "malformed", p.message, p.field)
                for p in loaded.skipped]
-    dropped += [d for position in range(len(rows)) for d in done[position][1]]
+    kept, ids = [], set()
+    for position in range(len(rows)):
+        where, index = loaded.origins[position]
+        for row in done[position][0]:
+            if row.id in ids:  # e.g. a source id "x#w1" beside row "x"'s second window
+                dropped.append(Dropped(where, index, "id used twice", row.id, "id"))
+                continue
+            ids.add(row.id)
+            kept.append(row)
+        dropped += done[position][1]
     over = sum((row.tokens or 0) > max_tokens for row in kept)
+    text = "".join(json.dumps(r.model_dump(mode="json"), ensure_ascii=False) + "\n"
+                   for r in kept)
     meta = {**key, "rows": len(kept), "tokens": sum(r.tokens or 0 for r in kept),
             "source_rows": len(rows), "duplicates": loaded.duplicates,
             "dropped": dict(Counter(d.reason for d in dropped)),
-            "over_length_windows": over, "slices": _slice_facts(spec, kept)}
-    write_text_atomic(out, "".join(json.dumps(r.model_dump(mode="json"), ensure_ascii=False)
-                                   + "\n" for r in kept))
+            "over_length_windows": over, "slices": _slice_facts(spec, kept),
+            "pool_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    # The record goes first and comes back last: a kill in between leaves no record that
+    # vouches for the token counts of a pool file it did not describe.
+    companion(out, "score.json").unlink(missing_ok=True)
+    write_text_atomic(out, text)
     write_text_atomic(companion(out, "dropped.jsonl"),
                       "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n"
                               for d in dropped))
     write_json_atomic(companion(out, "score.json"), meta)  # last: the pool is complete
-    if len(rows) == len(loaded.rows):  # with a `limit`, a later, longer run continues it
+    retry = sum(_retry(done[position][1]) for position in range(len(rows)))
+    if len(rows) == len(loaded.rows) and not retry:
+        # Kept otherwise: a longer `limit`, or a rerun asking the judge again, continues it.
         companion(out, "partial.jsonl").unlink(missing_ok=True)
     return ScoreReport(out=out, rows=kept, dropped=dropped, source_rows=len(rows),
                        resumed_rows=resumed, duplicates=loaded.duplicates, over_length=over,
-                       meta=meta)
+                       retry_rows=retry, meta=meta)

@@ -297,6 +297,7 @@ class LazyGenerator:
         self.name = f"{config.eval.backend}:{resolved.model_id}"
         if config.eval.backend == "openai":  # what the server serves, and which weights
             self.name = f"openai:{self._served_model()}:{resolved.model_id}"
+            watch(config.eval.api_key_env)  # masked from the start, not once it first loads
         if config.eval.backend == "transformers":
             model_config, generation_config = load_configs(config.model)
             engine = choose_engine(config.eval.engine, model_config, "cpu", generation_config)

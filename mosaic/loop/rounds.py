@@ -58,7 +58,15 @@ from mosaic.tools.mixing.builder import action_hash, build_mixture
 from mosaic.tools.mixing.repair import repair_action
 from mosaic.tools.mixing.validate import validate_action
 from mosaic.train.models import resolve_model
-from mosaic.train.sft import AdapterCard, attention_for, loss_text, precision_for, train
+from mosaic.train.sft import (
+    AdapterCard,
+    attention_for,
+    base_dtype,
+    loss_text,
+    precision_for,
+    release_gpu_memory,
+    train,
+)
 
 Samples = Mapping[str, Sequence[JudgedSample]]
 
@@ -234,13 +242,14 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
     mixture_folder = ctx.cache.folder("mixtures", mixture)
     manifest = read_manifest(mixture_folder)
     settings = ctx.config.train
-    # `precision: auto` trains in bf16 on one machine and fp32 on another, `attention: auto`
-    # with flash attention on a GPU: key on the result (sdpa, as before attention was a
-    # setting, adds nothing, so adapters cached before are found).
-    attention = attention_for(settings)
+    # `precision: auto` trains in bf16 on one machine and fp32 on another, and on a GPU the
+    # base loads in bf16 and attention may be flash: key on the result (sdpa and an fp32
+    # base, the CPU's as before these were choices, add nothing: cached adapters are found).
+    attention, base = attention_for(settings), str(base_dtype(settings))
+    resolved = [f"attention:{attention}"] if attention != "sdpa" else []
+    resolved += [f"base:{base}"] if base != "torch.float32" else []
     key = content_key("adapter", manifest.content_hash, resolve_model(ctx.config.model).model_id,
-                      settings.cache_fields(), precision_for(settings),
-                      *([attention] if attention != "sdpa" else []))
+                      settings.cache_fields(), precision_for(settings), *resolved)
     folder = ctx.cache.folder("adapters", key)
     with ctx.step("train", round_number) as facts:
         facts["cached"] = _cached(ctx, "adapters", key)
@@ -253,6 +262,7 @@ def train_adapter(ctx: RunContext, round_number: int, mixture: str,
             with building(folder, {"kind": "adapter", "key": key}) as tmp:
                 adapter = train(mixture_folder, ctx.config.model, settings, tmp,
                                 progress=ctx.progress)
+            release_gpu_memory()
             card = AdapterCard.model_validate(adapter.card)
             ctx.say(f"round {round_number}: {card.steps} steps, {loss_text(card)}, "
                     f"{card.tokens_per_second:,.0f} tokens/s")

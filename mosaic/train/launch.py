@@ -1,7 +1,7 @@
 """The training step across several processes of one machine (`train.processes > 1`).
 
-    adapter = train_in_processes(mixture, "meta-llama/Llama-3.1-8B-Instruct",
-                                 settings, out, processes=8)
+    train(mixture, model, TrainSettings(processes=8), out)   # sft.train calls this:
+    train_in_processes(mixture, model, settings, out)         # runs, waits, raises on failure
 
 The step launches itself: `python -m torch.distributed.run --standalone --nproc_per_node N
 -m mosaic.cli train --settings SETTINGS.json ...`, one process per GPU (on the CPU, gloo),
@@ -23,11 +23,12 @@ from collections import deque
 from pathlib import Path
 
 from mosaic.config import TrainSettings
-from mosaic.errors import MosaicError
+from mosaic.errors import ConfigError, MosaicError
 from mosaic.store import write_text_atomic
 
-LAUNCHED = ("LOCAL_RANK", "RANK", "WORLD_SIZE")
-"""Set by torchrun (and accelerate launch) in the processes it starts."""
+LAUNCHED = "LOCAL_RANK"
+"""Set by torchrun (and accelerate launch) in the processes they start. (RANK and
+WORLD_SIZE alone are not proof: cluster schedulers set them in every pod.)"""
 
 
 class TrainingError(MosaicError):
@@ -36,7 +37,7 @@ class TrainingError(MosaicError):
 
 def launched() -> bool:
     """Whether this process was started by a launcher (it trains its share, no launching)."""
-    return any(name in os.environ for name in LAUNCHED)
+    return LAUNCHED in os.environ
 
 
 def launch_command(mixture: Path, model_spec: str, settings_file: Path, out: Path, *,
@@ -52,6 +53,11 @@ def train_in_processes(mixture: Path, model_spec: str, settings: TrainSettings, 
                        progress: bool = True) -> None:
     """Train under torchrun with `settings.processes` processes into `out` (the main one
     writes the adapter there); TrainingError when the launch fails."""
+    import torch
+
+    if torch.cuda.is_available() and settings.processes > torch.cuda.device_count():
+        raise ConfigError(f"train.processes is {settings.processes} but this machine has "
+                          f"{torch.cuda.device_count()} GPU(s): one process per GPU")
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / "launch_settings.json"
     write_text_atomic(settings_file, settings.model_dump_json(indent=2) + "\n")
@@ -60,19 +66,22 @@ def train_in_processes(mixture: Path, model_spec: str, settings: TrainSettings, 
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // settings.processes))
     command = launch_command(mixture, model_spec, settings_file, out,
                              processes=settings.processes, progress=progress)
-    tail: deque[str] = deque(maxlen=400)
+    tail: deque[bytes] = deque(maxlen=256)  # the last 256 reads, ~1 MB at most
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as child:
+                          stderr=subprocess.STDOUT) as child:
         assert child.stdout is not None
-        for line in child.stdout:
-            tail.append(line)
+        pipe = child.stdout.fileno()
+        # Bytes passed on as they come: a progress bar's carriage returns redraw one line.
+        for chunk in iter(lambda: os.read(pipe, 65536), b""):
+            tail.append(chunk)
             if progress:
-                sys.stdout.write(line)
+                sys.stdout.buffer.write(chunk)
                 sys.stdout.flush()
     settings_file.unlink(missing_ok=True)
     if child.returncode != 0:
+        lines = b"".join(tail).decode("utf-8", "replace").replace("\r", "\n").split("\n")
         raise TrainingError(f"training in {settings.processes} processes failed (exit "
-                            f"{child.returncode}); its last lines:\n" + _what_failed(list(tail)))
+                            f"{child.returncode}); its last lines:\n" + _what_failed(lines))
 
 
 _LAUNCHER_LINE = re.compile(r"^[WE]\d{4} .*torch/distributed/elastic")

@@ -134,17 +134,33 @@ def base_dtype(settings: TrainSettings) -> Any:
 
 
 def attention_for(settings: TrainSettings) -> str:
-    """The attention implementation, explicit: `auto` is flash_attention_2 on a GPU with the
-    flash-attn package installed, else sdpa."""
+    """The attention implementation, explicit: `auto` is flash_attention_2 on a GPU training
+    in bf16 with the flash-attn package installed, else sdpa."""
     import importlib.util
 
     import torch
 
+    half = base_dtype(settings) == torch.bfloat16  # flash-attn takes fp16/bf16 only
+    if settings.attention == "flash_attention_2" and not half:
+        raise ConfigError("train.attention flash_attention_2 needs the base weights in bf16 "
+                          "(a GPU training in bf16: train.precision auto or bf16); use sdpa")
     if settings.attention != "auto":
         return settings.attention
-    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+    if half and importlib.util.find_spec("flash_attn") is not None:
         return "flash_attention_2"
     return "sdpa"
+
+
+def release_gpu_memory() -> None:
+    """Hand the memory PyTorch's allocator still holds after training back to the GPU, so
+    an evaluation engine that wakes (or starts) next finds its share free."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def add_lora(model: Any, settings: TrainSettings) -> Any:
