@@ -141,6 +141,36 @@ class EvalSource(Record):
     """Dataset config name (e.g. OR-Bench's `or-bench-hard-1k`)."""
 
 
+class JudgeSettings(Record):
+    """Who judges the replies (and labels the eval sets' prompts) in a run."""
+
+    kind: Literal["rules", "llm"] = "rules"
+    """rules: mosaic's offline pattern judges (free, deterministic; docs/judges.md measures
+    them); llm: an OpenAI-compatible judge model for xguard and orbench, as the paper did
+    (DeepSeek). IFEval is always checked by its verifiers."""
+    base_url: str | None = None
+    """llm: the endpoint, e.g. https://api.deepseek.com."""
+    model: str = ""
+    """llm: the judge model, e.g. deepseek-chat."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """llm: NAME of the environment variable holding the key (the key is never stored)."""
+    concurrency: int = Field(default=8, ge=1)
+    """llm: judgements asked at once."""
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> JudgeSettings:
+        if self.kind == "llm" and not (self.base_url and self.model):
+            raise ValueError("eval.judge.kind is llm: set eval.judge.base_url and "
+                             "eval.judge.model")
+        problem = url_problem(self.base_url, "eval.judge.base_url") if self.base_url else None
+        if problem:
+            raise ValueError(problem)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
+            raise ValueError("eval.judge.api_key_env must be the NAME of an environment "
+                             "variable, not the key itself")
+        return self
+
+
 class EvalSettings(Record):
     """How every round (and the base model) is evaluated."""
 
@@ -190,6 +220,7 @@ class EvalSettings(Record):
     system_prompt: str | None = None
     seed: int = 0
     """Seed of generation and of the bootstrap CIs."""
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
 
     @model_validator(mode="after")
     def _endpoint(self) -> EvalSettings:

@@ -371,3 +371,36 @@ def test_the_gpu_checks_timing_report_reads_a_run_folder(reference_run, tmp_path
     for step in ("evaluate", "train", "build_mixture"):
         assert any(e["step"] == step for e in finished) and f" {step} " in out
     assert "peak GPU memory: 40,960 MiB of 81,559 MiB (50%)" in out
+
+
+def test_a_run_can_be_judged_by_an_llm_as_the_paper_was(tmp_path, monkeypatch):
+    """`eval.judge.kind=llm`: xguard and orbench replies are judged over the endpoint (the
+    starter sets' shipped prompt labels are kept), IFEval by its checkers; the report names
+    the LLM judge and the key never reaches the run folder."""
+    from mosaic.config import apply_overrides, load_preset
+    from mosaic.loop.driver import run
+    from tests.openai_server import Reply, ScriptedServer
+
+    answer = {"safety_leaks": {"step_leak": 0, "code_leak": 0, "param_leak": 0,
+                               "bypass_leak": 0},
+              "utility": {"explicit_refusal": 1, "safe_alternative": 1, "brief_explanation": 1},
+              "refusal": {"explicit_refusal": 0}, "help": {"actionable_help": 1},
+              "friction": {}}
+    monkeypatch.setenv("MOSAIC_JUDGE_KEY", "sk-judge-secret-123")
+    with ScriptedServer(lambda body: Reply.json(answer)) as server:
+        config, _ = apply_overrides(load_preset("tiny"), [
+            f"cache={tmp_path / 'cache'}", "loop.rounds=0", "eval.per_slice=1",
+            "eval.max_new_tokens=8", "eval.judge.kind=llm", f"eval.judge.base_url={server.url}",
+            "eval.judge.model=judge-model", "eval.judge.api_key_env=MOSAIC_JUDGE_KEY"])
+        run(config, tmp_path / "run", progress=False)
+    report = json.loads((tmp_path / "run" / "rounds" / "000" / "eval" / "report.json")
+                        .read_text())
+    assert report["provenance"]["judge"].startswith("llm:judge-model:")
+    assert report["provenance"]["judge_failures"] == {}  # every answer was usable
+    templates = Counter("CONVERSATION (a JSON list" in json.dumps(r["messages"])
+                        for r in server.requests)
+    assert templates[True] >= 5 and templates[False] >= 4  # xguard and orbench replies
+    assert all(r["model"] == "judge-model" for r in server.requests)
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".md"):
+            assert "sk-judge-secret-123" not in path.read_text(errors="replace")

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mosaic.agents.analyst import starting_action
-from mosaic.config import EvalSource, RunConfig, apply_overrides, load_preset
+from mosaic.config import EvalSource, JudgeSettings, RunConfig, apply_overrides, load_preset
 from mosaic.endpoint import public_url
 from mosaic.errors import ConfigError, DamagedFile, validation_problems
 from mosaic.objectives import get_objective
@@ -47,7 +47,8 @@ from mosaic.tools.evaluation.generation import (
     make_generator,
     resolve_dtype,
 )
-from mosaic.tools.evaluation.judges import RuleJudge
+from mosaic.tools.evaluation.judges import Judge, RuleJudge
+from mosaic.tools.evaluation.judges.llm import LLMJudge, LLMJudgeConfig
 from mosaic.tools.mixing.pools import load_pools
 from mosaic.tools.mixing.validate import validate_action
 from mosaic.train.models import load_configs, resolve_model
@@ -168,7 +169,7 @@ class RunContext:
         return self._memo("pools", lambda: load_pools(self.config))
 
     def judge(self) -> Any:
-        return self._memo("judge", RuleJudge)
+        return self._memo("judge", lambda: make_judge(self.config.eval.judge))
 
     def eval_sets(self) -> dict[str, list[Any]]:
         def load() -> dict[str, list[Any]]:
@@ -205,6 +206,17 @@ class RunContext:
         yield facts
         facts["seconds"] = round(time.perf_counter() - start, 2)
         self.run.log("step_finished", step=name, round=round_number, **facts)
+
+
+def make_judge(settings: JudgeSettings) -> Judge:
+    """The run's judge: the rule judge, or the LLM judge over its endpoint (its judgements
+    cached under the cache root, so a resumed or repeated round asks nothing again)."""
+    if settings.kind == "rules":
+        return RuleJudge()
+    assert settings.base_url is not None  # JudgeSettings requires it for llm
+    return LLMJudge(LLMJudgeConfig(base_url=settings.base_url, model=settings.model,
+                                   api_key_env=settings.api_key_env,
+                                   concurrency=settings.concurrency))
 
 
 @dataclass(kw_only=True)
@@ -353,6 +365,11 @@ def preflight(ctx: RunContext) -> None:
              for name in ctx.config.eval.data if name not in ctx.config.pools]
     if stray:  # before loading: a mistyped key would silently leave the starter set in use
         raise ConfigError("the run cannot start: " + "; ".join(stray))
+    judge = ctx.config.eval.judge  # said first: labelling the eval sets asks it
+    if judge.kind == "llm" and judge.base_url:
+        key = "set" if os.environ.get(judge.api_key_env) else "NOT set"
+        ctx.say(f"judge: {judge.model} at {public_url(judge.base_url)} (key from "
+                f"${judge.api_key_env}: {key}); IFEval by its checkers")
     pools = ctx.pools()
     eval_sets = ctx.eval_sets()
     empty = [f"pool '{name}' ({ctx.config.pools[name].path}) has no usable rows"
