@@ -347,7 +347,8 @@ def load_preset(name: str) -> RunConfig:
 
 
 RENAMED_SETTINGS = {"loop.max_step": "loop.step", "diagnoser.max_step": "diagnoser.max_move"}
-"""Old override keys read with their new names (config files are renamed by validators)."""
+"""Old override keys read with their new names (files are read through the fields'
+AliasChoices)."""
 
 OPEN_MAPS = ("pools", "eval.data")
 """Settings that are maps keyed by objective: an override may add an entry

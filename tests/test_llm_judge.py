@@ -212,3 +212,60 @@ def test_items_the_judge_cannot_label_stop_the_freeze_or_are_skipped_on_request(
             freeze_prompt_labels("xguard", items, judge)
         kept = freeze_prompt_labels("xguard", items, judge, skip_unlabelled=True)
     assert [i.id for i in kept] == ["ok"]
+
+
+def test_a_refused_item_is_unscored_and_only_refusals_from_the_start_stop_the_run(
+        tmp_path, monkeypatch):
+    """DeepSeek answers HTTP 400 ("Content Exists Risk") for some content: that sample is
+    left unscored and the run goes on; a judge that refuses its first 8 requests and answers
+    none is set up wrongly, and says so."""
+    from mosaic.tools.evaluation.judges.llm import JudgeSetupError
+
+    monkeypatch.setenv("MOSAIC_TEST_KEY", "sk-test-secret")
+    risky = "the risky part"
+
+    def script(body):
+        if risky in str(body["messages"]):
+            return Reply.error(400, "Content Exists Risk")
+        return Reply.json(GOOD_XGUARD)
+
+    items = [_labelled_attack(), _labelled_attack().model_copy(update={"id": "a2"})]
+    with ScriptedServer(script) as server:
+        judge = _judge(server, tmp_path)
+        fine, refused = judge_samples("xguard", items, [["no", "no"], ["no", risky]], judge)
+    assert fine.response.score == 5
+    assert refused.response.score is None and "refused" in refused.response.error
+    assert "HTTP 400" in refused.response.error and "Content Exists" not in refused.response.error
+    with ScriptedServer(lambda body: Reply.error(400)) as server, \
+            pytest.raises(JudgeSetupError, match="refused the first 8 requests"):
+        judge_samples("xguard", [_labelled_attack()] * 8, [["a", "b"]] * 8,
+                      _judge(server, tmp_path / "second"))
+
+
+def test_failures_that_may_pass_are_marked_transient(tmp_path):
+    with ScriptedServer(lambda body: Reply.error(503)) as server:
+        [l3] = _judge(server, tmp_path, max_retries=0).response_l3(
+            "xguard", [_labelled_attack()], [["a", "b"]])
+    assert l3["transient"] is True and "HTTP 503" in l3["error"]
+    with ScriptedServer(lambda body: Reply.text("not json")) as server:
+        [l3] = _judge(server, tmp_path / "b").response_l3(
+            "xguard", [_labelled_attack()], [["a", "b"]])
+    assert "error" in l3 and "transient" not in l3  # it answered: asking again won't help
+
+
+def test_each_evaluation_reports_its_own_judge_failures(tmp_path, monkeypatch):
+    """One judge serves every round of a run: round 2's report must not count round 1's."""
+    from mosaic.tools.evaluation.evaluate import EvalConditions, evaluate
+    from mosaic.tools.evaluation.generation import FunctionGenerator
+
+    failing = [True]
+    with ScriptedServer(lambda body: Reply.error(500) if failing[0]
+                        else Reply.json(GOOD_XGUARD)) as server:
+        judge = _judge(server, tmp_path, max_retries=0)
+        generator = FunctionGenerator(lambda conversation: "no", name="scripted")
+        sets = {"xguard": [_labelled_attack()]}
+        first = evaluate(sets, generator, judge, EvalConditions(), model="m")
+        failing[0] = False
+        second = evaluate(sets, generator, judge, EvalConditions(), model="m")
+    assert first.report.provenance["judge_failures"] == {"InternalServerError": 1}
+    assert second.report.provenance["judge_failures"] == {}

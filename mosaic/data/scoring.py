@@ -20,8 +20,9 @@ What cannot be used is dropped with its reason (file, row, field where there is 
 listed in `<out>.dropped.jsonl`: malformed rows (with `lenient`; strict reading stops on
 them, naming each), rows with no reply, ifeval rows with no checkable constraint, prompts
 outside the objective (an orbench prompt judged harmful), ids used twice, prompts the judge
-could not label and gold replies it could not judge (those two are asked again by the next
-run of the same command). Exact duplicate rows are counted, not listed.
+could not label and gold replies it could not judge; when the judge could not answer at
+all (a timeout, 5xx), the row is left out as `judge unavailable` and the next run of the
+same command asks again. Exact duplicate rows are counted, not listed.
 
 Resumable: each batch is appended to `<out>.partial.jsonl` as it finishes; a run killed
 part-way continues after the last complete batch (the partial file's first line records
@@ -50,6 +51,7 @@ from mosaic.data.tokens import count_tokens
 from mosaic.data.windows import window_conversation
 from mosaic.errors import ConfigError
 from mosaic.objectives import Objective, get_objective
+from mosaic.redact import redact
 from mosaic.schema import EvalItem, PoolRow, PromptChannel
 from mosaic.store import write_json_atomic, write_text_atomic
 from mosaic.tools.evaluation.evaluate import JudgeError
@@ -62,9 +64,13 @@ BATCH_ROWS = 64
 """Source rows per batch: the unit of progress saved for a resume."""
 EVAL_ONLY_FORMATS = ("attacks", "overrefusal", "ifeval", "eval-items")
 """Loaders that give prompts without replies: nothing in them can be trained on."""
-JUDGE_FAILURES = ("prompt not labelled", "gold reply not judged")
-"""Drops a later run retries: the judge failed (a timeout, a 5xx, a malformed answer), not
-the row. Rows they hit are left out of the partial file, so a rerun asks again."""
+JUDGE_UNAVAILABLE = "judge unavailable"
+"""The drop a later run retries: the judge could not answer (a timeout, 429 or 5xx after
+its retries), which says nothing about the row. Rows it hit are left out of the partial
+file, so the same command asks again. A judge that answered but could not be used (a
+malformed answer, a refused item, no checker) is a drop like any other."""
+ANSWERED = ("prompt outside the objective", "prompt not labelled", "gold reply not judged")
+"""Drops that mean the judge did answer."""
 
 
 @dataclass(frozen=True)
@@ -136,19 +142,28 @@ def as_eval_item(row: PoolRow) -> EvalItem:
                     messages=[m for m in row.messages if m.role == "user"])
 
 
+@dataclass(frozen=True)
+class JudgeFailure:
+    """Why a judgement is missing, and whether asking again later may help."""
+
+    message: str
+    transient: bool = False
+
+
 def judge_gold(objective: Objective, items: Sequence[EvalItem], rows: Sequence[PoolRow],
-               prompts: Sequence[PromptChannel], judge: Judge) -> list[float | str]:
+               prompts: Sequence[PromptChannel], judge: Judge) -> list[float | JudgeFailure]:
     """The L1 score of each row's own assistant turns (as the replies to its eval item), or
     why it could not be judged."""
     replies = [[m.content for m in row.messages if m.role == "assistant"] for row in rows]
-    out: list[float | str] = []
+    out: list[float | JudgeFailure] = []
     for l3, prompt in zip(judge.response_l3(objective.name, items, replies), prompts,
                           strict=True):
         if "error" in l3:
-            out.append(str(l3["error"]))
+            out.append(JudgeFailure(str(l3["error"]), bool(l3.get("transient"))))
             continue
         response = objective.score_response(l3, prompt)
-        out.append(response.score if response.score is not None else str(response.error))
+        out.append(response.score if response.score is not None
+                   else JudgeFailure(str(response.error)))
     return out
 
 
@@ -202,23 +217,25 @@ def score_batch(objective: Objective, rows: Sequence[PoolRow],
     for (position, window), item, l3 in zip(todo, items, l3s, strict=True):
         where, index = origins[position]
         if "error" in l3:
-            results[position][1].append(Dropped(where, index, "prompt not labelled",
+            reason = JUDGE_UNAVAILABLE if l3.get("transient") else "prompt not labelled"
+            results[position][1].append(Dropped(where, index, reason,
                                                 f"{window.id}: {l3['error']}"))
             continue
         prompt = objective.label_prompt(l3, turns=item.meta.get("turns", 1))
         if not prompt.valid:  # e.g. an orbench prompt judged harmful: not a boundary case
-            results[position][1].append(Dropped(where, index, "prompt outside the objective",
-                                                f"{window.id}: {'; '.join(prompt.notes)}"
-                                                if prompt.notes else window.id))
+            results[position][1].append(Dropped(
+                where, index, "prompt outside the objective",
+                f"{window.id}: judged {json.dumps(prompt.l3, sort_keys=True)[:300]}"))
             continue
         labelled.append((position, window, item, prompt))
     qualities = judge_gold(objective, [x[2] for x in labelled], [x[1] for x in labelled],
                            [x[3] for x in labelled], judge)
     for (position, window, _, prompt), quality in zip(labelled, qualities, strict=True):
         where, index = origins[position]
-        if isinstance(quality, str):
-            results[position][1].append(Dropped(where, index, "gold reply not judged",
-                                                f"{window.id}: {quality}"))
+        if isinstance(quality, JudgeFailure):
+            reason = JUDGE_UNAVAILABLE if quality.transient else "gold reply not judged"
+            results[position][1].append(Dropped(where, index, reason,
+                                                f"{window.id}: {quality.message}"))
             continue
         results[position][0].append(window.model_copy(update={
             "slice": prompt.slice, "quality": quality,
@@ -301,7 +318,8 @@ def score_source(
     if max_tokens < 16:
         raise ConfigError(f"max_tokens must be at least 16, got {max_tokens}")
     out = Path(out)
-    if Path(source).is_dir() and out.resolve().is_relative_to(Path(source).resolve()):
+    folder = Path(source).expanduser()
+    if folder.is_dir() and out.expanduser().resolve().is_relative_to(folder.resolve()):
         raise ConfigError(f"--out {out} is inside the source folder {source}: the pool would "
                           "be read as source data by the next run; write it elsewhere")
     loader = cast("Callable[..., LoadResult[PoolRow]]", LOADERS[fmt])
@@ -350,15 +368,16 @@ def _record(position: int, kept: Sequence[PoolRow], dropped: Sequence[Dropped]) 
 
 
 def _retry(dropped: Sequence[Dropped]) -> bool:
-    return any(d.reason in JUDGE_FAILURES for d in dropped)
+    return any(d.reason == JUDGE_UNAVAILABLE for d in dropped)
 
 
 def _check_judge(scored: Sequence[tuple[list[PoolRow], list[Dropped]]], judge: Judge) -> None:
-    """Stop when the judge failed on every window of a batch: an endpoint that is down
-    would otherwise empty the pool row by row. What finished before is kept."""
-    failed = [d for _, dropped in scored for d in dropped if d.reason in JUDGE_FAILURES]
-    kept = sum(len(rows) for rows, _ in scored)
-    if len(failed) >= 8 and kept == 0:
+    """Stop when the judge answered nothing in a whole batch: an endpoint that is down
+    would otherwise leave the pool empty row by row. What finished before is kept."""
+    failed = [d for _, dropped in scored for d in dropped if d.reason == JUDGE_UNAVAILABLE]
+    answered = sum(len(rows) for rows, _ in scored) + sum(
+        d.reason in ANSWERED for _, dropped in scored for d in dropped)
+    if len(failed) >= 8 and answered == 0:
         raise JudgeError(f"the judge ({judge.id}) failed on all {len(failed)} windows of a "
                          f"batch, e.g. {failed[0].detail}; check the endpoint, then run the "
                          "same command again: finished rows are kept, these are asked again")
@@ -395,7 +414,8 @@ def _finish(out: Path, spec: Objective, rows: Sequence[PoolRow],
             "source_rows": len(rows), "duplicates": loaded.duplicates,
             "dropped": dict(Counter(d.reason for d in dropped)),
             "over_length_windows": over, "slices": _slice_facts(spec, kept),
-            "pool_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+            # Of the bytes written: write_text_atomic masks any key in the text first.
+            "pool_sha256": hashlib.sha256(redact(text).encode("utf-8")).hexdigest()}
     # The record goes first and comes back last: a kill in between leaves no record that
     # vouches for the token counts of a pool file it did not describe.
     companion(out, "score.json").unlink(missing_ok=True)

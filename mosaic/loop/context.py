@@ -48,6 +48,7 @@ from mosaic.tools.evaluation.generation import (
     resolve_dtype,
 )
 from mosaic.tools.evaluation.judges import Judge, RuleJudge
+from mosaic.tools.evaluation.judges.cache import JudgementCache
 from mosaic.tools.evaluation.judges.llm import LLMJudge, LLMJudgeConfig
 from mosaic.tools.mixing.pools import load_pools
 from mosaic.tools.mixing.validate import validate_action
@@ -169,7 +170,8 @@ class RunContext:
         return self._memo("pools", lambda: load_pools(self.config))
 
     def judge(self) -> Any:
-        return self._memo("judge", lambda: make_judge(self.config.eval.judge))
+        return self._memo("judge", lambda: make_judge(self.config.eval.judge,
+                                                      self.cache.root / "judgements.sqlite"))
 
     def eval_sets(self) -> dict[str, list[Any]]:
         def load() -> dict[str, list[Any]]:
@@ -208,15 +210,17 @@ class RunContext:
         self.run.log("step_finished", step=name, round=round_number, **facts)
 
 
-def make_judge(settings: JudgeSettings) -> Judge:
-    """The run's judge: the rule judge, or the LLM judge over its endpoint (its judgements
-    cached under the cache root, so a resumed or repeated round asks nothing again)."""
+def make_judge(settings: JudgeSettings, cache: Path) -> Judge:
+    """The run's judge: the rule judge, or the LLM judge over its endpoint, its answers
+    cached in `cache` (beside the run's other artifacts: a resumed or repeated round asks
+    nothing again)."""
     if settings.kind == "rules":
         return RuleJudge()
     assert settings.base_url is not None  # JudgeSettings requires it for llm
     return LLMJudge(LLMJudgeConfig(base_url=settings.base_url, model=settings.model,
                                    api_key_env=settings.api_key_env,
-                                   concurrency=settings.concurrency))
+                                   concurrency=settings.concurrency),
+                    cache=JudgementCache(cache))
 
 
 @dataclass(kw_only=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mosaic.config import TrainSettings
 from mosaic.errors import ConfigError, MosaicError
+from mosaic.redact import redact, redact_bytes
 from mosaic.store import write_text_atomic
 
 LAUNCHED = "LOCAL_RANK"
@@ -66,6 +67,7 @@ def train_in_processes(mixture: Path, model_spec: str, settings: TrainSettings, 
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // settings.processes))
     command = launch_command(mixture, model_spec, settings_file, out,
                              processes=settings.processes, progress=progress)
+    out_stream = getattr(sys.stdout, "buffer", None)  # None: a notebook's or a StringIO
     tail: deque[bytes] = deque(maxlen=256)  # the last 256 reads, ~1 MB at most
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT) as child:
@@ -74,12 +76,15 @@ def train_in_processes(mixture: Path, model_spec: str, settings: TrainSettings, 
         # Bytes passed on as they come: a progress bar's carriage returns redraw one line.
         for chunk in iter(lambda: os.read(pipe, 65536), b""):
             tail.append(chunk)
-            if progress:
-                sys.stdout.buffer.write(chunk)
+            if progress:  # masked here: these bytes pass by the console's masking stream
+                if out_stream is not None:
+                    out_stream.write(redact_bytes(chunk))
+                else:
+                    sys.stdout.write(redact(chunk.decode("utf-8", "replace")))
                 sys.stdout.flush()
     settings_file.unlink(missing_ok=True)
     if child.returncode != 0:
-        lines = b"".join(tail).decode("utf-8", "replace").replace("\r", "\n").split("\n")
+        lines = redact(b"".join(tail).decode("utf-8", "replace")).replace("\r", "\n").split("\n")
         raise TrainingError(f"training in {settings.processes} processes failed (exit "
                             f"{child.returncode}); its last lines:\n" + _what_failed(lines))
 

@@ -34,7 +34,7 @@ from mosaic.data.compose import ifeval as ifeval_compose
 from mosaic.data.compose import orbench as orbench_compose
 from mosaic.data.compose import xguard as xguard_compose
 from mosaic.data.ifeval_instructions import instruction_group
-from mosaic.data.scoring import as_eval_item, judge_gold
+from mosaic.data.scoring import JudgeFailure, as_eval_item, judge_gold
 from mosaic.data.tokens import count_tokens
 from mosaic.objectives import get_objective
 from mosaic.schema import SCHEMA_VERSION, EvalItem, Message, PoolRow
@@ -267,8 +267,8 @@ def score_pool(objective_name: str, rows: Sequence[PoolRow], judge: Judge) -> li
     scored = []
     for row, quality in zip(rows, judge_gold(objective, items, rows, prompts, judge),
                             strict=True):
-        if isinstance(quality, str):
-            raise RuntimeError(f"judging the gold reply of {row.id} failed: {quality}")
+        if isinstance(quality, JudgeFailure):
+            raise RuntimeError(f"judging the gold reply of {row.id} failed: {quality.message}")
         scored.append(row.model_copy(update={"quality": quality}))
     return scored
 

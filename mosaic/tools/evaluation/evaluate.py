@@ -115,6 +115,8 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
     """
     if cache is not None and adapter is not None and adapter_id is None:
         raise ValueError("a cached evaluation of an adapter needs its adapter_id")
+    # A judge lives across evaluations (a run's rounds): report this evaluation's failures.
+    failures_at_start = dict(getattr(judge, "failures", {}))
     samples: dict[str, list[JudgedSample]] = {}
     cached: list[str] = []
     for name, items in eval_sets.items():
@@ -157,7 +159,9 @@ def evaluate(eval_sets: Mapping[str, Sequence[EvalItem]], generator: Generator, 
         "label_judge": judge.label_id,
         "objective_versions": {name: get_objective(name).version for name in eval_sets},
         "eval_sets": {name: eval_set_fingerprint(items) for name, items in eval_sets.items()},
-        "judge_failures": dict(getattr(judge, "failures", {})),
+        "judge_failures": {kind: n - failures_at_start.get(kind, 0) for kind, n in
+                           getattr(judge, "failures", {}).items()
+                           if n > failures_at_start.get(kind, 0)},
     }
     report = build_report(samples, model=model, adapter=adapter,
                           system_prompt=settings.system_prompt, decoding=settings.decoding,

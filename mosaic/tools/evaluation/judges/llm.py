@@ -15,8 +15,15 @@ objective's rules then coerce into its item set. What can go wrong, and what hap
 | object missing the item groups   |                                                         |
 | a model refusal / empty answer   | same as malformed JSON                                  |
 | anything else odd from the server| the sample is unscored with the cause                   |
-| 400 / 401 / 403 / 404            | `JudgeSetupError` at once: retrying cannot fix a wrong  |
+| 400 / 422 for one item           | that sample is unscored (providers refuse some content, |
+|                                  | e.g. DeepSeek's "Content Exists Risk"); the first 8     |
+|                                  | requests all refused means the setup: JudgeSetupError   |
+| 401 / 403 / 404                  | `JudgeSetupError` at once: retrying cannot fix a wrong  |
 |                                  | key, model name or URL, so the run stops and says so    |
+
+Failures that may pass (429/5xx and no answer, after the retries) carry `"transient":
+True` beside their `"error"`, so a caller that can come back later (`mosaic data score`)
+asks again instead of recording them.
 
 Unscored samples keep the reason (the error type and status, never the server's text,
 which may echo key fragments) and are counted in the report. Successful judgements are
@@ -57,8 +64,10 @@ class JudgeSetupError(MosaicError):
     """The judge endpoint rejects the setup itself (key, model, URL): retrying cannot help."""
 
 
-_SETUP_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError",
-                 "BadRequestError", "UnprocessableEntityError")
+_SETUP_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError")
+REFUSALS_BEFORE_SETUP_ERROR = 8
+"""Requests refused (400/422) with none answered before the refusals count as the setup
+(an unsupported option, a wrong model) rather than the content of single items."""
 
 
 class LLMJudgeConfig(Record):
@@ -104,6 +113,8 @@ class LLMJudge:
         self.id = f"llm:{config.model}:{versions('response')}+{CHECKER_ID}"
         self.label_id = f"llm:{config.model}:{versions('prompt')}"
         self.failures: dict[str, int] = {}
+        self._answered = 0
+        self._refusals = 0
         self._lock = threading.Lock()
         watch(self.config.api_key_env)
 
@@ -123,6 +134,8 @@ class LLMJudge:
                             {"base_url": self.config.base_url, **variables})
         cached = self.cache.get(key)
         if cached is not None:
+            with self._lock:
+                self._answered += 1  # the setup worked when it was asked
             return cached
         messages = render_messages(template, **variables)
         last_problem = ""
@@ -140,11 +153,14 @@ class LLMJudge:
                         f"({kind}, HTTP {error.status}): check the model name "
                         f"'{self.config.model}', the URL, and the key in "
                         f"${self.config.api_key_env}") from None
+                if error.kind == "request":  # this item's content, or the setup
+                    return self._refused(kind, error.status)
                 if error.status is not None:
                     return self._failed(kind, f"judge call failed: {kind} "
-                                        f"(HTTP {error.status}) after retries")
+                                        f"(HTTP {error.status}) after retries", transient=True)
                 if error.kind == "no_answer":  # timeouts, connection errors, after retries
-                    return self._failed(kind, f"judge call failed: {kind} after retries")
+                    return self._failed(kind, f"judge call failed: {kind} after retries",
+                                        transient=True)
                 # a reply the client could not even parse
                 return self._failed("unreadable", f"judge reply unreadable: {kind}")
             if not hasattr(completion, "choices"):  # e.g. an HTML page from a broken proxy
@@ -154,15 +170,31 @@ class LLMJudge:
             parsed = _items_only(parse_json_object(content), objective, part)
             if isinstance(parsed, dict):
                 self.cache.put(key, parsed)
+                with self._lock:
+                    self._answered += 1
                 return parsed
             last_problem = parsed if content else "empty answer"
         return self._failed("malformed", f"judge answer unusable after "
                             f"{self.config.json_retries + 1} attempts ({last_problem})")
 
-    def _failed(self, kind: str, message: str) -> L3:
+    def _failed(self, kind: str, message: str, *, transient: bool = False) -> L3:
         with self._lock:
             self.failures[kind] = self.failures.get(kind, 0) + 1
-        return {"error": message}
+        return {"error": message, **({"transient": True} if transient else {})}
+
+    def _refused(self, kind: str, status: int | None) -> L3:
+        """A request the endpoint refused (400/422): this item's content (the sample is
+        unscored), unless nothing was ever answered and the refusals keep coming."""
+        with self._lock:
+            self._refusals += 1
+            systematic = (self._answered == 0
+                          and self._refusals >= REFUSALS_BEFORE_SETUP_ERROR)
+        if systematic:
+            raise JudgeSetupError(
+                f"the judge endpoint {self.config.base_url} refused the first "
+                f"{self._refusals} requests ({kind}, HTTP {status}) and answered none: check "
+                f"that '{self.config.model}' accepts JSON-mode chat requests") from None
+        return self._failed(kind, f"judge request refused: {kind} (HTTP {status})")
 
     def _map(self, fn: Callable[[Any], L3], args: Sequence[Any]) -> list[L3]:
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
