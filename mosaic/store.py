@@ -172,6 +172,9 @@ class ArtifactCache:
         <root>/adapters/<key>/      the peft adapter + mosaic_card.json (a folder)
         <root>/generations/<key>.json   replies to one objective's eval set
         <root>/judgements/<key>.json    those replies judged (L1-L3 per sample)
+        <root>/eval_sets/<objective>-<key>.jsonl   a run's eval sets, prompt labels frozen
+        <root>/judgements.sqlite        a run's LLM judge answers (mosaic.tools.evaluation
+                                        .judges.cache)
 
     Folders are built with `building` (complete or absent), files written atomically, so a
     process killed at any moment leaves either the finished artifact or nothing.

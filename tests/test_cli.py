@@ -273,3 +273,22 @@ def test_a_write_that_fails_names_the_file_it_was_writing(tmp_path, monkeypatch)
         store.write_json_atomic(target, {"records": []})
     assert raised.value.filename == str(target) and raised.value.errno == errno.ENOSPC
     assert list((tmp_path / "run").iterdir()) == []  # the temporary file is gone
+
+
+def test_eval_reads_an_eval_set_by_config_from_a_folder_of_several(tmp_path, capsys,
+                                                                   fixtures):
+    """An OR-Bench download holds several CSVs: `--data` names the one by its config."""
+    folder = tmp_path / "or-bench"
+    folder.mkdir()
+    (folder / "or-bench-hard-1k.csv").write_text((fixtures / "orbench.csv").read_text())
+    (folder / "or-bench-toxic.csv").write_text("prompt,category\nSomething else,toxic\n")
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", "tiny", "--objectives", "orbench", "--limit", "2",
+                 "--max-new-tokens", "4", "--out", str(out),
+                 "--data", f"orbench={{path: {folder}, config: hard-1k}}"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["objectives"]["orbench"]["count"] + report["objectives"]["orbench"][
+        "n_unscored"] == 2
+    capsys.readouterr()
+    assert main(["eval", "--model", "tiny", "--data", "orbench={path: x, colour: red}"]) == 2
+    assert "not an eval set" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from mosaic.config import TrainSettings, load_preset
+from mosaic.config import EvalSource, TrainSettings, load_preset
 from mosaic.data.mixture_files import describe_manifest, write_mixture
 from mosaic.errors import MosaicError
 from mosaic.objectives import get_objective
@@ -121,11 +121,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     formats: dict[str, str | None] = dict.fromkeys(DEFAULT_EVAL_SETS, STARTER_FORMAT)
     if args.heldout:
         sources.update(HELDOUT_EVAL_SETS)
+    named: dict[str, EvalSource] = {}
     for entry in args.data or []:
-        name, _, path = entry.partition("=")
-        if not path:
+        name, _, value = entry.partition("=")
+        if not value:
             raise MosaicError(f"--data takes OBJECTIVE=PATH, got {entry!r}")
-        sources[name], formats[name] = path, None
+        named[name] = _eval_source(name, value)
+        sources[name], formats[name] = named[name].path, named[name].format
     for name in objectives:
         get_objective(name)
         if name not in sources:
@@ -133,7 +135,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     judge = judge_from(args)
     eval_sets = {name: load_eval_set(name, sources[name], judge=judge, limit=args.limit,
                                      skip_unlabelled=args.skip_unlabelled,
-                                     fmt=formats.get(name), per_slice=args.per_slice)
+                                     fmt=formats.get(name), per_slice=args.per_slice,
+                                     split=named[name].split if name in named else None,
+                                     config=named[name].config if name in named else None)
                  for name in objectives}
     print("[mosaic] eval sets: " + ", ".join(f"{n} {len(s)} items" for n, s in
                                               eval_sets.items()), flush=True)
@@ -154,6 +158,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"[mosaic] wrote {out}/report.json, samples.jsonl, summary.md")
     return 0
 
+
+
+def _eval_source(name: str, value: str) -> EvalSource:
+    """`--data`'s value: a path, or a YAML mapping as in a run config's `eval.data`
+    (`{path: data/raw/or-bench, config: or-bench-hard-1k}`)."""
+    import yaml
+
+    if not value.strip().startswith("{"):
+        return EvalSource(path=value)
+    try:
+        return EvalSource.model_validate(yaml.safe_load(value))
+    except (yaml.YAMLError, ValueError) as error:
+        raise MosaicError(f"--data {name}=...: not an eval set ({{path, format, split, "
+                          f"config}}): {str(error).splitlines()[0]}") from None
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
@@ -225,7 +243,8 @@ def add_step_commands(commands: argparse._SubParsersAction) -> None:
                     help="comma-separated objectives (default: all three)")
     ev.add_argument("--data", action="append", metavar="OBJECTIVE=PATH",
                     help="eval set of an objective (file, folder or hub id, in the objective's "
-                    "public format); defaults to the starter eval sets (docs/data.md)")
+                    "public format), or a mapping '{path: P, format: F, split: S, config: C}'"
+                    "; defaults to the starter eval sets (docs/data.md)")
     ev.add_argument("--heldout", action="store_true",
                     help="use the starter held-out (generalisation) sets instead of the "
                     "starter eval sets")

@@ -184,10 +184,13 @@ class RunContext:
                                       f"eval.data.{name} in the config")
                 source = EvalSource(path=str(starter[name]), format=STARTER_FORMAT) \
                     if named is None else named
+                # Frozen beside the run's artifacts, as its judgements are: a resume finds
+                # the labels its rounds were scored under.
                 sets[name] = load_eval_set(name, source.path, judge=self.judge(),
                                            limit=settings.limit, fmt=source.format,
                                            split=source.split, config=source.config,
-                                           per_slice=settings.per_slice)
+                                           per_slice=settings.per_slice,
+                                           frozen_in=self.cache.root / "eval_sets")
             return sets
 
         return self._memo("eval_sets", load)

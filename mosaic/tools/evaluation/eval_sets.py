@@ -76,11 +76,13 @@ def per_slice_subset(items: list[EvalItem], per_slice: int) -> list[EvalItem]:
 def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
                   limit: int | None = None, split: str | None = None,
                   config: str | None = None, skip_unlabelled: bool = False,
-                  fmt: str | None = None, per_slice: int | None = None) -> list[EvalItem]:
+                  fmt: str | None = None, per_slice: int | None = None,
+                  frozen_in: Path | None = None) -> list[EvalItem]:
     """The objective's eval set from `source` (its first `limit` items), labelled once and
     frozen. Only those items are labelled, so a small `--limit` with a paid judge stays cheap.
     `per_slice` then keeps the first N items of each slice. `fmt` names the loader (default:
-    the objective's eval format)."""
+    the objective's eval format); `frozen_in` the folder of frozen sets (default: the cache
+    root's `eval_sets/`; a run keeps them beside its other artifacts)."""
     objective = get_objective(objective_name)
     fmt = fmt or objective.eval_format
     if fmt not in LOADERS:
@@ -89,7 +91,7 @@ def load_eval_set(objective_name: str, source: str | Path, *, judge: Judge,
         raise ConfigError(f"limit must be at least 1, got {limit}")
     key = eval_set_key(objective_name, source, judge=judge, limit=limit, split=split,
                        config=config, skip_unlabelled=skip_unlabelled, fmt=fmt)
-    frozen = cache_root() / "eval_sets" / f"{objective_name}-{key}.jsonl"
+    frozen = (frozen_in or cache_root() / "eval_sets") / f"{objective_name}-{key}.jsonl"
     items = _read_frozen(frozen) if frozen.is_file() else None
     if items is None:
         # LOADERS mixes signatures and row types; an objective's eval format loads EvalItems.
