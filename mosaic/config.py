@@ -31,6 +31,19 @@ def shipped_folder(in_wheel: str, in_repo: str) -> Path:
 CONFIGS_DIR = Path(os.environ.get("MOSAIC_CONFIGS_DIR") or shipped_folder("presets", "configs"))
 
 
+def endpoint_problem(base_url: str | None, api_key_env: str, section: str) -> str | None:
+    """What is wrong with an endpoint's settings, or None. The config is written to the run
+    folder, so no secret may ride in it: not in the URL, and the key setting must be the
+    NAME of a variable, not the key."""
+    problem = url_problem(base_url, f"{section}.base_url") if base_url else None
+    if problem:
+        return problem
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
+        return (f"{section}.api_key_env must be the NAME of an environment variable "
+                "(e.g. DEEPSEEK_API_KEY), not the key itself")
+    return None
+
+
 class MixSettings(Record):
     """How a DataAction becomes a mixture."""
 
@@ -162,12 +175,9 @@ class JudgeSettings(Record):
         if self.kind == "llm" and not (self.base_url and self.model):
             raise ValueError("eval.judge.kind is llm: set eval.judge.base_url and "
                              "eval.judge.model")
-        problem = url_problem(self.base_url, "eval.judge.base_url") if self.base_url else None
+        problem = endpoint_problem(self.base_url, self.api_key_env, "eval.judge")
         if problem:
             raise ValueError(problem)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
-            raise ValueError("eval.judge.api_key_env must be the NAME of an environment "
-                             "variable, not the key itself")
         return self
 
 
@@ -227,7 +237,7 @@ class EvalSettings(Record):
         if self.backend == "openai" and not self.base_url:
             raise ValueError("eval.backend is openai but eval.base_url is not set: name the "
                              "server's /v1 URL (e.g. http://127.0.0.1:8000/v1)")
-        problem = url_problem(self.base_url, "eval.base_url") if self.base_url else None
+        problem = endpoint_problem(self.base_url, self.api_key_env, "eval")
         if problem:
             raise ValueError(problem)
         return self
@@ -284,13 +294,9 @@ class DiagnoserSettings(Record):
         if self.base_url and not self.model:
             raise ValueError("diagnoser.base_url is set but diagnoser.model is empty: name "
                              "the model the endpoint serves")
-        # The config is written to the run folder: no secret may ride in it.
-        problem = url_problem(self.base_url, "diagnoser.base_url") if self.base_url else None
+        problem = endpoint_problem(self.base_url, self.api_key_env, "diagnoser")
         if problem:
             raise ValueError(problem)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
-            raise ValueError("diagnoser.api_key_env must be the NAME of an environment "
-                             "variable (e.g. DEEPSEEK_API_KEY), not the key itself")
         return self
 
 

@@ -371,7 +371,7 @@ def test_a_runs_generator_is_named_by_the_engine_that_will_run():
     """The loop keys cached replies by the generator's name before loading the model; the
     loaded generator must carry the same name (the engine resolved from the model files)."""
     from mosaic.config import load_preset
-    from mosaic.loop.context import LazyGenerator
+    from mosaic.loop.evaluators import LazyGenerator
 
     config = load_preset("tiny")
     lazy = LazyGenerator(config)
@@ -401,7 +401,7 @@ def test_a_folder_without_generation_config_is_judged_by_its_config_json(tmp_pat
     import shutil
 
     from mosaic.config import load_preset
-    from mosaic.loop.context import LazyGenerator
+    from mosaic.loop.evaluators import LazyGenerator
     from mosaic.train.models import load_configs, resolve_model
 
     folder = tmp_path / "legacy"

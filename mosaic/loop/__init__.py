@@ -13,6 +13,7 @@ What lives here, one module per idea:
     graph      the nodes and every edge of the state machine
     state      what the graph checkpoints between nodes
     context    a run's settings, folders and the heavy objects its steps use
+    evaluators the generation backend and the judge a run is built with
     rounds     the steps of a round as plain functions (what each node calls)
     diagnosis  who proposes the next action
     review     the approval card and what a reviewer's decision does
